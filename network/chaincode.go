@@ -1,0 +1,130 @@
+package network
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ccaasPackage builds the chaincode-as-a-service package of one department:
+// metadata.json says "ccaas" so the repository's external builder takes it,
+// and code.tar.gz holds connection.json, the address at which the peer dials
+// the department's own chaincode process. The archive is byte-for-byte
+// reproducible, so its package ID is too.
+func ccaasPackage(label, address string) ([]byte, error) {
+	conn, err := json.Marshal(map[string]any{"address": address, "dial_timeout": "10s", "tls_required": false})
+	if err != nil {
+		return nil, err
+	}
+	code, err := tarGz(map[string][]byte{"connection.json": conn})
+	if err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(map[string]string{"type": "ccaas", "label": label})
+	if err != nil {
+		return nil, err
+	}
+	return tarGz(map[string][]byte{"metadata.json": meta, "code.tar.gz": code})
+}
+
+func tarGz(files map[string][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	gz.ModTime = time.Unix(0, 0)
+	tw := tar.NewWriter(gz)
+	// Fixed order: metadata first, as the peer expects to find it quickly.
+	names := []string{"metadata.json", "code.tar.gz", "connection.json"}
+	for _, name := range names {
+		body, ok := files[name]
+		if !ok {
+			continue
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(body); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// packageID is Fabric's package ID: the label and the SHA-256 of the package.
+func packageID(label string, pkg []byte) string {
+	sum := sha256.Sum256(pkg)
+	return label + ":" + hex.EncodeToString(sum[:])
+}
+
+func (n *Net) ordererCA() string {
+	return filepath.Join(n.ordererDir(n.topo.Ordering.Nodes[0]), "tls", "ca.crt")
+}
+
+// deployChaincode installs each department's package on its peer, starts
+// its chaincode process, approves the definition for every department and
+// commits it.
+func (n *Net) deployChaincode(ctx context.Context) error {
+	cc := n.topo.Chaincode
+	label := cc.Name + "_" + cc.Version
+	deps := n.topo.Departments
+	err := parallel(len(deps), func(i int) error {
+		d := deps[i]
+		pkg, err := ccaasPackage(label, d.Addr(d.ChaincodePort))
+		if err != nil {
+			return err
+		}
+		id := packageID(label, pkg)
+		file := n.path("chaincode", d.Slug()+".tar.gz")
+		if err := writeFileAtomic(file, pkg, 0o644); err != nil {
+			return err
+		}
+		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "install", file); err != nil {
+			return fmt.Errorf("install on %s: %w", d.MSPID, err)
+		}
+		env := append(os.Environ(), "CHAINCODE_ID="+id, "CHAINCODE_SERVER_ADDRESS="+d.Addr(d.ChaincodePort))
+		p, err := n.procs.start("chaincode-"+d.Slug(), n.bin("ledgercc"), nil, env, n.opts.Run)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := withTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := waitTCP(wctx, p, d.Addr(d.ChaincodePort)); err != nil {
+			return err
+		}
+		o := n.topo.Ordering.Nodes[i%len(n.topo.Ordering.Nodes)]
+		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
+			"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
+			"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version,
+			"--package-id", id, "--sequence", "1"); err != nil {
+			return fmt.Errorf("approve for %s: %w", d.MSPID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	args := []string{"lifecycle", "chaincode", "commit",
+		"-o", n.topo.Ordering.Nodes[0].Addr(n.topo.Ordering.Nodes[0].Port), "--tls", "--cafile", n.ordererCA(),
+		"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version, "--sequence", "1"}
+	for _, d := range deps {
+		args = append(args, "--peerAddresses", d.Addr(d.PeerPort), "--tlsRootCertFiles", filepath.Join(n.peerDir(d), "tls", "ca.crt"))
+	}
+	if _, err := n.procs.runCmd(ctx, "peer-cli-"+deps[0].Slug(), n.adminEnv(deps[0]), n.bin("peer"), args...); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package network
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// Person is one enrolled person of a department, as the gateway and the
+// credentials file know them.
+type Person struct {
+	MSPID    string      `json:"mspId"`
+	User     string      `json:"user"`
+	Role     domain.Role `json:"role"`
+	CertPath string      `json:"-"`
+	KeyPath  string      `json:"-"`
+}
+
+// IndexerUser is the department's service identity that reads blocks for the
+// indexer; it has no role, so the chaincode lets it do nothing.
+const IndexerUser = "indexer"
+
+// people lists the persons to enroll for a department: its admin, one person
+// for every other role it has, and the indexer's service identity.
+func (n *Net) people(d Department) []Person {
+	var out []Person
+	for _, r := range domain.Roles {
+		if !d.HasRole(r) {
+			continue
+		}
+		user := string(r) + "1"
+		if r == domain.RoleAdmin {
+			user = "admin"
+		}
+		dir := n.userDir(d, user)
+		out = append(out, Person{MSPID: d.MSPID, User: user, Role: r,
+			CertPath: dir + "/msp/signcerts/cert.pem", KeyPath: dir + "/msp/keystore/key.pem"})
+	}
+	return out
+}
+
+// identities starts one CA per organization and enrolls every node and person.
+func (n *Net) identities(ctx context.Context) error {
+	type org struct {
+		ca     *orgCA
+		enroll []enrollment
+	}
+	var orgs []org
+	oc := &orgCA{org: ordererOrg, mspID: n.topo.Ordering.MSPID, name: "ca-" + ordererOrg, host: n.topo.Host,
+		port: n.topo.Ordering.CAPort, opsPort: n.topo.Ordering.CAOpsPort, home: n.orgDir(ordererOrg, "ca", "server")}
+	o := org{ca: oc}
+	for _, node := range n.topo.Ordering.Nodes {
+		o.enroll = append(o.enroll, enrollment{user: node.Name, typ: "orderer", dir: n.ordererDir(node), tls: true, hosts: []string{node.Host}})
+	}
+	o.enroll = append(o.enroll, enrollment{user: "admin", typ: "admin", dir: n.orgDir(ordererOrg, "users", "admin")})
+	orgs = append(orgs, o)
+	for _, d := range n.topo.Departments {
+		c := &orgCA{org: d.Slug(), mspID: d.MSPID, name: "ca-" + d.Slug(), host: d.Host,
+			port: d.CAPort, opsPort: d.CAOpsPort, home: n.orgDir(d.Slug(), "ca", "server")}
+		o := org{ca: c}
+		o.enroll = append(o.enroll, enrollment{user: "peer0", typ: "peer", dir: n.peerDir(d), tls: true, hosts: []string{d.Host}})
+		for _, p := range n.people(d) {
+			typ := "client"
+			if p.Role == domain.RoleAdmin {
+				typ = "admin"
+			}
+			o.enroll = append(o.enroll, enrollment{user: p.User, typ: typ, role: p.Role, dir: n.userDir(d, p.User)})
+		}
+		o.enroll = append(o.enroll, enrollment{user: IndexerUser, typ: "client", dir: n.userDir(d, IndexerUser)})
+		orgs = append(orgs, o)
+	}
+	return parallel(len(orgs), func(i int) error {
+		o := orgs[i]
+		if err := n.startCA(ctx, o.ca); err != nil {
+			return fmt.Errorf("CA of %s: %w", o.ca.org, err)
+		}
+		if err := orgMSP(n.orgDir(o.ca.org, "msp"), o.ca.rootCert()); err != nil {
+			return err
+		}
+		for _, e := range o.enroll {
+			if err := n.enroll(ctx, o.ca, e); err != nil {
+				return fmt.Errorf("enroll %s of %s: %w", e.user, o.ca.org, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,349 @@
+package network
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Proc is a process the consortium started: its name, PID and log file.
+type Proc struct {
+	Name string
+	PID  int
+	Log  string
+	Bin  string
+
+	done chan struct{}
+	err  error
+}
+
+// Exited reports whether the process has ended, and how.
+func (p *Proc) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// LogError is a failure explained by the tail of a process's log.
+type LogError struct {
+	Log string
+	Err error
+}
+
+func (e *LogError) Error() string { return e.Err.Error() }
+func (e *LogError) Unwrap() error { return e.Err }
+
+// Tail returns the last n lines of the log.
+func (e *LogError) Tail(n int) string { return tailFile(e.Log, n) }
+
+// procs starts and tracks processes under one run folder.
+type procs struct {
+	pidDir string
+	logDir string
+
+	mu      sync.Mutex
+	started map[string]*Proc
+}
+
+func newProcs(run string) *procs {
+	return &procs{
+		pidDir:  filepath.Join(run, "pids"),
+		logDir:  filepath.Join(run, "logs"),
+		started: map[string]*Proc{},
+	}
+}
+
+// start launches bin in its own process group, detached from the caller's
+// terminal, with output appended to logs/<name>.log, and records its PID.
+func (ps *procs) start(name, bin string, args, env []string, dir string) (*Proc, error) {
+	if err := os.MkdirAll(ps.pidDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(ps.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(ps.logDir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Dir = dir
+	cmd.Stdout = f
+	cmd.Stderr = f
+	cmd.Stdin = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, PID: cmd.Process.Pid, Log: logPath, Bin: bin, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	pidLine := fmt.Sprintf("%d %s\n", p.PID, bin)
+	if err := os.WriteFile(filepath.Join(ps.pidDir, name+".pid"), []byte(pidLine), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, err
+	}
+	ps.mu.Lock()
+	ps.started[name] = p
+	ps.mu.Unlock()
+	return p, nil
+}
+
+// runCmd runs a short command to completion; its output goes to logs/<log>.log
+// and a failure carries that log.
+func (ps *procs) runCmd(ctx context.Context, log string, env []string, bin string, args ...string) ([]byte, error) {
+	if err := os.MkdirAll(ps.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(ps.logDir, log+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "$ %s %s\n", filepath.Base(bin), strings.Join(args, " "))
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.Stdout = io.MultiWriter(f, &out)
+	cmd.Stderr = f
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), &LogError{Log: logPath, Err: fmt.Errorf("%s %s: %w", filepath.Base(bin), firstArgs(args), err)}
+	}
+	return out.Bytes(), nil
+}
+
+func firstArgs(args []string) string {
+	var kept []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		kept = append(kept, a)
+	}
+	return strings.Join(kept, " ")
+}
+
+// Recorded is a PID file's content.
+type Recorded struct {
+	Name  string
+	PID   int
+	Bin   string
+	Alive bool
+}
+
+// recorded lists the processes recorded in the PID folder, sorted by name.
+func recorded(run string) ([]Recorded, error) {
+	dir := filepath.Join(run, "pids")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Recorded
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".pid") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		fields := strings.Fields(string(raw))
+		if len(fields) < 2 {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[0])
+		if err != nil {
+			continue
+		}
+		r := Recorded{Name: strings.TrimSuffix(e.Name(), ".pid"), PID: pid, Bin: fields[1]}
+		r.Alive = isOurs(pid, r.Bin)
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// isOurs reports whether pid is alive and still runs bin, so that a PID the
+// kernel reused for another program is never signalled.
+func isOurs(pid int, bin string) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	if exe == bin {
+		return true
+	}
+	// A binary rebuilt in place shows under the same path; compare names as a fallback.
+	return filepath.Base(exe) == filepath.Base(bin)
+}
+
+// stopRecorded stops every recorded process: SIGTERM to its process group,
+// then SIGKILL after grace. It returns the names it had to kill.
+func stopRecorded(run string, grace time.Duration) (killed []string, err error) {
+	recs, err := recorded(run)
+	if err != nil {
+		return nil, err
+	}
+	var alive []Recorded
+	for _, r := range recs {
+		if r.Alive {
+			_ = syscall.Kill(-r.PID, syscall.SIGTERM)
+			_ = syscall.Kill(r.PID, syscall.SIGTERM)
+			alive = append(alive, r)
+		}
+	}
+	deadline := time.Now().Add(grace)
+	for _, r := range alive {
+		for isOurs(r.PID, r.Bin) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if isOurs(r.PID, r.Bin) {
+			_ = syscall.Kill(-r.PID, syscall.SIGKILL)
+			_ = syscall.Kill(r.PID, syscall.SIGKILL)
+			killed = append(killed, r.Name)
+		}
+	}
+	for _, r := range alive {
+		for i := 0; i < 100 && isOurs(r.PID, r.Bin); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if isOurs(r.PID, r.Bin) {
+			return killed, fmt.Errorf("%s (pid %d) did not stop", r.Name, r.PID)
+		}
+	}
+	return killed, nil
+}
+
+// rssKB reads a process's resident set size from /proc.
+func rssKB(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "VmRSS:") {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 {
+				n, _ := strconv.ParseInt(fields[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// waitTCP waits until addr accepts connections or p exits.
+func waitTCP(ctx context.Context, p *Proc, addr string) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if err := alive(p); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return logErr(p, fmt.Errorf("%s did not listen on %s: %w", p.Name, addr, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitHTTP waits until url answers 200, or p exits.
+func waitHTTP(ctx context.Context, p *Proc, url string, tlsConf *tls.Config) error {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer hc.CloseIdleConnections()
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := hc.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		if p != nil {
+			if err := alive(p); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			err := fmt.Errorf("%s not ready (last answer: %s): %w", url, last, ctx.Err())
+			if p != nil {
+				return logErr(p, err)
+			}
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func alive(p *Proc) error {
+	if exited, err := p.Exited(); exited {
+		return logErr(p, fmt.Errorf("%s exited: %v", p.Name, err))
+	}
+	return nil
+}
+
+func logErr(p *Proc, err error) error { return &LogError{Log: p.Log, Err: err} }
+
+// portFree reports whether nothing listens on addr.
+func portFree(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return true
+	}
+	c.Close()
+	return false
+}
+
+func tailFile(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
