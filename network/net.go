@@ -74,7 +74,7 @@ func (n *Net) orgDir(org string, parts ...string) string {
 }
 
 func (n *Net) ordererDir(o Orderer) string { return n.orgDir(ordererOrg, "orderers", o.Name) }
-func (n *Net) peerDir(d Department) string  { return n.orgDir(d.Slug(), "peer0") }
+func (n *Net) peerDir(d Department) string { return n.orgDir(d.Slug(), "peer0") }
 func (n *Net) userDir(d Department, user string) string {
 	return n.orgDir(d.Slug(), "users", user)
 }
