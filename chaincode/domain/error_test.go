@@ -1,0 +1,47 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestErrorCodeCrossesText(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		code Code
+		msg  string
+	}{
+		{"typed", Errorf(CodeForbidden, "role operator is required"), CodeForbidden, "role operator is required"},
+		{"wrapped", fmt.Errorf("submit: %w", Errorf(CodeConflict, "request r1 is rejected")), CodeConflict, "request r1 is rejected"},
+		{"as text from the peer", errors.New("rpc error: code = Aborted desc = failed to endorse: chaincode response 500, [not_found] dataset d1 does not exist"), CodeNotFound, "dataset d1 does not exist"},
+		{"no code", errors.New("connection refused"), CodeInternal, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ErrorCode(tt.err); got != tt.code {
+				t.Errorf("ErrorCode = %q, want %q", got, tt.code)
+			}
+			if got := ErrorMessage(tt.err); got != tt.msg {
+				t.Errorf("ErrorMessage = %q, want %q", got, tt.msg)
+			}
+		})
+	}
+	if ErrorCode(nil) != "" {
+		t.Error("ErrorCode(nil) is not empty")
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	e := Errorf(CodeInvalid, "grade must be from 1 to 4").WithDetail("field", "grade")
+	if e.Error() != "[invalid] grade must be from 1 to 4" {
+		t.Errorf("Error() = %q", e.Error())
+	}
+	if e.Details["field"] != "grade" {
+		t.Errorf("details = %v", e.Details)
+	}
+	if p := ParseError(e.Error()); p == nil || p.Code != CodeInvalid || p.Message != e.Message {
+		t.Errorf("ParseError(%q) = %+v", e.Error(), p)
+	}
+}
