@@ -124,14 +124,35 @@ func (n *Net) checkTools() error {
 		}
 	}
 	if _, err := os.Stat(n.opts.FabricCfg + "/core.yaml"); err != nil {
-		return fmt.Errorf("Fabric sample configuration not found at %s: %w", n.opts.FabricCfg, err)
+		return fmt.Errorf("the Fabric sample configuration was not found at %s: %w", n.opts.FabricCfg, err)
 	}
 	return nil
+}
+
+// busyPorts waits up to d for every topology port to be released and
+// returns those still in use.
+func (n *Net) busyPorts(d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		busy := n.usedPorts()
+		if len(busy) == 0 || time.Now().After(deadline) {
+			return busy
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkPortsFree refuses to start when another program holds a port the
 // topology needs, naming it.
 func (n *Net) checkPortsFree() error {
+	if busy := n.usedPorts(); len(busy) > 0 {
+		return fmt.Errorf("ports already in use by another program: %s", strings.Join(busy, ", "))
+	}
+	return nil
+}
+
+// usedPorts lists the topology's listen addresses that something holds.
+func (n *Net) usedPorts() []string {
 	var busy []string
 	t := n.topo
 	check := func(addr, what string) {
@@ -154,10 +175,7 @@ func (n *Net) checkPortsFree() error {
 			check(d.Addr(l.port), d.Slug()+" "+l.what)
 		}
 	}
-	if len(busy) > 0 {
-		return fmt.Errorf("ports already in use by another program: %s", strings.Join(busy, ", "))
-	}
-	return nil
+	return busy
 }
 
 // Down stops every process the consortium started, by PID, and removes its
@@ -169,6 +187,9 @@ func (n *Net) Down() error {
 	}
 	if err != nil {
 		return err
+	}
+	if busy := n.busyPorts(5 * time.Second); len(busy) > 0 {
+		return fmt.Errorf("processes stopped but ports are still in use: %s", strings.Join(busy, ", "))
 	}
 	entries, err := os.ReadDir(n.opts.Run)
 	if errors.Is(err, os.ErrNotExist) {

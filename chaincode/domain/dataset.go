@@ -76,6 +76,7 @@ type Dataset struct {
 	Version         int           `json:"version"`
 	Status          DatasetStatus `json:"status"`
 	DerivedFrom     []string      `json:"derivedFrom"`
+	RetireReason    string        `json:"retireReason,omitempty"` // the reason given when it was retired
 	CreatedAt       time.Time     `json:"createdAt"`
 	UpdatedAt       time.Time     `json:"updatedAt"`
 	CreatedBy       Actor         `json:"createdBy"`
