@@ -1,0 +1,265 @@
+package contract
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+func TestRecordDelivery(t *testing.T) {
+	h := newHarness(t)
+	r := h.approvedRequest()
+	h.advance(time.Hour)
+	var d domain.Delivery
+	out := h.submit(op1, &d, "RecordDelivery", r.ID, jsonOf(t, deliveryInput()))
+	if d.ID != "dl-"+out.txID[:24] || d.RequestID != r.ID || d.DatasetID != r.DatasetID || d.Owner != "Dept1MSP" ||
+		d.Requester != "Dept2MSP" || d.SHA256 != hashA || d.Records != 120 || d.Bytes != 4096 || d.Channel != "sftp" ||
+		d.Status != domain.DeliveryDelivered || !d.DeliveredAt.Equal(h.now) || d.DeliveredBy.MSPID != "Dept1MSP" ||
+		d.ReceivedAt != nil || d.Feedback != nil || d.DestroyedAt != nil {
+		t.Fatalf("delivery %+v", d)
+	}
+	e := h.event(out, domain.EventDeliveryRecorded, domain.KindDelivery, d.ID, op1)
+	if e.Status != "delivered" || e.RequestID != r.ID || e.DatasetID != r.DatasetID || e.Owner != "Dept1MSP" ||
+		e.Requester != "Dept2MSP" || e.Delivery == nil || e.Delivery.SHA256 != hashA {
+		t.Errorf("event %+v", e)
+	}
+	h.wantEndorsers(domain.KindDelivery, d.ID, "Dept1MSP", "Dept2MSP")
+	var got domain.Delivery
+	h.query(au3, &got, "GetDelivery", d.ID)
+	if got.ID != d.ID || got.Status != domain.DeliveryDelivered {
+		t.Fatalf("GetDelivery %+v", got)
+	}
+	// Zero records is a legal delivery (an empty extract); bytes must be positive.
+	h.submit(op1, &d, "RecordDelivery", r.ID, with(t, deliveryInput(), `{"records":0}`))
+	h.reject(au3, domain.CodeNotFound, "delivery dl-ghost does not exist", "GetDelivery", "dl-ghost")
+}
+
+func TestRecordDeliveryRejects(t *testing.T) {
+	valid := jsonOf(t, deliveryInput())
+	tests := []struct {
+		name, state, input string
+		as                 who
+		code               domain.Code
+		want               string
+	}{
+		{"approver of owner", "approved", valid, ap1, domain.CodeForbidden, "role operator is required to record a delivery; caller has role approver"},
+		{"requester's operator", "approved", valid, op2, domain.CodeForbidden, "only Dept1MSP may deliver for request"},
+		{"third department", "approved", valid, op3, domain.CodeForbidden, "caller is from Dept3MSP"},
+		{"pending", "pending", valid, op1, domain.CodeConflict, "is pending, not approved"},
+		{"rejected", "rejected", valid, op1, domain.CodeConflict, "is rejected, not approved"},
+		{"revoked", "revoked", valid, op1, domain.CodeConflict, "is revoked, not approved"},
+		{"expired", "expired", valid, op1, domain.CodeConflict, "is expired, not approved"},
+		{"unknown request", "", valid, op1, domain.CodeNotFound, "request rq-ghost does not exist"},
+		{"bad request ID", "bad id", valid, op1, domain.CodeInvalid, `requestId "bad id" must be`},
+		{"hash missing", "approved", with(t, deliveryInput(), `{"sha256":""}`), op1, domain.CodeInvalid, "sha256 must be a lowercase hex SHA-256"},
+		{"hash uppercase", "approved", with(t, deliveryInput(), `{"sha256":"`+strings.ToUpper(hashA)+`"}`), op1, domain.CodeInvalid, "sha256 must be"},
+		{"records negative", "approved", with(t, deliveryInput(), `{"records":-1}`), op1, domain.CodeInvalid, "records must be between 0 and"},
+		{"bytes zero", "approved", with(t, deliveryInput(), `{"bytes":0}`), op1, domain.CodeInvalid, "bytes must be positive"},
+		{"bytes too many", "approved", with(t, deliveryInput(), `{"bytes":1125899906842625}`), op1, domain.CodeInvalid, "bytes must be between 0 and"},
+		{"channel missing", "approved", with(t, deliveryInput(), `{"channel":""}`), op1, domain.CodeInvalid, "channel is required"},
+		{"unknown field", "approved", with(t, deliveryInput(), `{"data":"raw rows"}`), op1, domain.CodeInvalid, `unknown field "data"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			ids := requestStates(h)
+			id, ok := ids[tt.state]
+			if !ok {
+				id = "rq-ghost"
+				if tt.state != "" {
+					id = tt.state
+				}
+			}
+			h.reject(tt.as, tt.code, tt.want, "RecordDelivery", id, tt.input)
+		})
+	}
+}
+
+func TestRecordReceipt(t *testing.T) {
+	tests := []struct {
+		name string
+		hash string
+		want domain.DeliveryStatus
+	}{
+		{"same hash", hashA, domain.DeliveryReceived},
+		{"different hash", hashB, domain.DeliveryDisputed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			d := h.delivered()
+			h.advance(time.Minute)
+			var got domain.Delivery
+			out := h.submit(op2, &got, "RecordReceipt", d.ID, `{"sha256":"`+tt.hash+`"}`)
+			if got.Status != tt.want || got.ReceiptSHA256 != tt.hash || got.SHA256 != hashA || got.ReceivedAt == nil ||
+				!got.ReceivedAt.Equal(h.now) || got.ReceivedBy == nil || got.ReceivedBy.MSPID != "Dept2MSP" {
+				t.Fatalf("receipt %+v", got)
+			}
+			e := h.event(out, domain.EventDeliveryReceived, domain.KindDelivery, d.ID, op2)
+			if e.Status != string(tt.want) || e.Delivery == nil || e.Delivery.Status != tt.want {
+				t.Errorf("event %+v", e)
+			}
+			h.wantEndorsers(domain.KindDelivery, d.ID, "Dept1MSP", "Dept2MSP")
+			h.reject(op2, domain.CodeConflict, "is "+string(tt.want)+"; a receipt can only be recorded for a delivered delivery", "RecordReceipt", d.ID, `{"sha256":"`+hashA+`"}`)
+		})
+	}
+}
+
+func TestRateDelivery(t *testing.T) {
+	for _, status := range []domain.DeliveryStatus{domain.DeliveryReceived, domain.DeliveryDisputed} {
+		t.Run(string(status), func(t *testing.T) {
+			h := newHarness(t)
+			d := h.delivered()
+			hash := hashA
+			if status == domain.DeliveryDisputed {
+				hash = hashB
+			}
+			h.submit(op2, nil, "RecordReceipt", d.ID, `{"sha256":"`+hash+`"}`)
+			h.advance(time.Hour)
+			var got domain.Delivery
+			out := h.submit(op2, &got, "RateDelivery", d.ID, `{"timeliness":5,"accuracy":4,"completeness":3,"consistency":2,"comment":"late columns"}`)
+			f := got.Feedback
+			if f == nil || f.Timeliness != 5 || f.Accuracy != 4 || f.Completeness != 3 || f.Consistency != 2 || f.Comment != "late columns" ||
+				!f.At.Equal(h.now) || f.By.MSPID != "Dept2MSP" || got.Status != status {
+				t.Fatalf("rated %+v / %+v", got, f)
+			}
+			e := h.event(out, domain.EventDeliveryRated, domain.KindDelivery, d.ID, op2)
+			if e.Delivery == nil || e.Delivery.Feedback == nil || e.Status != string(status) {
+				t.Errorf("event %+v", e)
+			}
+			h.reject(op2, domain.CodeConflict, "delivery "+d.ID+" was already rated", "RateDelivery", d.ID, `{"timeliness":1,"accuracy":1,"completeness":1,"consistency":1}`)
+		})
+	}
+}
+
+func TestRateDeliveryRejects(t *testing.T) {
+	valid := `{"timeliness":5,"accuracy":4,"completeness":3,"consistency":2}`
+	tests := []struct {
+		name, state, input string
+		as                 who
+		code               domain.Code
+		want               string
+	}{
+		{"not yet received", "delivered", valid, op2, domain.CodeConflict, "is delivered; only a received or disputed delivery can be rated"},
+		{"destroyed", "destroyed", valid, op2, domain.CodeConflict, "is destroyed; only a received or disputed"},
+		{"owner", "received", valid, op1, domain.CodeForbidden, "only Dept2MSP may rate a delivery for delivery"},
+		{"requester's approver", "received", valid, ap2, domain.CodeForbidden, "role operator is required to rate a delivery; caller has role approver"},
+		{"unknown", "", valid, op2, domain.CodeNotFound, "delivery dl-ghost does not exist"},
+		{"timeliness 0", "received", `{"timeliness":0,"accuracy":4,"completeness":3,"consistency":2}`, op2, domain.CodeInvalid, "timeliness must be an integer from 1 to 5, not 0"},
+		{"accuracy 6", "received", `{"timeliness":5,"accuracy":6,"completeness":3,"consistency":2}`, op2, domain.CodeInvalid, "accuracy must be an integer from 1 to 5, not 6"},
+		{"completeness missing", "received", `{"timeliness":5,"accuracy":4,"consistency":2}`, op2, domain.CodeInvalid, "completeness must be an integer from 1 to 5, not 0"},
+		{"consistency -1", "received", `{"timeliness":5,"accuracy":4,"completeness":3,"consistency":-1}`, op2, domain.CodeInvalid, "consistency must be"},
+		{"rating fraction", "received", `{"timeliness":4.5,"accuracy":4,"completeness":3,"consistency":2}`, op2, domain.CodeInvalid, "FeedbackInput JSON"},
+		{"comment too long", "received", `{"timeliness":5,"accuracy":4,"completeness":3,"consistency":2,"comment":"` + strings.Repeat("c", 2001) + `"}`, op2, domain.CodeInvalid, "comment has 2001 characters"},
+		{"unknown field", "received", `{"timeliness":5,"accuracy":4,"completeness":3,"consistency":2,"score":9}`, op2, domain.CodeInvalid, `unknown field "score"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			id := deliveryInState(h, tt.state)
+			h.reject(tt.as, tt.code, tt.want, "RateDelivery", id, tt.input)
+		})
+	}
+}
+
+// deliveryInState returns a delivery in the named state, or an unknown ID.
+func deliveryInState(h *harness, state string) string {
+	switch state {
+	case "delivered":
+		return h.delivered().ID
+	case "received":
+		return h.received().ID
+	case "destroyed":
+		d := h.received()
+		h.submit(op2, nil, "RecordDestruction", d.ID, `{}`)
+		return d.ID
+	}
+	return "dl-ghost"
+}
+
+func TestRecordDestruction(t *testing.T) {
+	tests := []struct {
+		name, receipt string // receipt hash, "" for none
+		method        string
+	}{
+		{"delivered", "", "secure erase"},
+		{"received", hashA, ""},
+		{"disputed", hashB, "shredded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			d := h.delivered()
+			if tt.receipt != "" {
+				h.submit(op2, nil, "RecordReceipt", d.ID, `{"sha256":"`+tt.receipt+`"}`)
+			}
+			h.advance(24 * time.Hour)
+			var got domain.Delivery
+			out := h.submit(op2, &got, "RecordDestruction", d.ID, jsonOf(t, domain.DestructionInput{Method: tt.method}))
+			if got.Status != domain.DeliveryDestroyed || got.DestroyMethod != tt.method || got.DestroyedAt == nil ||
+				!got.DestroyedAt.Equal(h.now) || got.DestroyedBy == nil || got.DestroyedBy.MSPID != "Dept2MSP" {
+				t.Fatalf("destroyed %+v", got)
+			}
+			if (tt.receipt != "") != (got.ReceivedAt != nil) {
+				t.Fatalf("receipt lost or invented: %+v", got)
+			}
+			e := h.event(out, domain.EventDeliveryDestroyed, domain.KindDelivery, d.ID, op2)
+			if e.Status != "destroyed" || e.Delivery == nil {
+				t.Errorf("event %+v", e)
+			}
+			h.reject(op2, domain.CodeConflict, "delivery "+d.ID+" is already destroyed", "RecordDestruction", d.ID, `{}`)
+			h.reject(op2, domain.CodeConflict, "is destroyed; a receipt can only be recorded", "RecordReceipt", d.ID, `{"sha256":"`+hashA+`"}`)
+		})
+	}
+}
+
+func TestRecordDestructionRejects(t *testing.T) {
+	tests := []struct {
+		name, input string
+		as          who
+		code        domain.Code
+		want        string
+	}{
+		{"owner holds no copy", `{}`, op1, domain.CodeForbidden, "only Dept2MSP may record a destruction for delivery"},
+		{"auditor", `{}`, au3, domain.CodeForbidden, "role operator is required to record a destruction; caller has role auditor"},
+		{"method too long", `{"method":"` + strings.Repeat("m", 201) + `"}`, op2, domain.CodeInvalid, "method has 201 characters"},
+		{"unknown field", `{"when":"yesterday"}`, op2, domain.CodeInvalid, `unknown field "when"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			d := h.received()
+			h.reject(tt.as, tt.code, tt.want, "RecordDestruction", d.ID, tt.input)
+		})
+	}
+	h := newHarness(t)
+	h.reject(op2, domain.CodeNotFound, "delivery dl-ghost does not exist", "RecordDestruction", "dl-ghost", `{}`)
+	h.reject(op2, domain.CodeInvalid, "deliveryId is required", "RecordDestruction", "", `{}`)
+}
+
+func TestReceiptRejects(t *testing.T) {
+	tests := []struct {
+		name, input string
+		as          who
+		code        domain.Code
+		want        string
+	}{
+		{"owner", `{"sha256":"` + hashA + `"}`, op1, domain.CodeForbidden, "only Dept2MSP may record a receipt for delivery"},
+		{"third department", `{"sha256":"` + hashA + `"}`, op3, domain.CodeForbidden, "caller is from Dept3MSP"},
+		{"requester's admin", `{"sha256":"` + hashA + `"}`, ad2, domain.CodeForbidden, "role operator is required to record a receipt; caller has role admin"},
+		{"bad hash", `{"sha256":"xyz"}`, op2, domain.CodeInvalid, "sha256 must be a lowercase hex SHA-256"},
+		{"no hash", `{}`, op2, domain.CodeInvalid, "sha256 must be"},
+		{"unknown field", `{"sha256":"` + hashA + `","ok":true}`, op2, domain.CodeInvalid, `unknown field "ok"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			d := h.delivered()
+			h.reject(tt.as, tt.code, tt.want, "RecordReceipt", d.ID, tt.input)
+		})
+	}
+	h := newHarness(t)
+	h.reject(op2, domain.CodeNotFound, "delivery dl-ghost does not exist", "RecordReceipt", "dl-ghost", `{"sha256":"`+hashA+`"}`)
+}

@@ -1,0 +1,212 @@
+package contract
+
+import (
+	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// autoApprovalReason is recorded on requests for unconditionally shared
+// data, which no approver decides.
+const autoApprovalReason = "approved at once: the dataset is shared unconditionally"
+
+// CreateRequest asks for another department's active, shared dataset.
+// Unconditionally shared data is approved at once; conditionally shared data
+// waits for the owner's approver. The request names only fields the dataset
+// has; no fields means all of them, recorded explicitly.
+func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, input string) (string, error) {
+	var in domain.RequestInput
+	if err := decodeInput("RequestInput", input, &in); err != nil {
+		return "", err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := in.Validate(now); err != nil {
+		return "", err
+	}
+	a, err := authorize(ctx, domain.RoleOperator, "request a dataset")
+	if err != nil {
+		return "", err
+	}
+	stub := ctx.GetStub()
+	var d domain.Dataset
+	if _, err := mustGetEntity(stub, domain.KindDataset, in.DatasetID, &d); err != nil {
+		return "", err
+	}
+	if d.Owner == a.MSPID {
+		return "", domain.Errorf(domain.CodeInvalid, "dataset %s belongs to %s; a department cannot request its own data", d.ID, d.Owner)
+	}
+	if d.Status != domain.DatasetActive {
+		return "", domain.Errorf(domain.CodeConflict, "dataset %s is %s; only an active dataset can be requested", d.ID, d.Status)
+	}
+	if d.ShareType == domain.ShareNone {
+		return "", domain.Errorf(domain.CodeForbidden, "dataset %s is not shared", d.ID)
+	}
+	fields, err := requestedFields(d, in.Fields)
+	if err != nil {
+		return "", err
+	}
+	id, err := derivedID("rq-", stub.GetTxID())
+	if err != nil {
+		return "", err
+	}
+	key, found, err := exists(stub, domain.KindRequest, id)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		return "", domain.Errorf(domain.CodeConflict, "request %s already exists", id)
+	}
+	r := &domain.Request{
+		ID: id, DatasetID: d.ID, DatasetVersion: d.Version, Requester: a.MSPID, Owner: d.Owner,
+		Fields: fields, Purpose: in.Purpose, LegalBasis: in.LegalBasis, ValidUntil: in.ValidUntil.UTC(),
+		Status: domain.RequestPending, CreatedAt: now, CreatedBy: a,
+	}
+	if d.ShareType == domain.ShareUnconditional {
+		decided := now
+		r.Status, r.DecidedAt, r.Reason = domain.RequestApproved, &decided, autoApprovalReason
+	}
+	if err := putEntity(stub, key, r, r.Owner, r.Requester); err != nil {
+		return "", err
+	}
+	if err := emit(stub, requestEvent(domain.EventRequestCreated, now, a, r)); err != nil {
+		return "", err
+	}
+	return result(r)
+}
+
+// ApproveRequest approves a pending request; only the owner's approver may,
+// and only before the request's period has ended. The reason is optional.
+func (c *Contract) ApproveRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
+	return c.decide(ctx, id, input, decision{
+		action: "approve", required: false, event: domain.EventRequestApproved,
+		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+			if r.Status != domain.RequestPending {
+				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be approved", r.ID, r.Status)
+			}
+			if !now.Before(r.ValidUntil) {
+				return domain.Errorf(domain.CodeConflict, "request %s expired at %s; it can no longer be approved", r.ID, r.ValidUntil.Format(time.RFC3339))
+			}
+			r.Status, r.DecidedAt, r.DecidedBy, r.Reason = domain.RequestApproved, &now, &a, reason
+			return nil
+		},
+	})
+}
+
+// RejectRequest rejects a pending request with a reason; only the owner's
+// approver may.
+func (c *Contract) RejectRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
+	return c.decide(ctx, id, input, decision{
+		action: "reject", required: true, event: domain.EventRequestRejected,
+		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+			if r.Status != domain.RequestPending {
+				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be rejected", r.ID, r.Status)
+			}
+			r.Status, r.DecidedAt, r.DecidedBy, r.Reason = domain.RequestRejected, &now, &a, reason
+			return nil
+		},
+	})
+}
+
+// RevokeRequest withdraws an approval that has not expired, with a reason;
+// only the owner's approver may.
+func (c *Contract) RevokeRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
+	return c.decide(ctx, id, input, decision{
+		action: "revoke", required: true, event: domain.EventRequestRevoked,
+		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+			if s := r.StatusAt(now); s != domain.RequestApproved {
+				return domain.Errorf(domain.CodeConflict, "request %s is %s; only an approved, unexpired request can be revoked", r.ID, s)
+			}
+			r.Status, r.RevokedAt, r.RevokedBy, r.Reason = domain.RequestRevoked, &now, &a, reason
+			return nil
+		},
+	})
+}
+
+// GetRequest returns one request. An approved request past its validUntil
+// is reported as expired, judged at the query's transaction time; the
+// stored record keeps "approved", since expiry is never written.
+func (c *Contract) GetRequest(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	if err := domain.CheckID("id", id); err != nil {
+		return "", err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return "", err
+	}
+	var r domain.Request
+	if _, err := mustGetEntity(ctx.GetStub(), domain.KindRequest, id, &r); err != nil {
+		return "", err
+	}
+	r.Status = r.StatusAt(now)
+	return result(r)
+}
+
+// decision is one of the owner's approver's transitions of a request.
+type decision struct {
+	action   string // approve, reject, revoke
+	required bool   // whether a reason is required
+	event    domain.EventType
+	apply    func(r *domain.Request, now time.Time, a domain.Actor, reason string) error
+}
+
+func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input string, dc decision) (string, error) {
+	if err := domain.CheckID("id", id); err != nil {
+		return "", err
+	}
+	var in domain.DecisionInput
+	if err := decodeInput("DecisionInput", input, &in); err != nil {
+		return "", err
+	}
+	if err := in.Validate(dc.required); err != nil {
+		return "", err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return "", err
+	}
+	a, err := authorize(ctx, domain.RoleApprover, dc.action+" a request")
+	if err != nil {
+		return "", err
+	}
+	stub := ctx.GetStub()
+	var r domain.Request
+	key, err := mustGetEntity(stub, domain.KindRequest, id, &r)
+	if err != nil {
+		return "", err
+	}
+	if err := requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")"); err != nil {
+		return "", err
+	}
+	if err := dc.apply(&r, now, a, in.Reason); err != nil {
+		return "", err
+	}
+	if err := putEntity(stub, key, &r, r.Owner, r.Requester); err != nil {
+		return "", err
+	}
+	if err := emit(stub, requestEvent(dc.event, now, a, &r)); err != nil {
+		return "", err
+	}
+	return result(r)
+}
+
+// requestedFields checks that every requested field is one of the dataset's;
+// none requested means all of them.
+func requestedFields(d domain.Dataset, fields []string) ([]string, error) {
+	if len(fields) == 0 {
+		return append([]string{}, d.Fields...), nil
+	}
+	has := make(map[string]bool, len(d.Fields))
+	for _, f := range d.Fields {
+		has[f] = true
+	}
+	for _, f := range fields {
+		if !has[f] {
+			return nil, domain.Errorf(domain.CodeInvalid, "field %q is not a field of dataset %s", f, d.ID)
+		}
+	}
+	return append([]string{}, fields...), nil
+}

@@ -1,0 +1,67 @@
+package contract
+
+import (
+	"testing"
+	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+func TestRecordUsage(t *testing.T) {
+	h := newHarness(t)
+	r := h.approvedRequest() // no delivery needed: use through the owner's interface counts
+	h.advance(time.Hour)
+	var u domain.Usage
+	out := h.submit(op2, &u, "RecordUsage", jsonOf(t, domain.UsageInput{RequestID: r.ID, Calls: 3, Records: 250}))
+	if u.ID != "us-"+out.txID[:24] || u.RequestID != r.ID || u.DatasetID != r.DatasetID || u.Consumer != "Dept2MSP" ||
+		u.Owner != "Dept1MSP" || u.Calls != 3 || u.Records != 250 || !u.At.Equal(h.now) || u.By.MSPID != "Dept2MSP" {
+		t.Fatalf("usage %+v", u)
+	}
+	e := h.event(out, domain.EventUsageRecorded, domain.KindUsage, u.ID, op2)
+	if e.Status != "" || e.RequestID != r.ID || e.DatasetID != r.DatasetID || e.Owner != "Dept1MSP" || e.Requester != "Dept2MSP" ||
+		e.Usage == nil || *e.Usage != u {
+		t.Errorf("event %+v", e)
+	}
+	h.wantEndorsers(domain.KindUsage, u.ID, "Dept2MSP")
+	var got domain.Usage
+	h.query(au3, &got, "GetUsage", u.ID)
+	if got != u {
+		t.Fatalf("GetUsage %+v, want %+v", got, u)
+	}
+	h.reject(au3, domain.CodeNotFound, "usage us-ghost does not exist", "GetUsage", "us-ghost")
+	h.reject(au3, domain.CodeInvalid, "id is required", "GetUsage", "")
+}
+
+func TestRecordUsageRejects(t *testing.T) {
+	tests := []struct {
+		name, state, patch string
+		as                 who
+		code               domain.Code
+		want               string
+	}{
+		{"owner's operator", "approved", `{}`, op1, domain.CodeForbidden, "only Dept2MSP may record usage under request"},
+		{"third department", "approved", `{}`, op3, domain.CodeForbidden, "caller is from Dept3MSP"},
+		{"requester's approver", "approved", `{}`, ap2, domain.CodeForbidden, "role operator is required to record usage; caller has role approver"},
+		{"pending", "pending", `{}`, op2, domain.CodeConflict, "is pending, not approved"},
+		{"rejected", "rejected", `{}`, op2, domain.CodeConflict, "is rejected, not approved"},
+		{"revoked", "revoked", `{}`, op2, domain.CodeConflict, "is revoked, not approved"},
+		{"expired", "expired", `{}`, op2, domain.CodeConflict, "is expired, not approved"},
+		{"unknown request", "", `{}`, op2, domain.CodeNotFound, "request rq-ghost does not exist"},
+		{"request ID missing", "approved", `{"requestId":""}`, op2, domain.CodeInvalid, "requestId is required"},
+		{"calls zero", "approved", `{"calls":0}`, op2, domain.CodeInvalid, "calls must be positive"},
+		{"records negative", "approved", `{"records":-5}`, op2, domain.CodeInvalid, "records must be between 0 and"},
+		{"unknown field", "approved", `{"bytes":10}`, op2, domain.CodeInvalid, `unknown field "bytes"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			ids := requestStates(h)
+			id, ok := ids[tt.state]
+			if !ok {
+				id = "rq-ghost"
+			}
+			in := domain.UsageInput{RequestID: id, Calls: 1, Records: 10}
+			h.reject(tt.as, tt.code, tt.want, "RecordUsage", with(t, in, tt.patch))
+		})
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the indexer's configuration file, with environment overrides.
+type Config struct {
+	MSPID     string `json:"mspId"`
+	Listen    string `json:"listen"`
+	Channel   string `json:"channel"`
+	Chaincode string `json:"chaincode"`
+	Peer      struct {
+		Endpoint     string `json:"endpoint"`
+		TLSCACert    string `json:"tlsCACert"`
+		HostOverride string `json:"hostOverride"`
+	} `json:"peer"`
+	Identity struct {
+		CertPath string `json:"certPath"`
+		KeyPath  string `json:"keyPath"`
+	} `json:"identity"`
+	DataDir string `json:"dataDir"`
+	Scoring string `json:"scoring,omitempty"` // read by the scoring part; kept so the file round-trips
+}
+
+// defaultConfig works on the local consortium's first department.
+func defaultConfig() Config {
+	return Config{Listen: "127.0.0.1:7108", Channel: "datashare", Chaincode: "ledger"}
+}
+
+// LoadConfig reads path (when not empty) over the defaults, then applies
+// the environment overrides INDEXER_LISTEN and INDEXER_DATA_DIR.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	c := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	if v := getenv("INDEXER_LISTEN"); v != "" {
+		c.Listen = v
+	}
+	if v := getenv("INDEXER_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	return c, nil
+}
+
+// validate checks what every run needs; needPeer adds what following the
+// ledger needs (a rebuild does not).
+func (c Config) validate(needPeer bool) error {
+	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+		return fmt.Errorf("config: dataDir %q must be an absolute path", c.DataDir)
+	}
+	if !needPeer {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+	}
+	// The API trusts the caller headers the gateway sets: only the same
+	// machine may reach it.
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("config: listen %q must be a loopback address", c.Listen)
+	}
+	if c.MSPID == "" || c.Channel == "" || c.Chaincode == "" {
+		return fmt.Errorf("config: mspId, channel and chaincode are required")
+	}
+	if c.Peer.Endpoint == "" {
+		return fmt.Errorf("config: peer.endpoint is required")
+	}
+	for name, p := range map[string]string{"peer.tlsCACert": c.Peer.TLSCACert, "identity.certPath": c.Identity.CertPath, "identity.keyPath": c.Identity.KeyPath} {
+		if p == "" || !filepath.IsAbs(p) {
+			return fmt.Errorf("config: %s %q must be an absolute path", name, p)
+		}
+	}
+	return nil
+}

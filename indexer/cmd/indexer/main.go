@@ -1,0 +1,224 @@
+// Command indexer mirrors one department's view of the ledger into Badger
+// and serves read queries over HTTP on the loopback interface.
+//
+//	indexer -config /abs/indexer.json          follow the ledger and serve
+//	indexer rebuild -config /abs/indexer.json  drop the mirror; the next run replays from block 0
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/httpapi"
+	"github.com/govshare/ledger/indexer/source"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "indexer:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole command, from arguments to exit.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	m := NewMain(slog.New(slog.NewJSONHandler(stderr, nil)))
+	if len(args) > 0 && args[0] == "rebuild" {
+		if err := m.ParseFlags(args[1:], getenv); err != nil {
+			return err
+		}
+		return m.Rebuild()
+	}
+	if err := m.ParseFlags(args, getenv); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		m.Log.Info("shutting down")
+	case err = <-m.Fatal():
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Main is the program: its configuration and the parts it wires together.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+	// Ledger is where blocks come from; nil dials the peer in Config.
+	Ledger source.Ledger
+
+	store    *store.Store
+	gateway  *source.Gateway
+	server   *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	fatal    chan error
+	done     chan struct{}
+}
+
+// NewMain makes a Main with the default configuration.
+func NewMain(log *slog.Logger) *Main {
+	return &Main{Config: defaultConfig(), Log: log, fatal: make(chan error, 1), done: make(chan struct{})}
+}
+
+// ParseFlags reads -config and the environment.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("indexer", flag.ContinueOnError)
+	path := fs.String("config", "", "absolute path of the JSON configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c, err := LoadConfig(*path, getenv)
+	if err != nil {
+		return err
+	}
+	m.Config = c
+	return nil
+}
+
+// Run opens the mirror, starts following the ledger and serving HTTP, and
+// returns; Fatal reports a follower that stopped for good, Close stops all.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if err := c.validate(m.Ledger == nil); err != nil {
+		return err
+	}
+	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Log})
+	if err != nil {
+		return err
+	}
+	m.store = st
+	if m.Ledger == nil {
+		gw, err := source.Dial(source.Config{MSPID: c.MSPID, Channel: c.Channel, Endpoint: c.Peer.Endpoint,
+			TLSCACert: c.Peer.TLSCACert, HostOverride: c.Peer.HostOverride,
+			CertPath: c.Identity.CertPath, KeyPath: c.Identity.KeyPath})
+		if err != nil {
+			return err
+		}
+		m.gateway, m.Ledger = gw, gw
+	}
+	follower := &source.Follower{Ledger: m.Ledger, Sink: st, Decoder: block.Decoder{Chaincode: c.Chaincode}, Log: m.Log}
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	m.listener = ln
+	api := httpapi.New(st, httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight))
+	m.server = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      90 * time.Second, // above /internal/wait's longest timeout
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.report(fmt.Errorf("http server: %w", err))
+		}
+	}()
+
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	go func() {
+		defer close(m.done)
+		if err := follower.Run(fctx); err != nil && !errors.Is(err, context.Canceled) {
+			m.report(err)
+		}
+	}()
+	st0 := st.Status()
+	m.Log.Info("indexer started", "listen", ln.Addr().String(), "mspId", c.MSPID, "channel", c.Channel,
+		"height", st0.Height, "genesisHash", st0.GenesisHash)
+	return nil
+}
+
+func (m *Main) report(err error) {
+	select {
+	case m.fatal <- err:
+	default:
+	}
+}
+
+// Fatal delivers the error that stopped the indexer working, if one does.
+func (m *Main) Fatal() <-chan error { return m.fatal }
+
+// Addr is the address the API listens on.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close stops serving (letting requests in flight finish), stops the
+// follower and closes the connection and the mirror.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+	}
+	if m.gateway != nil {
+		if err := m.gateway.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		m.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Rebuild drops the mirror: the next run replays the ledger from block 0.
+func (m *Main) Rebuild() error {
+	if err := m.Config.validate(false); err != nil {
+		return err
+	}
+	st, err := store.Open(m.Config.DataDir, store.Options{Channel: m.Config.Channel, Logger: m.Log})
+	if err != nil {
+		return err
+	}
+	before := st.Status()
+	if err := st.Reset(); err != nil {
+		st.Close()
+		return err
+	}
+	m.Log.Info("mirror dropped; the next run replays from block 0", "dataDir", m.Config.DataDir, "heightWas", before.Height)
+	return st.Close()
+}

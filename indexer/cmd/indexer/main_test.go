@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/block/blocktest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// chainLedger serves a fixed chain, then waits, as a peer's stream would.
+type chainLedger struct{ chain []*common.Block }
+
+func (l chainLedger) Blocks(ctx context.Context, start uint64) (<-chan *common.Block, error) {
+	ch := make(chan *common.Block)
+	go func() {
+		defer close(ch)
+		for i := int(start); i < len(l.chain); i++ {
+			select {
+			case ch <- l.chain[i]:
+			case <-ctx.Done():
+				return
+			}
+		}
+		<-ctx.Done()
+	}()
+	return ch, nil
+}
+
+func (l chainLedger) Height(context.Context) (uint64, error) { return uint64(len(l.chain)), nil }
+
+// consortium makes a chain of n blocks after genesis, one dataset each.
+func consortium(n int) []*common.Block {
+	op := blocktest.NewIdentity("Dept1MSP", "op1")
+	c := blocktest.NewChain("datashare")
+	out := []*common.Block{c.Genesis(op)}
+	for i := range n {
+		d := domain.Dataset{ID: fmt.Sprintf("ds%d", i), Owner: "Dept1MSP", Title: "t", Fields: []string{"f"},
+			UpdateFrequency: "daily", ShareType: domain.ShareConditional, OpenType: domain.OpenClosed, Grade: 2,
+			Version: 1, Status: domain.DatasetActive, DerivedFrom: []string{}}
+		out = append(out, c.Block(blocktest.Tx{Signer: op, Event: blocktest.DatasetEvent(domain.EventDatasetRegistered, op.Actor(domain.RoleOperator), d)}))
+	}
+	return out
+}
+
+func testMain(t *testing.T, dir string, ledger chainLedger) *Main {
+	t.Helper()
+	m := NewMain(quiet)
+	m.Config.MSPID = "Dept1MSP"
+	m.Config.Listen = "127.0.0.1:0"
+	m.Config.DataDir = dir
+	m.Ledger = ledger
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestMainFollowsServesAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	chain := consortium(6)
+
+	m := testMain(t, dir, chainLedger{chain[:4]})
+	base := "http://" + m.Addr()
+	if code := getJSON(t, base+"/internal/wait?block=3&timeout=10s", nil); code != 200 {
+		t.Fatalf("wait for block 3: %d", code)
+	}
+	var list struct {
+		Items []domain.Dataset `json:"items"`
+	}
+	if code := getJSON(t, base+"/v1/datasets?owner=Dept1MSP", &list); code != 200 || len(list.Items) != 3 {
+		t.Fatalf("datasets: %d %+v", code, list)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second run resumes from the checkpoint and takes the new blocks.
+	m = testMain(t, dir, chainLedger{chain})
+	var st struct {
+		Height    uint64 `json:"height"`
+		LagBlocks uint64 `json:"lagBlocks"`
+	}
+	base = "http://" + m.Addr()
+	if code := getJSON(t, base+"/internal/wait?block=6&timeout=10s", nil); code != 200 {
+		t.Fatalf("wait for block 6: %d", code)
+	}
+	if getJSON(t, base+"/internal/status", &st); st.Height != 7 {
+		t.Fatalf("status after resume: %+v", st)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// rebuild drops the mirror.
+	cfg := filepath.Join(t.TempDir(), "indexer.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"mspId":"Dept1MSP","channel":"datashare","chaincode":"ledger","dataDir":%q}`, dir)), 0o600)
+	if err := run(context.Background(), []string{"rebuild", "-config", cfg}, func(string) string { return "" }, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	m = testMain(t, dir, chainLedger{chain[:1]})
+	defer m.Close()
+	if code := getJSON(t, "http://"+m.Addr()+"/internal/wait?block=0&timeout=10s", nil); code != 200 {
+		t.Fatalf("replay after rebuild: %d", code)
+	}
+	if getJSON(t, "http://"+m.Addr()+"/internal/status", &st); st.Height != 1 {
+		t.Fatalf("height after rebuild and one block: %d", st.Height)
+	}
+}
+
+func TestMainReportsForeignLedger(t *testing.T) {
+	dir := t.TempDir()
+	m := testMain(t, dir, chainLedger{consortium(2)})
+	if code := getJSON(t, "http://"+m.Addr()+"/internal/wait?block=2&timeout=10s", nil); code != 200 {
+		t.Fatalf("wait: %d", code)
+	}
+	m.Close()
+	m = testMain(t, dir, chainLedger{consortium(3)}) // another genesis
+	defer m.Close()
+	select {
+	case err := <-m.Fatal():
+		if !strings.Contains(err.Error(), "not from the ledger") {
+			t.Fatalf("fatal error = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a foreign ledger was not reported")
+	}
+}
+
+func TestRunShutsDownOnSignal(t *testing.T) {
+	// The real wiring: a gateway to a peer that is not there. The follower
+	// keeps retrying; cancelling the context (SIGTERM) stops it cleanly.
+	dir := t.TempDir()
+	id := blocktest.NewIdentity("Dept1MSP", "indexer")
+	der, _ := x509.MarshalPKCS8PrivateKey(id.Key)
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "keystore")
+	os.WriteFile(cert, id.CertPEM, 0o600)
+	os.MkdirAll(key, 0o700)
+	os.WriteFile(filepath.Join(key, "priv_sk"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	cfg := filepath.Join(dir, "indexer.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"mspId":"Dept1MSP","listen":"127.0.0.1:1","channel":"datashare","chaincode":"ledger",
+		"peer":{"endpoint":"127.0.0.1:1","tlsCACert":%q},"identity":{"certPath":%q,"keyPath":%q},"dataDir":"/nonexistent"}`, cert, cert, key)), 0o600)
+	env := map[string]string{"INDEXER_LISTEN": "127.0.0.1:0", "INDEXER_DATA_DIR": filepath.Join(dir, "data")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", cfg}, func(k string) string { return env[k] }, io.Discard)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop on cancel")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
+		t.Fatalf("the data dir override was not used: %v", err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"mspId":"Dept1MSP","listen":"127.0.0.1:7108","channel":"datashare","chaincode":"ledger",
+		"peer":{"endpoint":"127.0.0.1:7101","tlsCACert":"/ca.pem","hostOverride":"peer0"},
+		"identity":{"certPath":"/c.pem","keyPath":"/k"},"dataDir":"/data","scoring":"/s.json"}`), 0o600)
+	unknown := filepath.Join(dir, "unknown.json")
+	os.WriteFile(unknown, []byte(`{"mspId":"x","peerEndpoint":"127.0.0.1:7101"}`), 0o600)
+	tests := []struct {
+		name    string
+		path    string
+		env     map[string]string
+		edit    func(*Config)
+		wantErr string
+	}{
+		{"good", good, nil, nil, ""},
+		{"env overrides", good, map[string]string{"INDEXER_LISTEN": "127.0.0.1:9", "INDEXER_DATA_DIR": "/other"}, nil, ""},
+		{"missing file", filepath.Join(dir, "none.json"), nil, nil, "read config"},
+		{"unknown field", unknown, nil, nil, "unknown field"},
+		{"relative data dir", good, map[string]string{"INDEXER_DATA_DIR": "data"}, nil, "dataDir"},
+		{"public listen", good, map[string]string{"INDEXER_LISTEN": "0.0.0.0:7108"}, nil, "loopback"},
+		{"relative key", good, nil, func(c *Config) { c.Identity.KeyPath = "k" }, "identity.keyPath"},
+		{"no endpoint", good, nil, func(c *Config) { c.Peer.Endpoint = "" }, "peer.endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(tt.path, func(k string) string { return tt.env[k] })
+			if err == nil {
+				if tt.edit != nil {
+					tt.edit(&c)
+				}
+				err = c.validate(true)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := tt.env["INDEXER_LISTEN"]; v != "" && c.Listen != v {
+					t.Fatalf("listen = %q, want %q", c.Listen, v)
+				}
+				if v := tt.env["INDEXER_DATA_DIR"]; v != "" && c.DataDir != v {
+					t.Fatalf("dataDir = %q, want %q", c.DataDir, v)
+				}
+				if c.Peer.HostOverride != "peer0" || c.Scoring != "/s.json" {
+					t.Fatalf("config = %+v", c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

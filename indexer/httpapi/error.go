@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// statusOf maps each domain code to its HTTP status: the one table, as the
+// public API states it.
+var statusOf = map[domain.Code]int{
+	domain.CodeInvalid:      http.StatusBadRequest,
+	domain.CodeUnauthorized: http.StatusUnauthorized,
+	domain.CodeForbidden:    http.StatusForbidden,
+	domain.CodeNotFound:     http.StatusNotFound,
+	domain.CodeConflict:     http.StatusConflict,
+	domain.CodeTooLarge:     http.StatusRequestEntityTooLarge,
+	domain.CodeUnavailable:  http.StatusServiceUnavailable,
+	domain.CodeInternal:     http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    domain.Code       `json:"code"`
+	Message string            `json:"message"`
+	Details map[string]string `json:"details,omitempty"`
+	TxID    string            `json:"txId,omitempty"`
+}
+
+// writeError answers with the agreed error body. Errors without a domain
+// code are bugs or store failures: logged in full, answered vaguely.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorStatus(w, r, 0, err)
+}
+
+func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
+	var de *domain.Error
+	body := errorDetail{Code: domain.CodeInternal, Message: "internal error"}
+	switch {
+	case errors.As(err, &de):
+		body = errorDetail{Code: de.Code, Message: de.Message, Details: de.Details}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		body = errorDetail{Code: domain.CodeUnavailable, Message: "request cancelled or timed out"}
+	default:
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == 0 {
+		status = statusOf[body.Code]
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+	}
+	writeJSON(w, status, errorBody{Error: body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		slog.Debug("write response", "err", err)
+	}
+}

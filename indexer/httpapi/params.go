@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+// list is the answer of every list route.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+func newList[T any](items []T, next string) list[T] {
+	if items == nil {
+		items = []T{} // an empty list, never null
+	}
+	return list[T]{Items: items, NextCursor: next}
+}
+
+// page reads ?limit= and ?cursor=.
+func page(q url.Values) (store.Page, error) {
+	p := store.Page{Limit: store.DefaultLimit, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return p, domain.Errorf(domain.CodeInvalid, "limit %q must be an integer from 1 to %d", truncate(v, 20), store.MaxLimit)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func uintParam(v, name string, required bool) (uint64, error) {
+	if v == "" {
+		if required {
+			return 0, domain.Errorf(domain.CodeInvalid, "%s is required", name)
+		}
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, domain.Errorf(domain.CodeInvalid, "%s %q must be a non-negative integer", name, truncate(v, 20))
+	}
+	return n, nil
+}
+
+// caller is who the gateway says is asking.
+type caller struct {
+	MSPID string
+	Role  domain.Role
+}
+
+func callerOf(r *http.Request) caller {
+	return caller{MSPID: r.Header.Get("X-Caller-Msp"), Role: domain.Role(r.Header.Get("X-Caller-Role"))}
+}
+
+// requireCaller fails when the gateway passed no department.
+func (c caller) require() error {
+	if c.MSPID == "" {
+		return domain.Errorf(domain.CodeUnauthorized, "no caller department (X-Caller-Msp)")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+// listRequests shows a department the requests it is a party to; an auditor
+// sees them all.
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if err := c.require(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	p, err := page(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := store.RequestFilter{Dataset: q.Get("dataset"), Requester: q.Get("requester"), Owner: q.Get("owner"),
+		Status: domain.RequestStatus(q.Get("status")), Now: s.now()}
+	checks := []struct {
+		name, value string
+		check       func(string, string) error
+	}{
+		{"dataset", f.Dataset, domain.CheckID},
+		{"requester", f.Requester, domain.CheckMSPID},
+		{"owner", f.Owner, domain.CheckMSPID},
+	}
+	for _, ck := range checks {
+		if ck.value != "" {
+			if err := ck.check(ck.name, ck.value); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		s.writeError(w, r, domain.Errorf(domain.CodeInvalid, "status %q must be one of pending, approved, rejected, revoked, expired", truncate(string(f.Status), 40)))
+		return
+	}
+	if c.Role != domain.RoleAuditor {
+		f.Party = c.MSPID
+	}
+	items, next, err := s.store.ListRequests(r.Context(), f, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if err := c.require(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if err := domain.CheckID("id", id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req, err := s.store.GetRequest(r.Context(), id, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if c.Role != domain.RoleAuditor && c.MSPID != req.Requester && c.MSPID != req.Owner {
+		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "request %s is between %s and %s; %s is not a party", id, req.Requester, req.Owner, c.MSPID))
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
+}

@@ -1,0 +1,211 @@
+// Package source follows the ledger: it streams full blocks from a peer
+// through the Fabric Gateway and hands them, decoded, to the mirror, always
+// resuming from the mirror's own checkpoint. Event streams end (peer
+// restarts, network blips) and are not resumed for us, so the follower
+// reconnects with capped exponential backoff. It is the only indexer
+// package that knows fabric-gateway.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+// Ledger is where blocks come from: the Gateway, or a fake in tests.
+type Ledger interface {
+	// Blocks streams blocks from start on; the channel closes when the
+	// stream ends or ctx ends.
+	Blocks(ctx context.Context, start uint64) (<-chan *common.Block, error)
+	// Height is the number of blocks in the peer's ledger.
+	Height(ctx context.Context) (uint64, error)
+}
+
+// Sink is where decoded blocks go: the store.
+type Sink interface {
+	Height() uint64 // blocks applied: the next block to ask for
+	ApplyBlock(ctx context.Context, b *block.Block) error
+}
+
+// Fatal errors end Run: retrying cannot help, an operator must act
+// (rebuild the mirror for another ledger, upgrade for a newer event schema).
+type Fatal struct{ Err error }
+
+func (f *Fatal) Error() string { return "fatal: " + f.Err.Error() }
+func (f *Fatal) Unwrap() error { return f.Err }
+
+// Follower keeps the mirror up with the ledger.
+type Follower struct {
+	Ledger     Ledger
+	Sink       Sink
+	Decoder    block.Decoder
+	Log        *slog.Logger
+	MinBackoff time.Duration // first wait before reconnecting; default 200ms
+	MaxBackoff time.Duration // cap on the wait; default 30s
+	PollHeight time.Duration // how often to ask the peer its height; default 10s, <0 never
+
+	ledgerHeight atomic.Uint64
+}
+
+// LedgerHeight is the peer's ledger height as last seen: asked from the
+// peer, or implied by the latest block received. Zero until known.
+func (f *Follower) LedgerHeight() uint64 { return f.ledgerHeight.Load() }
+
+func (f *Follower) seen(h uint64) {
+	for {
+		old := f.ledgerHeight.Load()
+		if h <= old || f.ledgerHeight.CompareAndSwap(old, h) {
+			return
+		}
+	}
+}
+
+// Run follows the ledger until ctx ends (returning ctx's error) or a Fatal
+// error occurs.
+func (f *Follower) Run(ctx context.Context) error {
+	log := f.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	minB, maxB := f.MinBackoff, f.MaxBackoff
+	if minB <= 0 {
+		minB = 200 * time.Millisecond
+	}
+	if maxB < minB {
+		maxB = max(30*time.Second, minB)
+	}
+	if f.PollHeight >= 0 {
+		go f.pollHeight(ctx, log)
+	}
+	backoff := minB
+	genesisChecked := false
+	for {
+		progressed, err := f.session(ctx, &genesisChecked)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fe := (*Fatal)(nil); errors.As(err, &fe) {
+			log.Error("block follower stopped", "err", err, "height", f.Sink.Height())
+			return err
+		}
+		if progressed {
+			backoff = minB
+		}
+		log.Warn("block stream ended; reconnecting", "err", err, "height", f.Sink.Height(), "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxB)
+	}
+}
+
+// session runs one block stream, from the mirror's checkpoint, until it
+// ends. It reports whether any block was applied.
+func (f *Follower) session(ctx context.Context, genesisChecked *bool) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx) // ending the session ends its stream
+	defer cancel()
+	start := f.Sink.Height()
+	if start > 0 && !*genesisChecked {
+		// Resuming checks each new block against the last one applied, but a
+		// replaced ledger shorter than the mirror would just look quiet:
+		// block 0 tells at once whether this is still our ledger.
+		if err := f.checkGenesis(ctx); err != nil {
+			return false, err
+		}
+		*genesisChecked = true
+	}
+	blocks, err := f.Ledger.Blocks(ctx, start)
+	if err != nil {
+		return false, err
+	}
+	progressed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return progressed, ctx.Err()
+		case raw, ok := <-blocks:
+			if !ok {
+				return progressed, errors.New("stream closed")
+			}
+			if err := f.apply(ctx, raw); err != nil {
+				return progressed, err
+			}
+			progressed = true
+			*genesisChecked = true
+		}
+	}
+}
+
+func (f *Follower) checkGenesis(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	blocks, err := f.Ledger.Blocks(ctx, 0)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case raw, ok := <-blocks:
+		if !ok {
+			return errors.New("stream closed before block 0")
+		}
+		if raw.GetHeader().GetNumber() != 0 {
+			return fmt.Errorf("asked for block 0, got %d", raw.GetHeader().GetNumber())
+		}
+		// Applying an applied block checks its hash and changes nothing.
+		return f.apply(ctx, raw)
+	}
+}
+
+// apply decodes and applies one block. Blocks that cannot be decoded and
+// blocks of another ledger are fatal; anything else (a gap, a store error)
+// is retried from the checkpoint.
+func (f *Follower) apply(ctx context.Context, raw *common.Block) error {
+	f.seen(raw.GetHeader().GetNumber() + 1)
+	b, err := f.Decoder.Decode(raw)
+	if err != nil {
+		return &Fatal{Err: fmt.Errorf("decode block %d: %w", raw.GetHeader().GetNumber(), err)}
+	}
+	if err := f.Sink.ApplyBlock(ctx, b); err != nil {
+		if errors.Is(err, store.ErrForeignLedger) {
+			return &Fatal{Err: err}
+		}
+		return err
+	}
+	return nil
+}
+
+func (f *Follower) pollHeight(ctx context.Context, log *slog.Logger) {
+	every := f.PollHeight
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, every)
+		h, err := f.Ledger.Height(qctx)
+		cancel()
+		if err == nil {
+			f.seen(h)
+		} else if ctx.Err() == nil {
+			log.Debug("ledger height", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

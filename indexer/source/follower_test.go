@@ -1,0 +1,236 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/source"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+// fakeLedger serves a fixed chain. Each call to Blocks takes the next
+// session script: how many blocks to send before the stream breaks (-1: never
+// break, wait for ctx), or an error to fail the call with, or an offset to
+// start from instead of the one asked for.
+type fakeLedger struct {
+	chain []*common.Block
+
+	mu       sync.Mutex
+	sessions []session
+	starts   []uint64
+}
+
+type session struct {
+	send  int // blocks to send before closing; -1 sends all and waits
+	err   error
+	shift int // added to the start block: a misbehaving peer
+}
+
+func (l *fakeLedger) Blocks(ctx context.Context, start uint64) (<-chan *common.Block, error) {
+	l.mu.Lock()
+	l.starts = append(l.starts, start)
+	s := session{send: -1}
+	if len(l.sessions) > 0 {
+		s, l.sessions = l.sessions[0], l.sessions[1:]
+	}
+	l.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	ch := make(chan *common.Block)
+	go func() {
+		defer close(ch)
+		sent := 0
+		for i := int(start) + s.shift; i < len(l.chain); i++ {
+			if s.send >= 0 && sent == s.send {
+				return
+			}
+			select {
+			case ch <- l.chain[i]:
+				sent++
+			case <-ctx.Done():
+				return
+			}
+		}
+		if s.send < 0 {
+			<-ctx.Done()
+		}
+	}()
+	return ch, nil
+}
+
+func (l *fakeLedger) Height(context.Context) (uint64, error) { return uint64(len(l.chain)), nil }
+
+func (l *fakeLedger) startsSeen() []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.starts)
+}
+
+func makeChain(t *testing.T, n int) []*common.Block {
+	t.Helper()
+	op := blocktest.NewIdentity("Dept1MSP", "op1")
+	c := blocktest.NewChain("datashare")
+	out := []*common.Block{c.Genesis(op)}
+	for i := 1; i < n; i++ {
+		d := domain.Dataset{ID: "ds" + string(rune('a'+i)), Owner: "Dept1MSP", Title: "t", Fields: []string{"f"},
+			UpdateFrequency: "daily", ShareType: domain.ShareConditional, OpenType: domain.OpenClosed, Grade: 2,
+			Version: 1, Status: domain.DatasetActive, DerivedFrom: []string{}}
+		out = append(out, c.Block(blocktest.Tx{Signer: op, Event: blocktest.DatasetEvent(domain.EventDatasetRegistered, op.Actor(domain.RoleOperator), d)}))
+	}
+	return out
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.TempDir(), store.Options{Channel: "datashare", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func follower(l source.Ledger, s source.Sink) *source.Follower {
+	return &source.Follower{Ledger: l, Sink: s, Decoder: block.Decoder{Chaincode: "ledger"}, Log: quiet,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, PollHeight: time.Millisecond}
+}
+
+// runUntil runs f until the store reaches height, then stops it.
+func runUntil(t *testing.T, f *source.Follower, s *store.Store, height uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	err := s.WaitFor(wctx, height-1)
+	cancel()
+	if runErr := <-done; !errors.Is(runErr, context.Canceled) {
+		t.Fatalf("Run returned %v, want context.Canceled", runErr)
+	}
+	if err != nil {
+		t.Fatalf("store reached height %d of %d: %v", s.Height(), height, err)
+	}
+}
+
+func TestFollowerResumesFromCheckpoint(t *testing.T) {
+	chain := makeChain(t, 8)
+	tests := []struct {
+		name       string
+		sessions   []session
+		wantStarts []uint64
+	}{
+		{"one stream", nil, []uint64{0}},
+		{"stream breaks twice", []session{{send: 3}, {send: 2}}, []uint64{0, 3, 5}},
+		{"connect fails, then works", []session{{err: errors.New("unavailable")}, {err: errors.New("unavailable")}}, []uint64{0, 0, 0}},
+		{"peer resends applied blocks", []session{{send: 4}, {shift: -3, send: -1}}, []uint64{0, 4}},
+		{"peer skips a block: a gap, retried", []session{{send: 2}, {shift: 1, send: 1}}, []uint64{0, 2, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &fakeLedger{chain: chain, sessions: slices.Clone(tt.sessions)}
+			s := openStore(t)
+			f := follower(l, s)
+			runUntil(t, f, s, uint64(len(chain)))
+			if got := l.startsSeen(); !slices.Equal(got, tt.wantStarts) {
+				t.Fatalf("stream starts = %v, want %v", got, tt.wantStarts)
+			}
+			if f.LedgerHeight() != uint64(len(chain)) {
+				t.Fatalf("ledger height = %d", f.LedgerHeight())
+			}
+			direct := openStore(t)
+			dec := block.Decoder{Chaincode: "ledger"}
+			for _, raw := range chain {
+				b, err := dec.Decode(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := direct.ApplyBlock(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d1, _ := s.Digest(context.Background())
+			d2, _ := direct.Digest(context.Background())
+			if !bytes.Equal(d1, d2) {
+				t.Fatal("followed mirror differs from one applied directly")
+			}
+		})
+	}
+}
+
+func TestFollowerChecksGenesisOnResume(t *testing.T) {
+	chain := makeChain(t, 6)
+	s := openStore(t)
+	dec := block.Decoder{Chaincode: "ledger"}
+	for _, raw := range chain[:3] {
+		b, _ := dec.Decode(raw)
+		if err := s.ApplyBlock(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &fakeLedger{chain: chain, sessions: []session{{send: 1}, {send: 1}}}
+	runUntil(t, follower(l, s), s, uint64(len(chain)))
+	// Block 0 once, to check the genesis; then from the checkpoint each time.
+	if got, want := l.startsSeen(), []uint64{0, 3, 4}; !slices.Equal(got, want) {
+		t.Fatalf("stream starts = %v, want %v", got, want)
+	}
+}
+
+func TestFollowerStopsOnFatal(t *testing.T) {
+	ours := makeChain(t, 4)
+	theirs := makeChain(t, 2) // another genesis: new identities, other hashes
+	broken := makeChain(t, 3)
+	broken[2].Data.Data[0] = append(broken[2].Data.Data[0], 0) // data hash no longer matches
+
+	tests := []struct {
+		name    string
+		before  []*common.Block // applied to the store first
+		serve   []*common.Block
+		wantErr error
+	}{
+		{"ledger replaced by a shorter one", ours[:3], theirs, store.ErrForeignLedger},
+		{"ledger replaced at the resume point", ours[:2], append(append([]*common.Block{}, ours[:2]...), theirs[1:]...), store.ErrForeignLedger},
+		{"undecodable block", nil, broken, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			dec := block.Decoder{Chaincode: "ledger"}
+			for _, raw := range tt.before {
+				b, _ := dec.Decode(raw)
+				if err := s.ApplyBlock(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := follower(&fakeLedger{chain: tt.serve}, s)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := f.Run(ctx)
+			var fatal *source.Fatal
+			if !errors.As(err, &fatal) {
+				t.Fatalf("Run returned %v, want a Fatal error", err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Run returned %v, want %v", err, tt.wantErr)
+			}
+			if s.Height() != uint64(max(len(tt.before), 2)) && tt.before != nil {
+				t.Fatalf("height changed to %d", s.Height())
+			}
+		})
+	}
+}

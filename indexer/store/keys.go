@@ -1,0 +1,107 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// The key layout. Every key starts with an ASCII kind and a slash, so that
+// each kind is one prefix scan; numbers are fixed-width big-endian, so byte
+// order is numeric order; a string that is followed by more key is escaped
+// and terminated (see appendString), so that no value is a prefix of another.
+// "pos" is <block:8><txIndex:4>, the place of a transaction in the ledger.
+//
+//	meta/checkpoint                            {"next","hash","time"}: blocks applied, hash and time of the last
+//	meta/genesis                               {"channel","hash"}: the ledger this mirror belongs to
+//	block/<number:8>                           BlockRecord: the header hashes of every applied block
+//	tx/<txId>⊥<pos>                            TxRecord: every transaction, valid or not, of any chaincode
+//	ent/<kind>⊥<id>                            the entity's latest state (domain JSON), from its last event
+//	event/<pos>                                EventRecord: the event log in ledger order
+//	idx/<name>⊥<value>⊥<id>                    empty: entity indexes, name one of
+//	                                             dataset.owner, dataset.shareType, dataset.grade,
+//	                                             request.dataset, request.requester, request.owner,
+//	                                             request.status, request.party, delivery.request
+//	evidx/<name>⊥<value>⊥<pos>                 empty: event indexes, name one of
+//	                                             dataset, request, department, actor, entity (value <kind>⊥<id>)
+//
+// ⊥ is the terminator 0x00 0x01; a 0x00 inside a string is written 0x00 0xFF.
+// IDs that end a key (ent/, idx/) are written plain: domain IDs never hold 0x00.
+const (
+	prefixMeta  = "meta/"
+	prefixBlock = "block/"
+	prefixTx    = "tx/"
+	prefixEnt   = "ent/"
+	prefixEvent = "event/"
+	prefixIdx   = "idx/"
+	prefixEvIdx = "evidx/"
+)
+
+var (
+	keyCheckpoint = []byte(prefixMeta + "checkpoint")
+	keyGenesis    = []byte(prefixMeta + "genesis")
+)
+
+// appendString appends s escaped and terminated.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			dst = append(dst, 0, 0xff)
+			continue
+		}
+		dst = append(dst, s[i])
+	}
+	return append(dst, 0, 1)
+}
+
+// pos is a transaction's place in the ledger.
+type pos struct {
+	Block uint64
+	Tx    uint32
+}
+
+const posLen = 12
+
+func appendPos(dst []byte, p pos) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, p.Block)
+	return binary.BigEndian.AppendUint32(dst, p.Tx)
+}
+
+func parsePos(b []byte) (pos, error) {
+	if len(b) != posLen {
+		return pos{}, fmt.Errorf("position has %d bytes, not %d", len(b), posLen)
+	}
+	return pos{Block: binary.BigEndian.Uint64(b), Tx: binary.BigEndian.Uint32(b[8:])}, nil
+}
+
+func blockKey(n uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixBlock), n)
+}
+
+func txKey(id string, p pos) []byte {
+	return appendPos(appendString([]byte(prefixTx), id), p)
+}
+
+func txPrefix(id string) []byte { return appendString([]byte(prefixTx), id) }
+
+func entPrefix(kind string) []byte { return appendString([]byte(prefixEnt), kind) }
+
+func entKey(kind, id string) []byte { return append(entPrefix(kind), id...) }
+
+func eventKey(p pos) []byte { return appendPos([]byte(prefixEvent), p) }
+
+func idxPrefix(name, value string) []byte {
+	return appendString(appendString([]byte(prefixIdx), name), value)
+}
+
+func idxKey(name, value, id string) []byte { return append(idxPrefix(name, value), id...) }
+
+func evIdxPrefix(name, value string) []byte {
+	return appendString(appendString([]byte(prefixEvIdx), name), value)
+}
+
+func evIdxKey(name, value string, p pos) []byte { return appendPos(evIdxPrefix(name, value), p) }
+
+// entityValue is the value of the entity event index: kind and ID in one string.
+func entityValue(kind, id string) string {
+	return string(appendString([]byte(kind), id))
+}

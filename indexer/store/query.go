@@ -1,0 +1,397 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// Page limits, as the public API states them.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// Page asks for one page of a list: at most Limit items after Cursor, the
+// opaque value a previous page returned.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return p.Limit
+}
+
+// GetEntity returns the latest state of an entity as the ledger's JSON.
+func (s *Store) GetEntity(ctx context.Context, kind domain.Kind, id string) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out json.RawMessage
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = getEntity(txn, kind, id)
+		return err
+	})
+	return out, err
+}
+
+func getEntity(txn *badger.Txn, kind domain.Kind, id string) (json.RawMessage, error) {
+	item, err := txn.Get(entKey(string(kind), id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, domain.Errorf(domain.CodeNotFound, "%s %q not found", kind, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", kind, id, err)
+	}
+	return item.ValueCopy(nil)
+}
+
+func getDecoded(txn *badger.Txn, kind domain.Kind, id string, v any) error {
+	raw, err := getEntity(txn, kind, id)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// GetDataset returns a dataset's latest version.
+func (s *Store) GetDataset(ctx context.Context, id string) (*domain.Dataset, error) {
+	var d domain.Dataset
+	err := s.view(ctx, func(txn *badger.Txn) error { return getDecoded(txn, domain.KindDataset, id, &d) })
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// DatasetFilter selects datasets; zero fields select all.
+type DatasetFilter struct {
+	Owner     string
+	ShareType domain.ShareType
+	Grade     int
+}
+
+func (f DatasetFilter) match(d domain.Dataset) bool {
+	return (f.Owner == "" || d.Owner == f.Owner) &&
+		(f.ShareType == "" || d.ShareType == f.ShareType) &&
+		(f.Grade == 0 || d.Grade == f.Grade)
+}
+
+// ListDatasets lists datasets in ID order. One filter picks the index to
+// scan; the others are checked on each dataset found there.
+func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]domain.Dataset, string, error) {
+	var prefix []byte
+	switch {
+	case f.Owner != "":
+		prefix = idxPrefix("dataset.owner", f.Owner)
+	case f.ShareType != "":
+		prefix = idxPrefix("dataset.shareType", string(f.ShareType))
+	case f.Grade != 0:
+		prefix = idxPrefix("dataset.grade", strconv.Itoa(f.Grade))
+	default:
+		prefix = entPrefix(string(domain.KindDataset))
+	}
+	var items []domain.Dataset
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+		var d domain.Dataset
+		if err := getDecoded(txn, domain.KindDataset, string(id), &d); err != nil {
+			return false, err
+		}
+		if !f.match(d) {
+			return false, nil
+		}
+		items = append(items, d)
+		return true, nil
+	})
+	if len(items) > p.limit() {
+		items = items[:p.limit()]
+	}
+	return items, next, err
+}
+
+// GetRequest returns a request, its status as of now (an approved request
+// past validUntil reads expired).
+func (s *Store) GetRequest(ctx context.Context, id string, now time.Time) (*domain.Request, error) {
+	var r domain.Request
+	err := s.view(ctx, func(txn *badger.Txn) error { return getDecoded(txn, domain.KindRequest, id, &r) })
+	if err != nil {
+		return nil, err
+	}
+	r.Status = r.StatusAt(now)
+	return &r, nil
+}
+
+// RequestFilter selects requests; zero fields select all. Party keeps the
+// requests where that department is requester or owner. Status is judged
+// as of Now, so expired selects approved requests past validUntil.
+type RequestFilter struct {
+	Dataset   string
+	Requester string
+	Owner     string
+	Status    domain.RequestStatus
+	Party     string
+	Now       time.Time
+}
+
+func (f RequestFilter) match(r domain.Request) bool {
+	return (f.Dataset == "" || r.DatasetID == f.Dataset) &&
+		(f.Requester == "" || r.Requester == f.Requester) &&
+		(f.Owner == "" || r.Owner == f.Owner) &&
+		(f.Status == "" || r.StatusAt(f.Now) == f.Status) &&
+		(f.Party == "" || r.Requester == f.Party || r.Owner == f.Party)
+}
+
+// ListRequests lists requests in ID order, each with its status as of f.Now.
+func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]domain.Request, string, error) {
+	var prefix []byte
+	switch {
+	case f.Dataset != "":
+		prefix = idxPrefix("request.dataset", f.Dataset)
+	case f.Requester != "":
+		prefix = idxPrefix("request.requester", f.Requester)
+	case f.Owner != "":
+		prefix = idxPrefix("request.owner", f.Owner)
+	case f.Party != "":
+		prefix = idxPrefix("request.party", f.Party)
+	case f.Status == domain.RequestExpired:
+		// Expired is never stored: it is approved and past validUntil.
+		prefix = idxPrefix("request.status", string(domain.RequestApproved))
+	case f.Status != "":
+		prefix = idxPrefix("request.status", string(f.Status))
+	default:
+		prefix = entPrefix(string(domain.KindRequest))
+	}
+	var items []domain.Request
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+		var r domain.Request
+		if err := getDecoded(txn, domain.KindRequest, string(id), &r); err != nil {
+			return false, err
+		}
+		if !f.match(r) {
+			return false, nil
+		}
+		r.Status = r.StatusAt(f.Now)
+		items = append(items, r)
+		return true, nil
+	})
+	if len(items) > p.limit() {
+		items = items[:p.limit()]
+	}
+	return items, next, err
+}
+
+// DeliveryFilter selects deliveries; zero fields select all. Party keeps
+// the deliveries where that department is requester or owner.
+type DeliveryFilter struct {
+	Request string
+	Party   string
+}
+
+// ListDeliveries lists deliveries in ID order.
+func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([]domain.Delivery, string, error) {
+	prefix := entPrefix(string(domain.KindDelivery))
+	if f.Request != "" {
+		prefix = idxPrefix("delivery.request", f.Request)
+	}
+	var items []domain.Delivery
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+		var d domain.Delivery
+		if err := getDecoded(txn, domain.KindDelivery, string(id), &d); err != nil {
+			return false, err
+		}
+		if (f.Request != "" && d.RequestID != f.Request) || (f.Party != "" && d.Owner != f.Party && d.Requester != f.Party) {
+			return false, nil
+		}
+		items = append(items, d)
+		return true, nil
+	})
+	if len(items) > p.limit() {
+		items = items[:p.limit()]
+	}
+	return items, next, err
+}
+
+// TraceBy names an event index.
+type TraceBy string
+
+// The event indexes.
+const (
+	TraceDataset    TraceBy = "dataset"
+	TraceRequest    TraceBy = "request"
+	TraceDepartment TraceBy = "department" // signer, owner or requester
+	TraceActor      TraceBy = "actor"      // certificate subject of the signer
+)
+
+// Trace lists the events about a dataset, request, department or person in
+// ledger order.
+func (s *Store) Trace(ctx context.Context, by TraceBy, value string, p Page) ([]EventRecord, string, error) {
+	switch by {
+	case TraceDataset, TraceRequest, TraceDepartment, TraceActor:
+	default:
+		return nil, "", domain.Errorf(domain.CodeInvalid, "cannot trace by %q", by)
+	}
+	return s.events(ctx, evIdxPrefix(string(by), value), p)
+}
+
+// EntityEvents lists the events of one entity in ledger order: its history.
+func (s *Store) EntityEvents(ctx context.Context, kind domain.Kind, id string, p Page) ([]EventRecord, string, error) {
+	return s.events(ctx, evIdxPrefix("entity", entityValue(string(kind), id)), p)
+}
+
+func (s *Store) events(ctx context.Context, prefix []byte, p Page) ([]EventRecord, string, error) {
+	var items []EventRecord
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, suffix []byte) (bool, error) {
+		at, err := parsePos(suffix)
+		if err != nil {
+			return false, err
+		}
+		var rec EventRecord
+		found, err := readJSON(txn, eventKey(at), &rec)
+		if err != nil {
+			return false, err
+		}
+		if !found {
+			return false, fmt.Errorf("event index points at missing event %d/%d", at.Block, at.Tx)
+		}
+		items = append(items, rec)
+		return true, nil
+	})
+	if len(items) > p.limit() {
+		items = items[:p.limit()]
+	}
+	return items, next, err
+}
+
+// Block returns what the mirror holds of block n.
+func (s *Store) Block(ctx context.Context, n uint64) (*BlockRecord, error) {
+	var rec BlockRecord
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		found, err := readJSON(txn, blockKey(n), &rec)
+		if err == nil && !found {
+			err = domain.Errorf(domain.CodeNotFound, "block %d has not been indexed", n)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Transactions returns every transaction with this ID: one, unless the
+// ledger also holds invalid duplicates of it.
+func (s *Store) Transactions(ctx context.Context, txID string) ([]TxRecord, error) {
+	var out []TxRecord
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		prefix := txPrefix(txID)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var rec TxRecord
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+				return fmt.Errorf("decode tx %s: %w", txID, err)
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		err = domain.Errorf(domain.CodeNotFound, "transaction %q not found", txID)
+	}
+	return out, err
+}
+
+func (s *Store) view(ctx context.Context, fn func(*badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+// list walks the keys under prefix that follow p's cursor, in key order,
+// handing visit each key's remainder after the prefix; visit appends what it
+// keeps. It stops at the first kept item past the limit, so that a next
+// cursor is returned only when another item really follows, and the caller
+// drops that extra item.
+func (s *Store) list(ctx context.Context, prefix []byte, p Page, visit func(*badger.Txn, []byte) (bool, error)) (string, error) {
+	after, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return "", err
+	}
+	limit := p.limit()
+	var next string
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = false // index values are empty; entities are fetched by key
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		var last []byte
+		kept, seen := 0, 0
+		for it.Seek(append(bytes.Clone(prefix), after...)); it.Valid(); it.Next() {
+			if seen++; seen%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			suffix := it.Item().KeyCopy(nil)[len(prefix):]
+			if after != nil && bytes.Equal(suffix, after) {
+				continue
+			}
+			ok, err := visit(txn, suffix)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if kept++; kept > limit {
+				next = base64.RawURLEncoding.EncodeToString(last)
+				return nil
+			}
+			last = suffix
+		}
+		return nil
+	})
+	return next, err
+}
+
+func decodeCursor(c string) ([]byte, error) {
+	if c == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return nil, domain.Errorf(domain.CodeInvalid, "cursor %q is not one this service returned", truncate(c, 40))
+	}
+	return b, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,261 @@
+// Package store is the indexer's mirror of the ledger in Badger: the latest
+// state of every entity, the event log in ledger order, the secondary
+// indexes the read API needs, and the checkpoint that says how far the
+// mirror has got. It knows Badger and nothing of Fabric: it applies blocks
+// that package block has already decoded. Everything in it can be rebuilt
+// from the ledger, and a block is applied with its checkpoint in one Badger
+// transaction, so that a crash leaves either all of a block or none of it.
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors that the follower must tell apart.
+var (
+	// ErrGap means a block came before the ones preceding it were applied.
+	ErrGap = errors.New("block is beyond the next one")
+	// ErrForeignLedger means a block does not belong to the ledger this
+	// mirror was built from (another genesis, another channel or a broken
+	// hash chain). The mirror must be rebuilt, never merged.
+	ErrForeignLedger = errors.New("block is not from the ledger this mirror was built from")
+)
+
+// Options configure a store.
+type Options struct {
+	Channel    string        // blocks of any other channel are refused
+	GCInterval time.Duration // how often to run value log GC; default 5 minutes
+	Logger     *slog.Logger
+	// MemTableSize bounds Badger's memtables and, through them, the size of
+	// one transaction; the default (32 MiB) fits any block the orderer cuts.
+	MemTableSize int64
+}
+
+// Store is the mirror. Its methods are safe for concurrent use; blocks are
+// applied by one writer, the follower.
+type Store struct {
+	db      *badger.DB
+	log     *slog.Logger
+	channel string
+
+	mu      sync.Mutex
+	status  Status
+	applied chan struct{} // closed and replaced each time a block is applied
+
+	stop      chan struct{}
+	gcDone    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the mirror in dir.
+func Open(dir string, opt Options) (*Store, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.GCInterval <= 0 {
+		opt.GCInterval = 5 * time.Minute
+	}
+	if opt.MemTableSize <= 0 {
+		opt.MemTableSize = 32 << 20
+	}
+	bo := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{opt.Logger}).
+		WithMemTableSize(opt.MemTableSize).
+		WithNumMemtables(3).
+		WithBlockCacheSize(64 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithNumVersionsToKeep(1)
+	// Badger refuses values kept in the LSM tree that are larger than one
+	// transaction may be: keep the threshold below a small memtable's limit.
+	if limit := opt.MemTableSize * 15 / 100 / 2; limit < bo.ValueThreshold {
+		bo = bo.WithValueThreshold(limit)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+	}
+	s := &Store{
+		db:      db,
+		log:     opt.Logger,
+		channel: opt.Channel,
+		applied: make(chan struct{}),
+		stop:    make(chan struct{}),
+		gcDone:  make(chan struct{}),
+	}
+	if err := s.loadStatus(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.gcLoop(opt.GCInterval)
+	return s, nil
+}
+
+// Close stops the background GC and closes Badger; later calls do nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.gcDone
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close badger: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// gcLoop reclaims value log space left by overwritten entity states.
+func (s *Store) gcLoop(every time.Duration) {
+	defer close(s.gcDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		// Each successful run rewrites one file; repeat until there is
+		// nothing worth rewriting, checking for Close in between.
+		for {
+			err := s.db.RunValueLogGC(0.5)
+			if err != nil {
+				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+					s.log.Warn("value log GC", "err", err)
+				}
+				break
+			}
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// loadStatus reads the checkpoint and genesis into memory, where Status and
+// WaitFor read them without touching Badger.
+func (s *Store) loadStatus() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		cp, err := readCheckpoint(txn)
+		if err != nil {
+			return err
+		}
+		g, err := readGenesis(txn)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.status = Status{Channel: g.Channel, GenesisHash: g.Hash, Height: cp.Next, LastBlockHash: cp.Hash, LastBlockTime: cp.Time}
+		return nil
+	})
+}
+
+// Status returns the mirror's progress.
+func (s *Store) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	if st.Channel == "" {
+		st.Channel = s.channel
+	}
+	return st
+}
+
+// Height is the number of blocks applied, which is the number of the next.
+func (s *Store) Height() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.Height
+}
+
+// WaitFor returns once block n has been applied, or with ctx's error.
+func (s *Store) WaitFor(ctx context.Context, n uint64) error {
+	for {
+		s.mu.Lock()
+		done, ch := s.status.Height > n, s.applied
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// advanced records a committed block and wakes the waiters.
+func (s *Store) advanced(st Status) {
+	s.mu.Lock()
+	s.status = st
+	close(s.applied)
+	s.applied = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func readCheckpoint(txn *badger.Txn) (checkpoint, error) {
+	var cp checkpoint
+	_, err := readJSON(txn, keyCheckpoint, &cp)
+	return cp, err
+}
+
+func readGenesis(txn *badger.Txn) (genesis, error) {
+	var g genesis
+	_, err := readJSON(txn, keyGenesis, &g)
+	return g, err
+}
+
+// readJSON decodes the value at key into v; found is false when there is none.
+func readJSON(txn *badger.Txn, key []byte, v any) (found bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %q: %w", key, err)
+	}
+	err = item.Value(func(val []byte) error { return json.Unmarshal(val, v) })
+	if err != nil {
+		return false, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func setJSON(txn *badger.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", key, err)
+	}
+	return txn.Set(key, b)
+}
+
+func hexs(b []byte) string { return hex.EncodeToString(b) }
+
+// badgerLogger sends Badger's logs to slog; its info chatter goes to debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Debugf(f string, a ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
