@@ -1,0 +1,275 @@
+// Command gateway serves one department's REST API: it authenticates people
+// by bearer token, submits their transactions to the department's peer signed
+// with their own identities, and forwards reads to the department's indexer.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/govshare/ledger/gateway/fabric"
+	"github.com/govshare/ledger/gateway/httpapi"
+	"github.com/govshare/ledger/gateway/identity"
+	"github.com/govshare/ledger/gateway/indexclient"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Logger.Error("start", "error", err)
+		_ = m.Close()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	if err := m.Close(); err != nil {
+		m.Logger.Error("shutdown", "error", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the gateway's configuration file; environment variables
+// override it (see applyEnv).
+type Config struct {
+	MSPID      string      `json:"mspId"`
+	Listen     string      `json:"listen"`
+	Channel    string      `json:"channel"`
+	Chaincode  string      `json:"chaincode"`
+	Peer       fabric.Peer `json:"peer"`
+	IndexerURL string      `json:"indexerURL"`
+	Identities string      `json:"identities"` // path of identities.json
+}
+
+// defaultConfig suits department 1 of the local consortium (basePort 7000).
+func defaultConfig() Config {
+	return Config{
+		MSPID:      "Dept1MSP",
+		Listen:     "127.0.0.1:7107",
+		Channel:    "datashare",
+		Chaincode:  "ledger",
+		Peer:       fabric.Peer{Endpoint: "127.0.0.1:7101"},
+		IndexerURL: "http://127.0.0.1:7108",
+	}
+}
+
+// envOverrides names the variable that overrides each field.
+func (c *Config) envOverrides() map[string]*string {
+	return map[string]*string{
+		"GATEWAY_MSP_ID":             &c.MSPID,
+		"GATEWAY_LISTEN":             &c.Listen,
+		"GATEWAY_CHANNEL":            &c.Channel,
+		"GATEWAY_CHAINCODE":          &c.Chaincode,
+		"GATEWAY_PEER_ENDPOINT":      &c.Peer.Endpoint,
+		"GATEWAY_PEER_TLS_CA_CERT":   &c.Peer.TLSCACert,
+		"GATEWAY_PEER_HOST_OVERRIDE": &c.Peer.HostOverride,
+		"GATEWAY_INDEXER_URL":        &c.IndexerURL,
+		"GATEWAY_IDENTITIES":         &c.Identities,
+	}
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	for name, field := range c.envOverrides() {
+		if v := getenv(name); v != "" {
+			*field = v
+		}
+	}
+}
+
+// Validate checks what can be checked before opening anything.
+func (c *Config) Validate() error {
+	var errs []error
+	for name, v := range map[string]string{"mspId": c.MSPID, "listen": c.Listen, "channel": c.Channel, "chaincode": c.Chaincode,
+		"peer.endpoint": c.Peer.Endpoint, "peer.tlsCACert": c.Peer.TLSCACert, "indexerURL": c.IndexerURL, "identities": c.Identities} {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	for name, p := range map[string]string{"peer.tlsCACert": c.Peer.TLSCACert, "identities": c.Identities} {
+		if p != "" && !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", name, p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Main is the gateway process: ParseFlags, Run, then Close, so that tests
+// can drive it like the command does.
+type Main struct {
+	Config     Config
+	ConfigPath string
+	Logger     *slog.Logger
+	Getenv     func(string) string
+	LogOutput  io.Writer
+
+	// RequestTimeout bounds each HTTP request, ledger and index calls included.
+	RequestTimeout time.Duration
+
+	ledger   *fabric.Ledger
+	server   *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// NewMain returns a Main with defaults.
+func NewMain() *Main {
+	return &Main{
+		Config:         defaultConfig(),
+		Getenv:         os.Getenv,
+		LogOutput:      os.Stderr,
+		RequestTimeout: 30 * time.Second,
+	}
+}
+
+// ParseFlags reads the flags, the configuration file they name and the
+// environment overrides, and checks the result.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&m.ConfigPath, "config", m.Getenv("GATEWAY_CONFIG"), "path of the JSON configuration file")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: gateway -config /abs/path/gateway.json\n\nEnvironment overrides: GATEWAY_CONFIG, GATEWAY_LOG_LEVEL (debug|info|warn|error),")
+		fmt.Fprintln(fs.Output(), "GATEWAY_MSP_ID, GATEWAY_LISTEN, GATEWAY_CHANNEL, GATEWAY_CHAINCODE, GATEWAY_PEER_ENDPOINT,\nGATEWAY_PEER_TLS_CA_CERT, GATEWAY_PEER_HOST_OVERRIDE, GATEWAY_INDEXER_URL, GATEWAY_IDENTITIES.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if m.ConfigPath != "" {
+		raw, err := os.ReadFile(m.ConfigPath)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields() // a misspelt key would otherwise fall back to a default silently
+		if err := dec.Decode(&m.Config); err != nil {
+			return fmt.Errorf("config %s: %w", m.ConfigPath, err)
+		}
+	}
+	m.Config.applyEnv(m.Getenv)
+	if err := m.Config.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	level := slog.LevelInfo
+	if v := m.Getenv("GATEWAY_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("GATEWAY_LOG_LEVEL: %w", err)
+		}
+	}
+	m.Logger = slog.New(slog.NewJSONHandler(m.LogOutput, &slog.HandlerOptions{Level: level})).
+		With("service", "gateway", "mspId", m.Config.MSPID)
+	return nil
+}
+
+// Run opens the identities, the peer connection and the listener, and
+// starts serving in the background.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Logger == nil {
+		return errors.New("run ParseFlags first")
+	}
+	c := m.Config
+	people, err := identity.Load(c.Identities, c.MSPID)
+	if err != nil {
+		return err
+	}
+	conn, err := fabric.Dial(c.Peer)
+	if err != nil {
+		return err
+	}
+	m.ledger = fabric.New(conn, c.Channel, c.Chaincode, fabric.DefaultTimeouts)
+	index, err := indexclient.New(c.IndexerURL, nil)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	router, err := httpapi.NewRouter(httpapi.Options{
+		Ledger:         m.ledger,
+		Index:          index,
+		Auth:           people,
+		Logger:         m.Logger,
+		Registry:       reg,
+		RequestTimeout: m.RequestTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	m.listener, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.server = &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      m.RequestTimeout + 10*time.Second, // the handler gives up first and still answers
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.server.Serve(m.listener) }()
+	m.Logger.Info("serving", "addr", m.listener.Addr().String(), "peer", c.Peer.Endpoint,
+		"indexer", c.IndexerURL, "channel", c.Channel, "chaincode", c.Chaincode, "people", len(people.People()))
+	return nil
+}
+
+// Addr is the address the gateway listens on, once Run has returned.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close stops accepting requests, lets those in flight finish, then closes
+// every person's Fabric gateway and the peer connection.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.RequestTimeout+5*time.Second)
+		defer cancel()
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+		m.server = nil
+	}
+	if m.ledger != nil {
+		if err := m.ledger.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		m.ledger = nil
+	}
+	return errors.Join(errs...)
+}

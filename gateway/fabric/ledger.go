@@ -1,0 +1,228 @@
+// Package fabric is the gateway's only link to Hyperledger Fabric: it
+// evaluates and submits the ledger chaincode's transactions through the
+// department's own peer with fabric-gateway, each signed by the calling
+// person, and classifies every failure into a domain error code.
+package fabric
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/identity"
+)
+
+// Peer says where the department's peer is and how to trust its TLS certificate.
+type Peer struct {
+	Endpoint     string `json:"endpoint"`     // host:port
+	TLSCACert    string `json:"tlsCACert"`    // PEM file of the CA that signed the peer's TLS certificate
+	HostOverride string `json:"hostOverride"` // TLS server name, when it differs from the endpoint's host
+}
+
+// Dial opens the gRPC connection to the peer. It connects lazily, on first use.
+func Dial(p Peer) (*grpc.ClientConn, error) {
+	if p.Endpoint == "" {
+		return nil, errors.New("peer endpoint is required")
+	}
+	pem, err := os.ReadFile(p.TLSCACert)
+	if err != nil {
+		return nil, fmt.Errorf("peer TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("peer TLS CA %s holds no PEM certificate", p.TLSCACert)
+	}
+	conn, err := grpc.NewClient("dns:///"+p.Endpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, p.HostOverride)))
+	if err != nil {
+		return nil, fmt.Errorf("peer %s: %w", p.Endpoint, err)
+	}
+	return conn, nil
+}
+
+// Timeouts bound each step of a ledger call.
+type Timeouts struct {
+	Evaluate     time.Duration
+	Endorse      time.Duration
+	Submit       time.Duration
+	CommitStatus time.Duration
+}
+
+// DefaultTimeouts are those of the fabric-samples applications.
+var DefaultTimeouts = Timeouts{
+	Evaluate:     5 * time.Second,
+	Endorse:      15 * time.Second,
+	Submit:       5 * time.Second,
+	CommitStatus: time.Minute,
+}
+
+// Ledger submits and evaluates the ledger chaincode's transactions.
+type Ledger struct {
+	conn      *grpc.ClientConn
+	channel   string
+	chaincode string
+	timeouts  Timeouts
+
+	mu       sync.Mutex
+	gateways map[*identity.Person]*client.Gateway
+	closed   bool
+}
+
+// New returns a Ledger over conn, which it owns and closes in Close.
+func New(conn *grpc.ClientConn, channel, chaincode string, t Timeouts) *Ledger {
+	return &Ledger{
+		conn:      conn,
+		channel:   channel,
+		chaincode: chaincode,
+		timeouts:  t,
+		gateways:  map[*identity.Person]*client.Gateway{},
+	}
+}
+
+// gateway returns p's connection, made on first use: one per person because
+// fabric-gateway binds the signing identity to the Gateway.
+func (l *Ledger) gateway(p *identity.Person) (*client.Gateway, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, errors.New("ledger connection is closed")
+	}
+	if gw, ok := l.gateways[p]; ok {
+		return gw, nil
+	}
+	gw, err := client.Connect(p.ID,
+		client.WithSign(p.Sign),
+		client.WithClientConnection(l.conn),
+		client.WithEvaluateTimeout(l.timeouts.Evaluate),
+		client.WithEndorseTimeout(l.timeouts.Endorse),
+		client.WithSubmitTimeout(l.timeouts.Submit),
+		client.WithCommitStatusTimeout(l.timeouts.CommitStatus),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect as %s: %w", p.User, err)
+	}
+	l.gateways[p] = gw
+	return gw, nil
+}
+
+func (l *Ledger) contract(p *identity.Person) (*client.Contract, error) {
+	gw, err := l.gateway(p)
+	if err != nil {
+		return nil, errorf(domain.CodeUnavailable, "", err, "the ledger connection is not open")
+	}
+	return gw.GetNetwork(l.channel).GetContract(l.chaincode), nil
+}
+
+// Evaluate runs a read-only transaction on the peer as p.
+func (l *Ledger) Evaluate(ctx context.Context, p *identity.Person, txName string, args ...string) ([]byte, error) {
+	contract, err := l.contract(p)
+	if err != nil {
+		return nil, err
+	}
+	proposal, err := contract.NewProposal(txName, client.WithArguments(args...))
+	if err != nil {
+		return nil, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
+	}
+	// The *WithContext calls ignore the Gateway's own timeouts, so bound
+	// each step here as well as by the caller's deadline.
+	ctx, cancel := context.WithTimeout(ctx, l.timeouts.Evaluate)
+	defer cancel()
+	result, err := proposal.EvaluateWithContext(ctx)
+	if err != nil {
+		return nil, Classify(err, proposal.TransactionID())
+	}
+	return result, nil
+}
+
+// Submit runs txName as p through endorsement, ordering and commit, and
+// returns the chaincode's result with the transaction ID and the number of the
+// block that committed it.
+func (l *Ledger) Submit(ctx context.Context, p *identity.Person, txName string, args ...string) (result []byte, txID string, blockNumber uint64, err error) {
+	contract, err := l.contract(p)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	proposal, err := contract.NewProposal(txName, client.WithArguments(args...))
+	if err != nil {
+		return nil, "", 0, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
+	}
+	txID = proposal.TransactionID()
+
+	endorseCtx, cancel := context.WithTimeout(ctx, l.timeouts.Endorse)
+	tx, err := proposal.EndorseWithContext(endorseCtx)
+	cancel()
+	if err != nil {
+		return nil, txID, 0, Classify(err, txID)
+	}
+
+	submitCtx, cancel := context.WithTimeout(ctx, l.timeouts.Submit)
+	commit, err := tx.SubmitWithContext(submitCtx)
+	cancel()
+	if err != nil {
+		return nil, txID, 0, Classify(err, txID)
+	}
+
+	statusCtx, cancel := context.WithTimeout(ctx, l.timeouts.CommitStatus)
+	status, err := commit.StatusWithContext(statusCtx)
+	cancel()
+	if err != nil {
+		return nil, txID, 0, Classify(err, txID)
+	}
+	if !status.Successful {
+		e := commitFailure(txID, status.Code, fmt.Errorf("transaction %s invalid in block %d: %s", txID, status.BlockNumber, status.Code))
+		e.Domain.WithDetail("blockNumber", fmt.Sprint(status.BlockNumber))
+		return nil, txID, status.BlockNumber, e
+	}
+	return tx.Result(), txID, status.BlockNumber, nil
+}
+
+// Ready reports whether the gRPC connection to the peer is up, connecting it
+// if it is idle, without sending a transaction.
+func (l *Ledger) Ready(ctx context.Context) error {
+	for {
+		s := l.conn.GetState()
+		switch s {
+		case connectivity.Ready:
+			return nil
+		case connectivity.Idle:
+			l.conn.Connect()
+		case connectivity.TransientFailure:
+			return fmt.Errorf("peer %s is unreachable", l.conn.Target())
+		case connectivity.Shutdown:
+			return errors.New("peer connection is shut down")
+		}
+		if !l.conn.WaitForStateChange(ctx, s) {
+			return fmt.Errorf("peer %s: still %s: %w", l.conn.Target(), s, ctx.Err())
+		}
+	}
+}
+
+// Close closes every person's Gateway and then the connection to the peer.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	for p, gw := range l.gateways {
+		if err := gw.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close gateway of %s: %w", p.User, err))
+		}
+	}
+	l.gateways = nil
+	if err := l.conn.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close peer connection: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,179 @@
+// Package httpapi is a department's public REST API (the contract in
+// API.md) built on gin: authentication by bearer token, role checks, input
+// validation, writes submitted to the ledger as the calling person and
+// answered once committed and indexed, and reads forwarded to the
+// department's indexer. It reaches the ledger and the indexer only through
+// the small interfaces below, so tests drive the real router with doubles.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/identity"
+	"github.com/govshare/ledger/gateway/indexclient"
+)
+
+func init() {
+	// Both are process-wide gin settings. Unknown JSON fields must be an
+	// error (a misspelt optional field would otherwise vanish silently), and
+	// the debug mode's route dump on stdout is noise in a JSON log.
+	binding.EnableDecoderDisallowUnknownFields = true
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// Ledger submits and evaluates chaincode transactions as a person.
+type Ledger interface {
+	Submit(ctx context.Context, p *identity.Person, txName string, args ...string) (result []byte, txID string, blockNumber uint64, err error)
+	Evaluate(ctx context.Context, p *identity.Person, txName string, args ...string) ([]byte, error)
+	Ready(ctx context.Context) error
+}
+
+// Index is the department's indexer.
+type Index interface {
+	Get(ctx context.Context, path, rawQuery string, header http.Header) (*http.Response, error)
+	WaitForBlock(ctx context.Context, block uint64, timeout time.Duration) error
+	Status(ctx context.Context) (indexclient.Status, error)
+}
+
+// Authenticator maps a bearer token to the person it stands for.
+type Authenticator interface {
+	Authenticate(token string) (*identity.Person, bool)
+}
+
+// Options configure the router. Ledger, Index and Auth are required.
+type Options struct {
+	Ledger Ledger
+	Index  Index
+	Auth   Authenticator
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics and is served on /metrics; a
+	// new one is made when nil.
+	Registry *prometheus.Registry
+
+	MaxBodyBytes   int64         // default 1 MiB
+	RequestTimeout time.Duration // per request, default 30 s
+	IndexWait      time.Duration // read-your-writes wait after a commit, default 5 s
+	MaxIndexLag    uint64        // /readyz fails beyond this many blocks behind, default 100
+	RetryAfter     time.Duration // sent with 503, default 5 s
+	Now            func() time.Time
+}
+
+func (o *Options) defaults() error {
+	if o.Ledger == nil || o.Index == nil || o.Auth == nil {
+		return errors.New("httpapi: Ledger, Index and Auth are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.IndexWait <= 0 {
+		o.IndexWait = 5 * time.Second
+	}
+	if o.MaxIndexLag == 0 {
+		o.MaxIndexLag = 100
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+type server struct {
+	Options
+	metrics *metrics
+}
+
+// NewRouter builds the gateway's HTTP handler. Every route is listed here.
+func NewRouter(o Options) (*gin.Engine, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registry, o.Index)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Options: o, metrics: m}
+
+	r := gin.New()
+	// Clients connect directly; no proxy's X-Forwarded-For is trusted.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(s.noRoute)
+	r.NoMethod(s.noMethod)
+	r.Use(s.requestID, s.observe, s.recovery, s.deadline, s.limitBody)
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metricsHandler())
+	r.GET("/openapi.json", s.openAPI)
+
+	const (
+		operator  = domain.RoleOperator
+		approver  = domain.RoleApprover
+		evaluator = domain.RoleEvaluator
+		auditor   = domain.RoleAuditor
+		admin     = domain.RoleAdmin
+	)
+	allow := s.allow
+	created, changed := http.StatusCreated, http.StatusOK
+	v1 := r.Group("/v1", s.authenticate)
+
+	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))
+	v1.GET("/departments", s.listDepartments)
+
+	v1.POST("/datasets", allow(operator), submit(s, created, "dataset", "RegisterDataset", noID, domain.DatasetInput.Validate))
+	v1.GET("/datasets", s.listDatasets)
+	v1.GET("/datasets/:id", s.getDataset)
+	v1.PUT("/datasets/:id", allow(operator), submit(s, changed, "dataset", "UpdateDataset", pathID, domain.DatasetInput.Validate))
+	v1.POST("/datasets/:id/retire", allow(operator), submit(s, changed, "dataset", "RetireDataset", pathIDEmptyOK, decision(false)))
+
+	v1.POST("/requests", allow(operator), submit(s, created, "request", "CreateRequest", noID, s.validateRequest))
+	v1.GET("/requests", s.proxy)
+	v1.GET("/requests/:id", s.proxy)
+	v1.POST("/requests/:id/approve", allow(approver), submit(s, changed, "request", "ApproveRequest", pathIDEmptyOK, decision(false)))
+	v1.POST("/requests/:id/reject", allow(approver), submit(s, changed, "request", "RejectRequest", pathID, decision(true)))
+	v1.POST("/requests/:id/revoke", allow(approver), submit(s, changed, "request", "RevokeRequest", pathID, decision(true)))
+	v1.POST("/requests/:id/deliveries", allow(operator), submit(s, created, "delivery", "RecordDelivery", pathID, domain.DeliveryInput.Validate))
+
+	v1.POST("/deliveries/:id/receipt", allow(operator), submit(s, changed, "delivery", "RecordReceipt", pathID, domain.ReceiptInput.Validate))
+	v1.POST("/deliveries/:id/feedback", allow(operator), submit(s, changed, "delivery", "RateDelivery", pathID, domain.FeedbackInput.Validate))
+	v1.POST("/deliveries/:id/destruction", allow(operator), submit(s, changed, "delivery", "RecordDestruction", pathIDEmptyOK, domain.DestructionInput.Validate))
+
+	v1.POST("/usage", allow(operator), submit(s, created, "usage", "RecordUsage", noID, domain.UsageInput.Validate))
+	v1.POST("/contributions", allow(operator), submit(s, created, "contribution", "RecordContribution", noID, domain.ContributionInput.Validate))
+	v1.POST("/corrections", allow(operator), submit(s, created, "correction", "OpenCorrection", noID, domain.CorrectionInput.Validate))
+	v1.POST("/corrections/:id/resolve", allow(operator), submit(s, changed, "correction", "ResolveCorrection", pathID, domain.ResolutionInput.Validate))
+
+	v1.GET("/metering", s.proxy)
+	v1.GET("/scores", allow(evaluator, auditor), s.proxy)
+	v1.GET("/scores/:mspId", allow(evaluator, auditor), s.proxy)
+
+	v1.GET("/audit/trace", allow(auditor), s.proxy)
+	v1.GET("/audit/lineage/:datasetId", allow(auditor), s.proxy)
+	v1.GET("/audit/verify/:txId", allow(auditor), s.proxy)
+	v1.GET("/audit/chain", allow(auditor), s.proxy)
+	v1.GET("/audit/export", allow(auditor), s.proxy)
+	return r, nil
+}

@@ -1,0 +1,94 @@
+package indexclient
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeIndexer answers like the indexer: height 10, so blocks 0-9 are applied.
+func fakeIndexer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/internal/status":
+			_, _ = io.WriteString(w, `{"channel":"datashare","genesisHash":"ab","height":10,"lastBlockTime":"2026-01-02T03:04:05Z","lagBlocks":2}`)
+		case "/internal/wait":
+			n, err := strconv.ParseUint(r.URL.Query().Get("block"), 10, 64)
+			if err != nil || r.URL.Query().Get("timeout") == "" {
+				http.Error(w, "bad wait", http.StatusBadRequest)
+				return
+			}
+			if n >= 10 {
+				w.WriteHeader(http.StatusGatewayTimeout)
+				return
+			}
+		case "/v1/datasets":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"items":[],"q":"`+r.URL.RawQuery+`","msp":"`+r.Header.Get("X-Caller-Msp")+`"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestClient(t *testing.T) {
+	srv := fakeIndexer(t)
+	c, err := New(srv.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	s, err := c.Status(ctx)
+	if err != nil || s.Height != 10 || s.LagBlocks != 2 || s.Channel != "datashare" {
+		t.Fatalf("Status = %+v, %v", s, err)
+	}
+
+	waits := []struct {
+		block uint64
+		want  error
+	}{{0, nil}, {9, nil}, {10, ErrWaitTimeout}}
+	for _, w := range waits {
+		t.Run("wait "+strconv.FormatUint(w.block, 10), func(t *testing.T) {
+			if err := c.WaitForBlock(ctx, w.block, time.Second); !errors.Is(err, w.want) {
+				t.Fatalf("WaitForBlock(%d) = %v, want %v", w.block, err, w.want)
+			}
+		})
+	}
+
+	resp, err := c.Get(ctx, "/v1/datasets", "owner=Dept1MSP", http.Header{"X-Caller-Msp": {"Dept2MSP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"q":"owner=Dept1MSP"`) || !strings.Contains(string(body), `"msp":"Dept2MSP"`) {
+		t.Fatalf("Get = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	for _, bad := range []string{"", "127.0.0.1:7108", "ftp://x"} {
+		if _, err := New(bad, nil); err == nil {
+			t.Errorf("New(%q) succeeded", bad)
+		}
+	}
+	srv := fakeIndexer(t)
+	c, _ := New(srv.URL, nil)
+	srv.Close()
+	if _, err := c.Status(context.Background()); err == nil {
+		t.Error("Status of a stopped indexer succeeded")
+	}
+	if err := c.WaitForBlock(context.Background(), 1, time.Second); err == nil || errors.Is(err, ErrWaitTimeout) {
+		t.Errorf("WaitForBlock of a stopped indexer = %v, want a connection error", err)
+	}
+}
