@@ -91,7 +91,7 @@ func (c *Contract) ResolveCorrection(ctx contractapi.TransactionContextInterface
 		return "", domain.Errorf(domain.CodeConflict, "correction %s is already %s", id, co.Status)
 	}
 	co.Status, co.Resolution, co.ResolvedAt, co.ResolvedBy = domain.CorrectionResolved, in.Resolution, &now, &a
-	if err := putEntity(stub, key, &co, co.Owner, co.Requester); err != nil {
+	if err := updateEntity(stub, key, &co); err != nil {
 		return "", err
 	}
 	if err := emit(stub, correctionEvent(domain.EventCorrectionResolved, now, a, &co)); err != nil {

@@ -115,7 +115,7 @@ func (c *Contract) UpdateDataset(ctx contractapi.TransactionContextInterface, id
 	applyDatasetInput(&d, in)
 	d.Version++
 	d.UpdatedAt, d.UpdatedBy = now, a
-	if err := putEntity(stub, key, &d, d.Owner); err != nil {
+	if err := updateEntity(stub, key, &d); err != nil {
 		return "", err
 	}
 	if err := emit(stub, datasetEvent(domain.EventDatasetUpdated, now, a, &d)); err != nil {
@@ -161,7 +161,7 @@ func (c *Contract) RetireDataset(ctx contractapi.TransactionContextInterface, id
 	d.Status = domain.DatasetRetired
 	d.RetireReason = in.Reason
 	d.UpdatedAt, d.UpdatedBy = now, a
-	if err := putEntity(stub, key, &d, d.Owner); err != nil {
+	if err := updateEntity(stub, key, &d); err != nil {
 		return "", err
 	}
 	if err := emit(stub, datasetEvent(domain.EventDatasetRetired, now, a, &d)); err != nil {

@@ -178,7 +178,7 @@ func applyRequesterStep[T interface{ Validate() error }](ctx contractapi.Transac
 	if err := st.apply(&d, in, now, a); err != nil {
 		return "", err
 	}
-	if err := putEntity(stub, key, &d, d.Owner, d.Requester); err != nil {
+	if err := updateEntity(stub, key, &d); err != nil {
 		return "", err
 	}
 	if err := emit(stub, deliveryEvent(st.event, now, a, &d)); err != nil {

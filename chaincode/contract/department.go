@@ -31,8 +31,16 @@ func (c *Contract) SetDepartment(ctx contractapi.TransactionContextInterface, in
 	if err != nil {
 		return "", err
 	}
+	prev, err := stub.GetState(key)
+	if err != nil {
+		return "", internalErr("read department "+a.MSPID, err)
+	}
 	d := &domain.Department{MSPID: a.MSPID, Name: in.Name, Code: in.Code, Level: in.Level, UpdatedAt: now, UpdatedBy: a}
-	if err := putEntity(stub, key, d, a.MSPID); err != nil {
+	write := func() error { return putEntity(stub, key, d, a.MSPID) }
+	if len(prev) > 0 {
+		write = func() error { return updateEntity(stub, key, d) }
+	}
+	if err := write(); err != nil {
 		return "", err
 	}
 	if err := emit(stub, departmentEvent(domain.EventDepartmentUpdated, now, a, d)); err != nil {

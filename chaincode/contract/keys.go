@@ -84,8 +84,26 @@ func exists(stub shim.ChaincodeStubInterface, kind domain.Kind, id string) (stri
 	return key, len(b) > 0, nil
 }
 
-// putEntity writes v under key and sets the key's endorsement policy to the
-// departments that own it, so no other set of peers can rewrite it.
+// updateEntity rewrites an existing entity. Its endorsement policy, set
+// when it was created, stays as it is: rewriting the policy on every update
+// would make the later of two racing updates in one block fail validation
+// as ENDORSEMENT_POLICY_FAILURE (Fabric refuses a transaction whose key's
+// policy an earlier transaction of the block changed) instead of losing
+// cleanly on MVCC_READ_CONFLICT, which the gateway reports as a conflict.
+func updateEntity(stub shim.ChaincodeStubInterface, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return internalErr("encode state", err)
+	}
+	if err := stub.PutState(key, b); err != nil {
+		return internalErr("write state", err)
+	}
+	return nil
+}
+
+// putEntity writes a new entity under key and sets the key's endorsement
+// policy to the departments that own it, so no other set of peers can
+// rewrite it.
 func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...string) error {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -184,7 +184,7 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 	if err := dc.apply(&r, now, a, in.Reason); err != nil {
 		return "", err
 	}
-	if err := putEntity(stub, key, &r, r.Owner, r.Requester); err != nil {
+	if err := updateEntity(stub, key, &r); err != nil {
 		return "", err
 	}
 	if err := emit(stub, requestEvent(dc.event, now, a, &r)); err != nil {
