@@ -14,7 +14,7 @@ RUN         ?= $(ROOT)/.run
 CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
 GO_TEST_FLAGS ?=
 
-.PHONY: help build fabric up down status test test-unit test-integration lint fmt
+.PHONY: help build fabric up down stop start status test test-unit test-integration lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ up: build ## bring the whole consortium up (safe to run twice)
 
 down: ## stop every process `make up` started and remove the state
 	@if [ -x $(PROJECT_BIN)/consortium ]; then $(CONSORTIUM) down; else rm -rf $(RUN); fi
+
+stop: ## stop every process, keeping the consortium's state
+	$(CONSORTIUM) stop
+
+start: ## start a stopped consortium again, state intact
+	$(CONSORTIUM) start
 
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status

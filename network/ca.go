@@ -39,7 +39,7 @@ func (n *Net) startCA(ctx context.Context, c *orgCA) error {
 		return err
 	}
 	c.password = randomHex(16)
-	p, err := n.procs.start("ca-"+c.org, n.bin("fabric-ca-server"), []string{
+	p, err := n.procs.start(procSpec{Name: "ca-" + c.org, Bin: n.bin("fabric-ca-server"), Order: 0, Ready: "tcp:" + fmt.Sprintf("%s:%d", c.host, c.port), Args: []string{
 		"start", "-b", "registrar:" + c.password,
 		"--home", c.home,
 		"--port", fmt.Sprint(c.port),
@@ -50,7 +50,7 @@ func (n *Net) startCA(ctx context.Context, c *orgCA) error {
 		"--tls.enabled",
 		"--operations.listenaddress", fmt.Sprintf("%s:%d", c.host, c.opsPort),
 		"--metrics.provider", "prometheus",
-	}, os.Environ(), c.home)
+	}, Dir: c.home})
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -95,8 +94,9 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "install", file); err != nil {
 			return fmt.Errorf("install on %s: %w", d.MSPID, err)
 		}
-		env := append(os.Environ(), "CHAINCODE_ID="+id, "CHAINCODE_SERVER_ADDRESS="+d.Addr(d.ChaincodePort))
-		p, err := n.procs.start("chaincode-"+d.Slug(), n.bin("ledgercc"), nil, env, n.opts.Run)
+		p, err := n.procs.start(procSpec{Name: "chaincode-" + d.Slug(), Bin: n.bin("ledgercc"), Order: 3, Dir: n.opts.Run,
+			Env:   []string{"CHAINCODE_ID=" + id, "CHAINCODE_SERVER_ADDRESS=" + d.Addr(d.ChaincodePort)},
+			Ready: "tcp:" + d.Addr(d.ChaincodePort)})
 		if err != nil {
 			return err
 		}

@@ -17,8 +17,8 @@ func (n *Net) ordererEnv(o Orderer, cfgPath string) []string {
 	tlsDir := filepath.Join(dir, "tls")
 	data := n.path("data", o.Name)
 	ca := filepath.Join(tlsDir, "ca.crt")
-	return append(os.Environ(),
-		"FABRIC_CFG_PATH="+cfgPath,
+	return []string{
+		"FABRIC_CFG_PATH=" + cfgPath,
 		"FABRIC_LOGGING_SPEC=INFO",
 		"ORDERER_GENERAL_LISTENADDRESS="+o.Host,
 		fmt.Sprintf("ORDERER_GENERAL_LISTENPORT=%d", o.Port),
@@ -44,8 +44,8 @@ func (n *Net) ordererEnv(o Orderer, cfgPath string) []string {
 		"ORDERER_METRICS_PROVIDER=prometheus",
 		"ORDERER_FILELEDGER_LOCATION="+filepath.Join(data, "ledger"),
 		"ORDERER_CONSENSUS_WALDIR="+filepath.Join(data, "etcdraft", "wal"),
-		"ORDERER_CONSENSUS_SNAPDIR="+filepath.Join(data, "etcdraft", "snapshot"),
-	)
+		"ORDERER_CONSENSUS_SNAPDIR=" + filepath.Join(data, "etcdraft", "snapshot"),
+	}
 }
 
 // ordererConfig returns the folder holding orderer.yaml: the sample one for
@@ -76,7 +76,8 @@ func (n *Net) startOrderers(ctx context.Context, block string) error {
 	nodes := n.topo.Ordering.Nodes
 	procs := make([]*Proc, len(nodes))
 	for i, o := range nodes {
-		p, err := n.procs.start(o.Name, n.bin("orderer"), nil, n.ordererEnv(o, cfg), n.opts.Run)
+		p, err := n.procs.start(procSpec{Name: o.Name, Bin: n.bin("orderer"), Order: 1, Env: n.ordererEnv(o, cfg), Dir: n.opts.Run,
+			Ready: "tcp:" + o.Addr(o.Port)})
 		if err != nil {
 			return err
 		}

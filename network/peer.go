@@ -22,8 +22,8 @@ func (n *Net) peerEnv(d Department) []string {
 	tlsDir := filepath.Join(dir, "tls")
 	data := n.path("data", "peer-"+d.Slug())
 	builder := filepath.Join(n.opts.Root, "network", "builder")
-	return append(os.Environ(),
-		"FABRIC_CFG_PATH="+n.opts.FabricCfg,
+	return []string{
+		"FABRIC_CFG_PATH=" + n.opts.FabricCfg,
 		"FABRIC_LOGGING_SPEC=INFO:gossip=WARNING:comm.grpc.server=WARNING",
 		"CORE_PEER_ID=peer0."+d.Slug(),
 		"CORE_PEER_ADDRESS="+d.Addr(d.PeerPort),
@@ -47,7 +47,7 @@ func (n *Net) peerEnv(d Department) []string {
 		"CORE_VM_ENDPOINT=",
 		"CORE_CHAINCODE_EXTERNALBUILDERS=[{name: ccaas_builder, path: "+builder+"}]",
 		"CORE_PEER_GATEWAY_ENABLED=true",
-	)
+	}
 }
 
 // adminEnv is the peer CLI's environment acting as a department's admin
@@ -68,7 +68,8 @@ func (n *Net) startPeers(ctx context.Context, block string) error {
 	deps := n.topo.Departments
 	procs := make([]*Proc, len(deps))
 	for i, d := range deps {
-		p, err := n.procs.start("peer-"+d.Slug(), n.bin("peer"), []string{"node", "start"}, n.peerEnv(d), n.opts.Run)
+		p, err := n.procs.start(procSpec{Name: "peer-" + d.Slug(), Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,
+			Env: n.peerEnv(d), Dir: n.opts.Run, Ready: "tcp:" + d.Addr(d.PeerPort)})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,45 +72,78 @@ func newProcs(run string) *procs {
 	}
 }
 
-// start launches bin in its own process group, detached from the caller's
-// terminal, with output appended to logs/<name>.log, and records its PID.
-func (ps *procs) start(name, bin string, args, env []string, dir string) (*Proc, error) {
+// procSpec is how to launch one long-running process; it is kept beside
+// the PID so that the process can be started again later (after a fault,
+// or when the whole consortium is stopped and started).
+type procSpec struct {
+	Name  string   `json:"name"`
+	Bin   string   `json:"bin"`
+	Args  []string `json:"args,omitempty"`
+	Env   []string `json:"env,omitempty"` // added to the caller's environment
+	Dir   string   `json:"dir"`
+	Order int      `json:"order"` // start order: CAs, orderers, peers, chaincode, indexers, gateways
+	Ready string   `json:"ready"` // "tcp:<addr>" or an http:// URL answering 200 when ready
+}
+
+// start launches a process in its own process group, detached from the
+// caller's terminal, with output appended to logs/<name>.log, and records
+// its PID and spec.
+func (ps *procs) start(spec procSpec) (*Proc, error) {
 	if err := os.MkdirAll(ps.pidDir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(ps.logDir, 0o755); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(ps.logDir, name+".log")
+	logPath := filepath.Join(ps.logDir, spec.Name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Dir = dir
+	cmd := exec.Command(spec.Bin, spec.Args...)
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Dir = spec.Dir
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.Stdin = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
-	p := &Proc{Name: name, PID: cmd.Process.Pid, Log: logPath, Bin: bin, done: make(chan struct{})}
+	p := &Proc{Name: spec.Name, PID: cmd.Process.Pid, Log: logPath, Bin: spec.Bin, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	pidLine := fmt.Sprintf("%d %s\n", p.PID, bin)
-	if err := os.WriteFile(filepath.Join(ps.pidDir, name+".pid"), []byte(pidLine), 0o644); err != nil {
+	rawSpec, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(ps.pidDir, spec.Name+".spec.json"), rawSpec, 0o600); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, err
+	}
+	pidLine := fmt.Sprintf("%d %s\n", p.PID, spec.Bin)
+	if err := writeFileAtomic(filepath.Join(ps.pidDir, spec.Name+".pid"), []byte(pidLine), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, err
 	}
 	ps.mu.Lock()
-	ps.started[name] = p
+	ps.started[spec.Name] = p
 	ps.mu.Unlock()
 	return p, nil
+}
+
+// readSpec reads the recorded spec of a process.
+func readSpec(run, name string) (procSpec, error) {
+	var spec procSpec
+	raw, err := os.ReadFile(filepath.Join(run, "pids", name+".spec.json"))
+	if err != nil {
+		return spec, err
+	}
+	return spec, json.Unmarshal(raw, &spec)
 }
 
 // runCmd runs a short command to completion; its output goes to logs/<log>.log
@@ -206,18 +240,25 @@ func isOurs(pid int, bin string) bool {
 	return filepath.Base(exe) == filepath.Base(bin)
 }
 
-// stopRecorded stops every recorded process: SIGTERM to its process group,
-// then SIGKILL after grace. It returns the names it had to kill.
-func stopRecorded(run string, grace time.Duration) (killed []string, err error) {
+// stopRecorded stops the recorded processes named (all when names is
+// empty), latest-started kind first: SIGTERM to each process group, then
+// SIGKILL after grace. It returns the names it had to kill.
+func stopRecorded(run string, grace time.Duration, names ...string) (killed []string, err error) {
 	recs, err := recorded(run)
 	if err != nil {
 		return nil, err
 	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	var alive []Recorded
 	for _, r := range recs {
+		if len(want) > 0 && !want[r.Name] {
+			continue
+		}
 		if r.Alive {
-			_ = syscall.Kill(-r.PID, syscall.SIGTERM)
-			_ = syscall.Kill(r.PID, syscall.SIGTERM)
+			signalGroup(r.PID, syscall.SIGTERM)
 			alive = append(alive, r)
 		}
 	}
@@ -227,8 +268,7 @@ func stopRecorded(run string, grace time.Duration) (killed []string, err error) 
 			time.Sleep(50 * time.Millisecond)
 		}
 		if isOurs(r.PID, r.Bin) {
-			_ = syscall.Kill(-r.PID, syscall.SIGKILL)
-			_ = syscall.Kill(r.PID, syscall.SIGKILL)
+			signalGroup(r.PID, syscall.SIGKILL)
 			killed = append(killed, r.Name)
 		}
 	}
@@ -241,6 +281,12 @@ func stopRecorded(run string, grace time.Duration) (killed []string, err error) 
 		}
 	}
 	return killed, nil
+}
+
+// signalGroup signals a process and the group it leads.
+func signalGroup(pid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pid, sig)
+	_ = syscall.Kill(pid, sig)
 }
 
 // rssKB reads a process's resident set size from /proc.

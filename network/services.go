@@ -135,8 +135,9 @@ func (n *Net) startServices(ctx context.Context) error {
 	deps := n.topo.Departments
 	return parallel(len(deps), func(i int) error {
 		d := deps[i]
-		ix, err := n.procs.start("indexer-"+d.Slug(), n.bin("indexer"),
-			[]string{"-config", n.path("config", "indexer-"+d.Slug()+".json")}, os.Environ(), n.opts.Run)
+		ix, err := n.procs.start(procSpec{Name: "indexer-" + d.Slug(), Bin: n.bin("indexer"), Order: 4, Dir: n.opts.Run,
+			Args:  []string{"-config", n.path("config", "indexer-"+d.Slug()+".json")},
+			Ready: "http://" + d.Addr(d.IndexerPort) + "/healthz"})
 		if err != nil {
 			return err
 		}
@@ -145,8 +146,9 @@ func (n *Net) startServices(ctx context.Context) error {
 		if err := waitHTTP(wctx, ix, "http://"+d.Addr(d.IndexerPort)+"/healthz", nil); err != nil {
 			return err
 		}
-		gw, err := n.procs.start("gateway-"+d.Slug(), n.bin("gateway"),
-			[]string{"-config", n.path("config", "gateway-"+d.Slug()+".json")}, os.Environ(), n.opts.Run)
+		gw, err := n.procs.start(procSpec{Name: "gateway-" + d.Slug(), Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
+			Args:  []string{"-config", n.path("config", "gateway-"+d.Slug()+".json")},
+			Ready: "http://" + d.Addr(d.GatewayPort) + "/readyz"})
 		if err != nil {
 			return err
 		}

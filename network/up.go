@@ -21,6 +21,14 @@ type upRecord struct {
 // Up brings the whole consortium up, or does nothing if it already runs.
 func (n *Net) Up(ctx context.Context) error {
 	n.start = time.Now()
+	if _, err := os.Stat(n.path("stopped.json")); err == nil {
+		n.stepf("consortium was stopped: starting it again with its state")
+		if err := n.Start(ctx); err != nil {
+			return err
+		}
+		n.printEndpoints()
+		return nil
+	}
 	if ok, why := n.running(ctx); ok {
 		n.stepf("consortium already up")
 		n.printEndpoints()

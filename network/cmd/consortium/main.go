@@ -31,15 +31,15 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() < 1 {
 		fs.Usage()
-		return fmt.Errorf("one command expected")
+		return fmt.Errorf("a command is expected")
 	}
 	o.Out = os.Stdout
 	n, err := network.New(o)
@@ -53,6 +53,12 @@ func run(args []string) error {
 		return n.Up(ctx)
 	case "down":
 		return n.Down()
+	case "stop":
+		return n.Stop(fs.Args()[1:]...)
+	case "start":
+		return n.Start(ctx, fs.Args()[1:]...)
+	case "kill":
+		return n.Kill(fs.Args()[1:]...)
 	case "status":
 		st, err := n.Status()
 		if err != nil {
