@@ -10,19 +10,6 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// statusOf maps each domain code to its HTTP status: the one table, as the
-// public API states it.
-var statusOf = map[domain.Code]int{
-	domain.CodeInvalid:      http.StatusBadRequest,
-	domain.CodeUnauthorized: http.StatusUnauthorized,
-	domain.CodeForbidden:    http.StatusForbidden,
-	domain.CodeNotFound:     http.StatusNotFound,
-	domain.CodeConflict:     http.StatusConflict,
-	domain.CodeTooLarge:     http.StatusRequestEntityTooLarge,
-	domain.CodeUnavailable:  http.StatusServiceUnavailable,
-	domain.CodeInternal:     http.StatusInternalServerError,
-}
-
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -52,10 +39,7 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == 0 {
-		status = statusOf[body.Code]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
+		status = domain.HTTPStatus(body.Code)
 	}
 	writeJSON(w, status, errorBody{Error: body})
 }

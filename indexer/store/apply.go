@@ -140,6 +140,9 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 		if err := setJSON(txn, keyGenesis, genesis{Channel: st.Channel, Hash: st.GenesisHash}); err != nil {
 			return err
 		}
+		if err := setJSON(txn, keySchema, schemaVersion); err != nil {
+			return err
+		}
 	}
 	rec := BlockRecord{Number: b.Number, Hash: hexs(b.Hash), PreviousHash: hexs(b.PreviousHash),
 		DataHash: hexs(b.DataHash), Time: b.Time, TxCount: len(b.Txs), Config: b.Config}
@@ -164,6 +167,14 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 	if !tx.Applied || tx.Event == nil {
 		return nil
 	}
+	// A block applied in parts (applySplit) and interrupted is applied again
+	// from its first transaction: skip those already in, since the metering
+	// counters, unlike everything else, are not idempotent.
+	if _, err := txn.Get(eventKey(p)); err == nil {
+		return nil
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("tx %s: %w", tx.ID, err)
+	}
 	e := tx.Event
 	if err := putEntity(txn, e); err != nil {
 		return fmt.Errorf("tx %s: %w", tx.ID, err)
@@ -184,6 +195,9 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 	}
 	if err := setJSON(txn, eventKey(p), rec); err != nil {
 		return err
+	}
+	if err := meter(txn, tx.Timestamp, e); err != nil {
+		return fmt.Errorf("tx %s: %w", tx.ID, err)
 	}
 	for _, ix := range eventIndexes(tx, e) {
 		if err := txn.Set(evIdxKey(ix.name, ix.value, p), nil); err != nil {
@@ -297,6 +311,9 @@ func entityIndexes(kind domain.Kind, raw []byte) ([]idxEntry, error) {
 		add("dataset.owner", d.Owner)
 		add("dataset.shareType", string(d.ShareType))
 		add("dataset.grade", strconv.Itoa(d.Grade))
+		for _, parent := range d.DerivedFrom {
+			add("dataset.derivedFrom", parent) // the reverse lineage: parent -> children
+		}
 	case domain.KindRequest:
 		var r domain.Request
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -314,6 +331,34 @@ func entityIndexes(kind domain.Kind, raw []byte) ([]idxEntry, error) {
 			return nil, fmt.Errorf("decode delivery: %w", err)
 		}
 		add("delivery.request", d.RequestID)
+		add("delivery.status", string(d.Status))
+		add("delivery.party", d.Requester)
+		add("delivery.party", d.Owner)
+	case domain.KindCorrection:
+		var c domain.Correction
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("decode correction: %w", err)
+		}
+		add("correction.delivery", c.DeliveryID)
+		add("correction.status", string(c.Status))
+		add("correction.party", c.Requester)
+		add("correction.party", c.Owner)
+	case domain.KindUsage:
+		var u domain.Usage
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return nil, fmt.Errorf("decode usage: %w", err)
+		}
+		add("usage.request", u.RequestID)
+		add("usage.party", u.Consumer)
+		add("usage.party", u.Owner)
+	case domain.KindContribution:
+		var c domain.Contribution
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("decode contribution: %w", err)
+		}
+		add("contribution.dataset", c.DatasetID)
+		add("contribution.party", c.Contributor)
+		add("contribution.party", c.Owner)
 	}
 	return out, nil
 }

@@ -34,12 +34,19 @@ const (
 	prefixEvent = "event/"
 	prefixIdx   = "idx/"
 	prefixEvIdx = "evidx/"
+	prefixMeter = "meter/"
 )
 
 var (
 	keyCheckpoint = []byte(prefixMeta + "checkpoint")
 	keyGenesis    = []byte(prefixMeta + "genesis")
+	keySchema     = []byte(prefixMeta + "schema")
 )
+
+// schemaVersion numbers the key layout. A mirror written with another is
+// dropped on Open and replayed (see checkSchema); bump it whenever a key or
+// value changes or a new index or aggregate appears.
+const schemaVersion = 2
 
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {

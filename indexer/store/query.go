@@ -200,37 +200,6 @@ func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]do
 	return items, next, err
 }
 
-// DeliveryFilter selects deliveries; zero fields select all. Party keeps
-// the deliveries where that department is requester or owner.
-type DeliveryFilter struct {
-	Request string
-	Party   string
-}
-
-// ListDeliveries lists deliveries in ID order.
-func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([]domain.Delivery, string, error) {
-	prefix := entPrefix(string(domain.KindDelivery))
-	if f.Request != "" {
-		prefix = idxPrefix("delivery.request", f.Request)
-	}
-	var items []domain.Delivery
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
-		var d domain.Delivery
-		if err := getDecoded(txn, domain.KindDelivery, string(id), &d); err != nil {
-			return false, err
-		}
-		if (f.Request != "" && d.RequestID != f.Request) || (f.Party != "" && d.Owner != f.Party && d.Requester != f.Party) {
-			return false, nil
-		}
-		items = append(items, d)
-		return true, nil
-	})
-	if len(items) > p.limit() {
-		items = items[:p.limit()]
-	}
-	return items, next, err
-}
-
 // TraceBy names an event index.
 type TraceBy string
 

@@ -93,6 +93,10 @@ func Open(dir string, opt Options) (*Store, error) {
 		stop:    make(chan struct{}),
 		gcDone:  make(chan struct{}),
 	}
+	if err := s.checkSchema(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.loadStatus(); err != nil {
 		db.Close()
 		return nil, err
@@ -141,6 +145,34 @@ func (s *Store) gcLoop(every time.Duration) {
 			}
 		}
 	}
+}
+
+// checkSchema drops a mirror built by a build whose key layout differs
+// (keys.go's schemaVersion): it lacks indexes or aggregates this build
+// reads, and the mirror can always be rebuilt from the ledger, so the
+// follower simply replays it from block 0.
+func (s *Store) checkSchema() error {
+	var (
+		cp     checkpoint
+		schema int
+	)
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if cp, err = readCheckpoint(txn); err != nil {
+			return err
+		}
+		_, err = readJSON(txn, keySchema, &schema)
+		return err
+	})
+	if err != nil || cp.Next == 0 || schema == schemaVersion {
+		return err
+	}
+	s.log.Warn("mirror was built with another key layout: dropping it to replay the ledger",
+		"schema", schema, "want", schemaVersion, "heightWas", cp.Next)
+	if err := s.db.DropAll(); err != nil {
+		return fmt.Errorf("drop mirror of schema %d: %w", schema, err)
+	}
+	return nil
 }
 
 // loadStatus reads the checkpoint and genesis into memory, where Status and

@@ -248,3 +248,28 @@ func DeliveryEvent(typ domain.EventType, by domain.Actor, d domain.Delivery) *do
 		Actor: by, Status: string(d.Status), DatasetID: d.DatasetID, RequestID: d.RequestID,
 		Owner: d.Owner, Requester: d.Requester, Delivery: &d}
 }
+
+// UsageEvent is the event of a usage transaction.
+func UsageEvent(by domain.Actor, u domain.Usage) *domain.Event {
+	return &domain.Event{Version: domain.EventVersion, Type: domain.EventUsageRecorded, Kind: domain.KindUsage, ID: u.ID,
+		Actor: by, DatasetID: u.DatasetID, RequestID: u.RequestID, Owner: u.Owner, Requester: u.Consumer, Usage: &u}
+}
+
+// ContributionEvent is the event of a contribution transaction.
+func ContributionEvent(by domain.Actor, c domain.Contribution) *domain.Event {
+	return &domain.Event{Version: domain.EventVersion, Type: domain.EventContributionAdded, Kind: domain.KindContribution, ID: c.ID,
+		Actor: by, DatasetID: c.DatasetID, Owner: c.Owner, Requester: c.Contributor, Contribution: &c}
+}
+
+// CorrectionEvent is the event of a correction transaction.
+func CorrectionEvent(typ domain.EventType, by domain.Actor, c domain.Correction) *domain.Event {
+	return &domain.Event{Version: domain.EventVersion, Type: typ, Kind: domain.KindCorrection, ID: c.ID,
+		Actor: by, Status: string(c.Status), DatasetID: c.DatasetID, RequestID: c.RequestID,
+		Owner: c.Owner, Requester: c.Requester, Correction: &c}
+}
+
+// DepartmentEvent is the event of a department profile transaction.
+func DepartmentEvent(by domain.Actor, d domain.Department) *domain.Event {
+	return &domain.Event{Version: domain.EventVersion, Type: domain.EventDepartmentUpdated, Kind: domain.KindDepartment, ID: d.MSPID,
+		Actor: by, Department: &d}
+}
