@@ -220,4 +220,6 @@ type statusError struct {
 	body string
 }
 
-func (e *statusError) Error() string { return e.path + ": status " + http.StatusText(e.got) + ": " + e.body }
+func (e *statusError) Error() string {
+	return e.path + ": status " + http.StatusText(e.got) + ": " + e.body
+}
