@@ -32,6 +32,7 @@ type Store interface {
 	ListUsage(ctx context.Context, f store.UsageFilter, p store.Page) ([]domain.Usage, string, error)
 	GetContribution(ctx context.Context, id string) (*domain.Contribution, error)
 	ListContributions(ctx context.Context, f store.ContributionFilter, p store.Page) ([]domain.Contribution, string, error)
+	Metering(ctx context.Context, q store.MeterQuery) ([]store.MeterRow, error)
 	Trace(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]store.EventRecord, string, error)
 }
 
@@ -83,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/usage/{id}", s.getUsage)
 	mux.HandleFunc("GET /v1/contributions", s.listContributions)
 	mux.HandleFunc("GET /v1/contributions/{id}", s.getContribution)
+	mux.HandleFunc("GET /v1/metering", s.metering)
 	mux.HandleFunc("GET /v1/audit/trace", s.trace)
 	mux.HandleFunc("/", s.notFound)
 	return s.recoverAndLog(mux)
