@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/store"
+)
+
+// Deliveries, corrections, usage records and contributions are shown, like
+// requests, to the departments that are party to them and to auditors.
+
+// optional reads query parameter name and checks it when it is given.
+func optional(q url.Values, name string, check func(field, value string) error) (string, error) {
+	v := q.Get(name)
+	if v == "" {
+		return "", nil
+	}
+	return v, check(name, v)
+}
+
+// params reads several optional parameters, stopping at the first bad one.
+func params(q url.Values, specs ...paramSpec) ([]string, error) {
+	out := make([]string, len(specs))
+	for i, sp := range specs {
+		v, err := optional(q, sp.name, sp.check)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+type paramSpec struct {
+	name  string
+	check func(field, value string) error
+}
+
+func oneOf[T ~string](valid func(T) bool, list string) func(string, string) error {
+	return func(field, v string) error {
+		if !valid(T(v)) {
+			return domain.Errorf(domain.CodeInvalid, "%s %q must be one of %s", field, truncate(v, 40), list)
+		}
+		return nil
+	}
+}
+
+func validDeliveryStatus(s domain.DeliveryStatus) bool {
+	switch s {
+	case domain.DeliveryDelivered, domain.DeliveryReceived, domain.DeliveryDisputed, domain.DeliveryDestroyed:
+		return true
+	}
+	return false
+}
+
+func validCorrectionStatus(s domain.CorrectionStatus) bool {
+	return s == domain.CorrectionOpen || s == domain.CorrectionResolved
+}
+
+// partyFilter is the department whose things a caller may list: its own,
+// or every department's ("") for an auditor.
+func (c caller) partyFilter() string {
+	if c.Role == domain.RoleAuditor {
+		return ""
+	}
+	return c.MSPID
+}
+
+// sees reports whether the caller may read a thing between these parties.
+func (c caller) sees(parties ...string) bool {
+	if c.Role == domain.RoleAuditor {
+		return true
+	}
+	for _, p := range parties {
+		if p == c.MSPID {
+			return true
+		}
+	}
+	return false
+}
+
+// listParty is the body of every party-visible list route: authenticate,
+// read the page and the filters, then list.
+func listParty[T any](s *Server, w http.ResponseWriter, r *http.Request, specs []paramSpec,
+	list func(c caller, vals []string, p store.Page) ([]T, string, error)) {
+	c := callerOf(r)
+	if err := c.require(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	p, err := page(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	vals, err := params(q, specs...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, next, err := list(c, vals, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
+// getParty is the body of every party-visible single-entity route.
+func getParty[T any](s *Server, w http.ResponseWriter, r *http.Request, kind domain.Kind,
+	get func(id string) (*T, error), parties func(*T) []string) {
+	c := callerOf(r)
+	if err := c.require(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if err := domain.CheckID("id", id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := get(id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ps := parties(v); !c.sees(ps...) {
+		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "%s %s is between %v; %s is not a party", kind, id, ps, c.MSPID))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	listParty(s, w, r, []paramSpec{{"request", domain.CheckID},
+		{"status", oneOf(validDeliveryStatus, "delivered, received, disputed, destroyed")}},
+		func(c caller, v []string, p store.Page) ([]domain.Delivery, string, error) {
+			f := store.DeliveryFilter{Request: v[0], Status: domain.DeliveryStatus(v[1]), Party: c.partyFilter()}
+			return s.store.ListDeliveries(r.Context(), f, p)
+		})
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
+	getParty(s, w, r, domain.KindDelivery,
+		func(id string) (*domain.Delivery, error) { return s.store.GetDelivery(r.Context(), id) },
+		func(d *domain.Delivery) []string { return []string{d.Requester, d.Owner} })
+}
+
+func (s *Server) listCorrections(w http.ResponseWriter, r *http.Request) {
+	listParty(s, w, r, []paramSpec{{"delivery", domain.CheckID},
+		{"status", oneOf(validCorrectionStatus, "open, resolved")}},
+		func(c caller, v []string, p store.Page) ([]domain.Correction, string, error) {
+			f := store.CorrectionFilter{Delivery: v[0], Status: domain.CorrectionStatus(v[1]), Party: c.partyFilter()}
+			return s.store.ListCorrections(r.Context(), f, p)
+		})
+}
+
+func (s *Server) getCorrection(w http.ResponseWriter, r *http.Request) {
+	getParty(s, w, r, domain.KindCorrection,
+		func(id string) (*domain.Correction, error) { return s.store.GetCorrection(r.Context(), id) },
+		func(c *domain.Correction) []string { return []string{c.Requester, c.Owner} })
+}
+
+func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) {
+	listParty(s, w, r, []paramSpec{{"request", domain.CheckID}},
+		func(c caller, v []string, p store.Page) ([]domain.Usage, string, error) {
+			return s.store.ListUsage(r.Context(), store.UsageFilter{Request: v[0], Party: c.partyFilter()}, p)
+		})
+}
+
+func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
+	getParty(s, w, r, domain.KindUsage,
+		func(id string) (*domain.Usage, error) { return s.store.GetUsage(r.Context(), id) },
+		func(u *domain.Usage) []string { return []string{u.Consumer, u.Owner} })
+}
+
+func (s *Server) listContributions(w http.ResponseWriter, r *http.Request) {
+	listParty(s, w, r, []paramSpec{{"dataset", domain.CheckID}, {"contributor", domain.CheckMSPID}},
+		func(c caller, v []string, p store.Page) ([]domain.Contribution, string, error) {
+			f := store.ContributionFilter{Dataset: v[0], Contributor: v[1], Party: c.partyFilter()}
+			return s.store.ListContributions(r.Context(), f, p)
+		})
+}
+
+func (s *Server) getContribution(w http.ResponseWriter, r *http.Request) {
+	getParty(s, w, r, domain.KindContribution,
+		func(id string) (*domain.Contribution, error) { return s.store.GetContribution(r.Context(), id) },
+		func(c *domain.Contribution) []string { return []string{c.Contributor, c.Owner} })
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// listKind lists the entities of one kind found under prefix (an index or
+// the entity prefix itself) that match keep, in ID order.
+func listKind[T any](ctx context.Context, s *Store, kind domain.Kind, prefix []byte, p Page, keep func(T) bool) ([]T, string, error) {
+	var items []T
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+		var v T
+		if err := getDecoded(txn, kind, string(id), &v); err != nil {
+			return false, err
+		}
+		if !keep(v) {
+			return false, nil
+		}
+		items = append(items, v)
+		return true, nil
+	})
+	if len(items) > p.limit() {
+		items = items[:p.limit()]
+	}
+	return items, next, err
+}
+
+// getKind reads one entity of a kind.
+func getKind[T any](ctx context.Context, s *Store, kind domain.Kind, id string) (*T, error) {
+	var v T
+	if err := s.view(ctx, func(txn *badger.Txn) error { return getDecoded(txn, kind, id, &v) }); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// pickIndex returns the index prefix of the first filter that is set, or the
+// entity prefix of kind when none is: the scan is narrowed by one filter and
+// the others are checked on each entity found.
+func pickIndex(kind domain.Kind, filters ...[2]string) []byte {
+	for _, f := range filters {
+		if f[1] != "" {
+			return idxPrefix(f[0], f[1])
+		}
+	}
+	return entPrefix(string(kind))
+}
+
+func is(want, got string) bool { return want == "" || want == got }
+
+// GetDelivery returns a delivery.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*domain.Delivery, error) {
+	return getKind[domain.Delivery](ctx, s, domain.KindDelivery, id)
+}
+
+// DeliveryFilter selects deliveries; zero fields select all. Party keeps
+// the deliveries where that department is requester or owner.
+type DeliveryFilter struct {
+	Request string
+	Status  domain.DeliveryStatus
+	Party   string
+}
+
+// ListDeliveries lists deliveries in ID order.
+func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([]domain.Delivery, string, error) {
+	prefix := pickIndex(domain.KindDelivery, [2]string{"delivery.request", f.Request},
+		[2]string{"delivery.status", string(f.Status)}, [2]string{"delivery.party", f.Party})
+	return listKind(ctx, s, domain.KindDelivery, prefix, p, func(d domain.Delivery) bool {
+		return is(f.Request, d.RequestID) && is(string(f.Status), string(d.Status)) &&
+			(f.Party == "" || d.Owner == f.Party || d.Requester == f.Party)
+	})
+}
+
+// GetCorrection returns a correction.
+func (s *Store) GetCorrection(ctx context.Context, id string) (*domain.Correction, error) {
+	return getKind[domain.Correction](ctx, s, domain.KindCorrection, id)
+}
+
+// CorrectionFilter selects corrections; zero fields select all. Party keeps
+// the corrections where that department is requester or owner.
+type CorrectionFilter struct {
+	Delivery string
+	Status   domain.CorrectionStatus
+	Party    string
+}
+
+// ListCorrections lists corrections in ID order.
+func (s *Store) ListCorrections(ctx context.Context, f CorrectionFilter, p Page) ([]domain.Correction, string, error) {
+	prefix := pickIndex(domain.KindCorrection, [2]string{"correction.delivery", f.Delivery},
+		[2]string{"correction.status", string(f.Status)}, [2]string{"correction.party", f.Party})
+	return listKind(ctx, s, domain.KindCorrection, prefix, p, func(c domain.Correction) bool {
+		return is(f.Delivery, c.DeliveryID) && is(string(f.Status), string(c.Status)) &&
+			(f.Party == "" || c.Owner == f.Party || c.Requester == f.Party)
+	})
+}
+
+// GetUsage returns a usage record.
+func (s *Store) GetUsage(ctx context.Context, id string) (*domain.Usage, error) {
+	return getKind[domain.Usage](ctx, s, domain.KindUsage, id)
+}
+
+// UsageFilter selects usage records; zero fields select all. Party keeps
+// the records where that department is consumer or owner.
+type UsageFilter struct {
+	Request string
+	Party   string
+}
+
+// ListUsage lists usage records in ID order.
+func (s *Store) ListUsage(ctx context.Context, f UsageFilter, p Page) ([]domain.Usage, string, error) {
+	prefix := pickIndex(domain.KindUsage, [2]string{"usage.request", f.Request}, [2]string{"usage.party", f.Party})
+	return listKind(ctx, s, domain.KindUsage, prefix, p, func(u domain.Usage) bool {
+		return is(f.Request, u.RequestID) && (f.Party == "" || u.Consumer == f.Party || u.Owner == f.Party)
+	})
+}
+
+// GetContribution returns a contribution.
+func (s *Store) GetContribution(ctx context.Context, id string) (*domain.Contribution, error) {
+	return getKind[domain.Contribution](ctx, s, domain.KindContribution, id)
+}
+
+// ContributionFilter selects contributions; zero fields select all. Party
+// keeps the contributions where that department is contributor or the
+// pool's owner.
+type ContributionFilter struct {
+	Dataset     string
+	Contributor string
+	Party       string
+}
+
+// ListContributions lists contributions in ID order.
+func (s *Store) ListContributions(ctx context.Context, f ContributionFilter, p Page) ([]domain.Contribution, string, error) {
+	prefix := pickIndex(domain.KindContribution, [2]string{"contribution.dataset", f.Dataset},
+		[2]string{"contribution.party", f.Contributor}, [2]string{"contribution.party", f.Party})
+	return listKind(ctx, s, domain.KindContribution, prefix, p, func(c domain.Contribution) bool {
+		return is(f.Dataset, c.DatasetID) && is(f.Contributor, c.Contributor) &&
+			(f.Party == "" || c.Contributor == f.Party || c.Owner == f.Party)
+	})
+}

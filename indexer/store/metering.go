@@ -1,0 +1,244 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// Metering keeps, at apply time and in the block's own Badger transaction,
+// one row of counters per bucket, department and dataset, for each bucket
+// kind, so that a metering query reads only the rows it answers with.
+//
+// A row is attributed to the department that did the metered thing:
+//   - usage.recorded: the consumer (calls, records);
+//   - delivery.recorded: the owner, who supplied the data (deliveries, records, bytes);
+//   - contribution.recorded: the contributor (contributions, records, bytes).
+//
+// The dataset is the one used, delivered or contributed to. Times are the
+// transaction timestamps, in UTC.
+
+// Bucket is the width of a metering bucket.
+type Bucket string
+
+// The bucket kinds.
+const (
+	BucketHour  Bucket = "hour"
+	BucketDay   Bucket = "day"
+	BucketMonth Bucket = "month"
+)
+
+// Buckets lists every bucket kind; each event updates one row of each.
+var Buckets = []Bucket{BucketHour, BucketDay, BucketMonth}
+
+// Valid reports whether b is a known bucket kind.
+func (b Bucket) Valid() bool { return b == BucketHour || b == BucketDay || b == BucketMonth }
+
+// Start is the first instant, in UTC, of the bucket of kind b holding t.
+func (b Bucket) Start(t time.Time) time.Time {
+	t = t.UTC()
+	switch b {
+	case BucketHour:
+		return t.Truncate(time.Hour)
+	case BucketDay:
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	default:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+}
+
+// Next is the start of the bucket after the one starting at start.
+func (b Bucket) Next(start time.Time) time.Time {
+	switch b {
+	case BucketHour:
+		return start.Add(time.Hour)
+	case BucketDay:
+		return start.AddDate(0, 0, 1)
+	default:
+		return start.AddDate(0, 1, 0)
+	}
+}
+
+// MeterRow is one row of metering counters.
+type MeterRow struct {
+	BucketStart   time.Time `json:"bucketStart"`
+	Department    string    `json:"department"`
+	Dataset       string    `json:"dataset"`
+	Calls         int64     `json:"calls"`
+	Records       int64     `json:"records"`
+	Bytes         int64     `json:"bytes"`
+	Deliveries    int64     `json:"deliveries"`
+	Contributions int64     `json:"contributions"`
+}
+
+const meterValueLen = 5 * 8
+
+func (m *MeterRow) add(o MeterRow) {
+	m.Calls += o.Calls
+	m.Records += o.Records
+	m.Bytes += o.Bytes
+	m.Deliveries += o.Deliveries
+	m.Contributions += o.Contributions
+}
+
+func (m MeterRow) encode() []byte {
+	b := make([]byte, 0, meterValueLen)
+	for _, v := range []int64{m.Calls, m.Records, m.Bytes, m.Deliveries, m.Contributions} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	return b
+}
+
+func (m *MeterRow) decode(b []byte) error {
+	if len(b) != meterValueLen {
+		return fmt.Errorf("metering counters have %d bytes, not %d", len(b), meterValueLen)
+	}
+	for i, p := range []*int64{&m.Calls, &m.Records, &m.Bytes, &m.Deliveries, &m.Contributions} {
+		*p = int64(binary.BigEndian.Uint64(b[i*8:]))
+	}
+	return nil
+}
+
+// meterOf is the metered amount an event adds, with the department it is
+// attributed to; ok is false for events that meter nothing.
+func meterOf(e *domain.Event) (row MeterRow, ok bool) {
+	switch {
+	case e.Type == domain.EventUsageRecorded && e.Usage != nil:
+		u := e.Usage
+		return MeterRow{Department: u.Consumer, Dataset: u.DatasetID, Calls: u.Calls, Records: u.Records}, true
+	case e.Type == domain.EventDeliveryRecorded && e.Delivery != nil:
+		d := e.Delivery
+		return MeterRow{Department: d.Owner, Dataset: d.DatasetID, Deliveries: 1, Records: d.Records, Bytes: d.Bytes}, true
+	case e.Type == domain.EventContributionAdded && e.Contribution != nil:
+		c := e.Contribution
+		return MeterRow{Department: c.Contributor, Dataset: c.DatasetID, Contributions: 1, Records: c.Records, Bytes: c.Bytes}, true
+	}
+	return MeterRow{}, false
+}
+
+// meter adds an event's metered amounts to its row of each bucket kind.
+func meter(txn *badger.Txn, at time.Time, e *domain.Event) error {
+	amount, ok := meterOf(e)
+	if !ok {
+		return nil
+	}
+	for _, b := range Buckets {
+		key := meterKey(b, b.Start(at), amount.Department, amount.Dataset)
+		var row MeterRow
+		item, err := txn.Get(key)
+		switch {
+		case err == nil:
+			if err := item.Value(row.decode); err != nil {
+				return fmt.Errorf("metering row %q: %w", key, err)
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return fmt.Errorf("read metering row: %w", err)
+		}
+		row.add(amount)
+		if err := txn.Set(key, row.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendTime encodes a time as seconds since 1970 with the sign bit flipped,
+// so that byte order is time order, before 1970 too.
+func appendTime(dst []byte, t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(t.Unix())^(1<<63))
+}
+
+func parseTime(b []byte) time.Time {
+	return time.Unix(int64(binary.BigEndian.Uint64(b)^(1<<63)), 0).UTC()
+}
+
+func meterPrefix(b Bucket) []byte { return appendString([]byte(prefixMeter), string(b)) }
+
+func meterKey(b Bucket, start time.Time, department, dataset string) []byte {
+	k := appendTime(meterPrefix(b), start)
+	k = appendString(k, department)
+	return append(k, dataset...)
+}
+
+// MeterQuery selects metering rows: those of kind Bucket whose bucket
+// starts in [Bucket.Start(From), To), optionally of one department and
+// one dataset. MaxRows bounds the answer.
+type MeterQuery struct {
+	Bucket     Bucket
+	From, To   time.Time
+	Department string
+	Dataset    string
+	MaxRows    int
+}
+
+// Metering answers q in order of bucket, department and dataset. More rows
+// than q.MaxRows is an invalid query: the caller must narrow it.
+func (s *Store) Metering(ctx context.Context, q MeterQuery) ([]MeterRow, error) {
+	if !q.Bucket.Valid() {
+		return nil, domain.Errorf(domain.CodeInvalid, "bucket %q must be hour, day or month", q.Bucket)
+	}
+	prefix := meterPrefix(q.Bucket)
+	end := appendTime(bytes.Clone(prefix), q.To)
+	var rows []MeterRow
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		n := 0
+		for it.Seek(appendTime(bytes.Clone(prefix), q.Bucket.Start(q.From))); it.Valid(); it.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			key := it.Item().Key()
+			if bytes.Compare(key, end) >= 0 {
+				break
+			}
+			row, err := parseMeterKey(key[len(prefix):])
+			if err != nil {
+				return err
+			}
+			if !is(q.Department, row.Department) || !is(q.Dataset, row.Dataset) {
+				continue
+			}
+			if err := it.Item().Value(row.decode); err != nil {
+				return fmt.Errorf("metering row %q: %w", key, err)
+			}
+			if q.MaxRows > 0 && len(rows) == q.MaxRows {
+				return domain.Errorf(domain.CodeInvalid, "the query matches more than %d metering rows: narrow it by department, dataset, a shorter range or a wider bucket", q.MaxRows)
+			}
+			rows = append(rows, row)
+		}
+		return nil
+	})
+	return rows, err
+}
+
+func parseMeterKey(k []byte) (MeterRow, error) {
+	if len(k) < 8 {
+		return MeterRow{}, fmt.Errorf("metering key %q is too short", k)
+	}
+	row := MeterRow{BucketStart: parseTime(k[:8])}
+	rest := k[8:]
+	i := bytes.Index(rest, []byte{0, 1})
+	if i < 0 {
+		return MeterRow{}, fmt.Errorf("metering key %q has no department", k)
+	}
+	row.Department = unescape(rest[:i])
+	row.Dataset = string(rest[i+2:])
+	return row, nil
+}
+
+// unescape reverses appendString's escaping (without the terminator).
+func unescape(b []byte) string {
+	return string(bytes.ReplaceAll(b, []byte{0, 0xff}, []byte{0}))
+}
