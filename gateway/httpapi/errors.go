@@ -11,18 +11,6 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// statusOf is the one table from domain codes to HTTP statuses.
-var statusOf = map[domain.Code]int{
-	domain.CodeInvalid:      http.StatusBadRequest,
-	domain.CodeUnauthorized: http.StatusUnauthorized,
-	domain.CodeForbidden:    http.StatusForbidden,
-	domain.CodeNotFound:     http.StatusNotFound,
-	domain.CodeConflict:     http.StatusConflict,
-	domain.CodeTooLarge:     http.StatusRequestEntityTooLarge,
-	domain.CodeUnavailable:  http.StatusServiceUnavailable,
-	domain.CodeInternal:     http.StatusInternalServerError,
-}
-
 // ErrorBody is the shape of every error answer.
 type ErrorBody struct {
 	Error ErrorInfo `json:"error"`
@@ -59,10 +47,7 @@ func (s *server) fail(c *gin.Context, err error) {
 	if errors.As(err, &te) {
 		info.TxID = te.TransactionID()
 	}
-	status, ok := statusOf[info.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := domain.HTTPStatus(info.Code)
 	switch status {
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", strconv.Itoa(int(s.RetryAfter.Seconds())))
