@@ -24,8 +24,11 @@ type Block struct {
 	Number       uint64
 	Hash         []byte // header hash: what the next block names as PreviousHash
 	PreviousHash []byte
-	DataHash     []byte
-	ChannelID    string
+	DataHash     []byte // as the header states it
+	// ComputedDataHash is the hash of the data the block carries; Decode
+	// refuses a block where it differs from DataHash, Inspect reports it.
+	ComputedDataHash []byte
+	ChannelID        string
 	// Time is the latest transaction timestamp in the block: blocks carry no
 	// time of their own.
 	Time   time.Time
@@ -73,23 +76,33 @@ type Decoder struct {
 // with no validation code) and on a VALID ledger transaction whose event this
 // build cannot read: skipping it would make the mirror disagree with the
 // ledger, so the caller must stop instead.
-func (d Decoder) Decode(b *common.Block) (*Block, error) {
+func (d Decoder) Decode(b *common.Block) (*Block, error) { return d.decode(b, true) }
+
+// Inspect decodes b for an audit: like Decode, but a data hash that does
+// not match the header is reported in ComputedDataHash instead of failing,
+// since finding such a block is what the audit is for.
+func (d Decoder) Inspect(b *common.Block) (*Block, error) { return d.decode(b, false) }
+
+func (d Decoder) decode(b *common.Block, strict bool) (*Block, error) {
 	if b.GetHeader() == nil {
 		return nil, fmt.Errorf("block has no header")
 	}
 	num := b.GetHeader().GetNumber()
-	if err := CheckDataHash(b); err != nil {
-		return nil, err
+	if strict {
+		if err := CheckDataHash(b); err != nil {
+			return nil, err
+		}
 	}
 	hash, err := HeaderHash(b.GetHeader())
 	if err != nil {
 		return nil, err
 	}
 	out := &Block{
-		Number:       num,
-		Hash:         hash,
-		PreviousHash: b.GetHeader().GetPreviousHash(),
-		DataHash:     b.GetHeader().GetDataHash(),
+		Number:           num,
+		Hash:             hash,
+		PreviousHash:     b.GetHeader().GetPreviousHash(),
+		DataHash:         b.GetHeader().GetDataHash(),
+		ComputedDataHash: DataHash(b.GetData()),
 	}
 	var filter []byte
 	if md := b.GetMetadata().GetMetadata(); len(md) > int(common.BlockMetadataIndex_TRANSACTIONS_FILTER) {

@@ -10,8 +10,8 @@ func TestMeteringRoute(t *testing.T) {
 	f := newFixture(t)
 	f.addFlows(t) // at 2025-01-02T03:04:1x
 	type row struct {
-		BucketStart                                       string
-		Department, Dataset                               string
+		BucketStart                                      string
+		Department, Dataset                              string
 		Calls, Records, Bytes, Deliveries, Contributions int64
 	}
 	var body struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -33,7 +34,10 @@ type Store interface {
 	GetContribution(ctx context.Context, id string) (*domain.Contribution, error)
 	ListContributions(ctx context.Context, f store.ContributionFilter, p store.Page) ([]domain.Contribution, string, error)
 	Metering(ctx context.Context, q store.MeterQuery) ([]store.MeterRow, error)
+	Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error)
 	Trace(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]store.EventRecord, string, error)
+	TraceEach(ctx context.Context, by store.TraceBy, value string, fn func(*store.EventRecord) error) error
+	Lineage(ctx context.Context, id string) (*store.Lineage, error)
 }
 
 // Server is the HTTP API.
@@ -43,6 +47,8 @@ type Server struct {
 	ledgerHeight func() uint64 // the peer's height as last seen; 0 when unknown
 	now          func() time.Time
 	maxWait      time.Duration
+	model        *score.Model
+	audit        Auditor // nil when there is no ledger to verify against
 }
 
 // Option configures a Server.
@@ -57,9 +63,15 @@ func WithLedgerHeight(f func() uint64) Option { return func(s *Server) { s.ledge
 // WithClock sets the clock that judges request expiry.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
+// WithScoring sets the scoring model; the default is score.Default().
+func WithScoring(m *score.Model) Option { return func(s *Server) { s.model = m } }
+
+// WithAuditor sets what checks the mirror against the ledger.
+func WithAuditor(a Auditor) Option { return func(s *Server) { s.audit = a } }
+
 // New makes a Server over st.
 func New(st Store, opts ...Option) *Server {
-	s := &Server{store: st, log: slog.Default(), ledgerHeight: func() uint64 { return 0 }, now: time.Now, maxWait: time.Minute}
+	s := &Server{store: st, log: slog.Default(), ledgerHeight: func() uint64 { return 0 }, now: time.Now, maxWait: time.Minute, model: score.Default()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -85,7 +97,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/contributions", s.listContributions)
 	mux.HandleFunc("GET /v1/contributions/{id}", s.getContribution)
 	mux.HandleFunc("GET /v1/metering", s.metering)
+	mux.HandleFunc("GET /v1/scores", s.scores)
+	mux.HandleFunc("GET /v1/scores/{mspId}", s.departmentScore)
 	mux.HandleFunc("GET /v1/audit/trace", s.trace)
+	mux.HandleFunc("GET /v1/audit/export", s.export)
+	mux.HandleFunc("GET /v1/audit/lineage/{datasetId}", s.lineage)
+	mux.HandleFunc("GET /v1/audit/verify/{txId}", s.verify)
+	mux.HandleFunc("GET /v1/audit/chain", s.chain)
 	mux.HandleFunc("/", s.notFound)
 	return s.recoverAndLog(mux)
 }
@@ -97,6 +115,9 @@ func (s *Server) recoverAndLog(next http.Handler) http.Handler {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p) // net/http aborts the response, so the client sees it cut short
+				}
 				s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 				if !rw.wrote {
 					s.writeError(rw, r, domain.Errorf(domain.CodeInternal, "internal error"))

@@ -16,9 +16,11 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/audit"
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
 	"github.com/govshare/ledger/indexer/httpapi"
+	"github.com/govshare/ledger/indexer/source"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -28,6 +30,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // block 1: ds1 (Dept1, conditional, grade 2), ds2 (Dept2, unconditional, 3), ds3 (Dept1, none, 1)
 // block 2: r1 Dept2 asks Dept1 for ds1 (pending); r2 Dept3 asks Dept2 for ds2 (approved, expired by now)
 type fixture struct {
+	raw    []*common.Block // every block applied, as the peer would serve it
 	store  *store.Store
 	srv    *httptest.Server
 	chain  *blocktest.Chain
@@ -65,7 +68,8 @@ func newFixture(t *testing.T) *fixture {
 	))
 	ledgerHeight := uint64(5)
 	f.height = func() uint64 { return ledgerHeight }
-	api := httpapi.New(st, httpapi.WithLogger(quiet), httpapi.WithLedgerHeight(func() uint64 { return f.height() }),
+	auditor := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: peerOf{f}, Decoder: block.Decoder{Chaincode: "ledger"}}}
+	api := httpapi.New(st, httpapi.WithLogger(quiet), httpapi.WithLedgerHeight(func() uint64 { return f.height() }), httpapi.WithAuditor(auditor),
 		httpapi.WithClock(func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }))
 	f.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(f.srv.Close)
@@ -74,6 +78,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) apply(t *testing.T, raw *common.Block) {
 	t.Helper()
+	f.raw = append(f.raw, raw)
 	b, err := block.Decoder{Chaincode: "ledger"}.Decode(raw)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -86,6 +87,20 @@ func (g *Gateway) Height(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("decode chain info: %w", err)
 	}
 	return info.GetHeight(), nil
+}
+
+// Block fetches one block from the peer's ledger (qscc GetBlockByNumber),
+// as the peer stores it, validation filter included.
+func (g *Gateway) Block(ctx context.Context, n uint64) (*common.Block, error) {
+	out, err := g.qscc.EvaluateWithContext(ctx, "GetBlockByNumber", client.WithArguments(g.channel, strconv.FormatUint(n, 10)))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", n, err)
+	}
+	b := &common.Block{}
+	if err := proto.Unmarshal(out, b); err != nil {
+		return nil, fmt.Errorf("decode block %d: %w", n, err)
+	}
+	return b, nil
 }
 
 // Close closes the gateway and its gRPC connection.

@@ -13,17 +13,30 @@ import (
 //
 //	meta/checkpoint                            {"next","hash","time"}: blocks applied, hash and time of the last
 //	meta/genesis                               {"channel","hash"}: the ledger this mirror belongs to
+//	meta/schema                                schemaVersion, written with block 0 (see checkSchema)
 //	block/<number:8>                           BlockRecord: the header hashes of every applied block
 //	tx/<txId>⊥<pos>                            TxRecord: every transaction, valid or not, of any chaincode
 //	ent/<kind>⊥<id>                            the entity's latest state (domain JSON), from its last event
 //	event/<pos>                                EventRecord: the event log in ledger order
 //	idx/<name>⊥<value>⊥<id>                    empty: entity indexes, name one of
 //	                                             dataset.owner, dataset.shareType, dataset.grade,
+//	                                             dataset.derivedFrom (value = the parent: the reverse lineage),
 //	                                             request.dataset, request.requester, request.owner,
-//	                                             request.status, request.party, delivery.request
+//	                                             request.status, request.party,
+//	                                             delivery.request, delivery.status, delivery.party,
+//	                                             correction.delivery, correction.status, correction.party,
+//	                                             usage.request, usage.party,
+//	                                             contribution.dataset, contribution.party
 //	evidx/<name>⊥<value>⊥<pos>                 empty: event indexes, name one of
 //	                                             dataset, request, department, actor, entity (value <kind>⊥<id>)
+//	meter/<bucket>⊥<start:8><department>⊥<dataset>
+//	                                           MeterRow counters, 5 big-endian uint64 (calls, records, bytes,
+//	                                             deliveries, contributions); bucket hour, day or month; start =
+//	                                             Unix seconds of the bucket's start with the sign bit flipped
+//	                                             (see metering.go for who a row is attributed to)
 //
+// "party" indexes list an entity under each department party to it
+// (requester and owner, consumer and owner, contributor and pool owner).
 // ⊥ is the terminator 0x00 0x01; a 0x00 inside a string is written 0x00 0xFF.
 // IDs that end a key (ent/, idx/) are written plain: domain IDs never hold 0x00.
 const (

@@ -25,7 +25,7 @@ type Config struct {
 		KeyPath  string `json:"keyPath"`
 	} `json:"identity"`
 	DataDir string `json:"dataDir"`
-	Scoring string `json:"scoring,omitempty"` // read by the scoring part; kept so the file round-trips
+	Scoring string `json:"scoring,omitempty"` // the scoring model (score.Model JSON); empty for the built-in default
 }
 
 // defaultConfig works on the local consortium's first department.
@@ -62,6 +62,9 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 func (c Config) validate(needPeer bool) error {
 	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
 		return fmt.Errorf("config: dataDir %q must be an absolute path", c.DataDir)
+	}
+	if c.Scoring != "" && !filepath.IsAbs(c.Scoring) {
+		return fmt.Errorf("config: scoring %q must be an absolute path", c.Scoring)
 	}
 	if !needPeer {
 		return nil

@@ -19,8 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/govshare/ledger/indexer/audit"
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/httpapi"
+	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/source"
 	"github.com/govshare/ledger/indexer/store"
 )
@@ -108,6 +110,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := c.validate(m.Ledger == nil); err != nil {
 		return err
 	}
+	model := score.Default()
+	if c.Scoring != "" {
+		var err error
+		if model, err = score.LoadModel(c.Scoring); err != nil {
+			return err
+		}
+	}
 	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Log})
 	if err != nil {
 		return err
@@ -129,7 +138,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	m.listener = ln
-	api := httpapi.New(st, httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight))
+	opts := []httpapi.Option{httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model)}
+	if r, ok := m.Ledger.(source.BlockReader); ok {
+		opts = append(opts, httpapi.WithAuditor(audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}))
+	}
+	api := httpapi.New(st, opts...)
 	m.server = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -154,7 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	st0 := st.Status()
 	m.Log.Info("indexer started", "listen", ln.Addr().String(), "mspId", c.MSPID, "channel", c.Channel,
-		"height", st0.Height, "genesisHash", st0.GenesisHash)
+		"height", st0.Height, "genesisHash", st0.GenesisHash, "scoringModel", model.Digest())
 	return nil
 }
 

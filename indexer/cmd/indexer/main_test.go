@@ -19,6 +19,7 @@ import (
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/score"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -215,6 +216,7 @@ func TestLoadConfig(t *testing.T) {
 		{"public listen", good, map[string]string{"INDEXER_LISTEN": "0.0.0.0:7108"}, nil, "loopback"},
 		{"relative key", good, nil, func(c *Config) { c.Identity.KeyPath = "k" }, "identity.keyPath"},
 		{"no endpoint", good, nil, func(c *Config) { c.Peer.Endpoint = "" }, "peer.endpoint"},
+		{"relative scoring model", good, nil, func(c *Config) { c.Scoring = "s.json" }, "scoring"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,5 +246,46 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestMainScoringModel(t *testing.T) {
+	dir := t.TempDir()
+	m := NewMain(quiet)
+	m.Config.MSPID, m.Config.Listen, m.Config.DataDir = "Dept1MSP", "127.0.0.1:0", filepath.Join(dir, "a")
+	m.Ledger = chainLedger{consortium(1)}
+	m.Config.Scoring = filepath.Join(dir, "missing.json")
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "scoring model") {
+		m.Close()
+		t.Fatalf("a missing model file: %v", err)
+	}
+	model := filepath.Join(dir, "model.json")
+	os.WriteFile(model, []byte(`{"version":1,"weights":{"supply":1},"shareTypeWeights":{"unconditional":1,"conditional":0.5,"none":0},
+		"openTypeWeights":{"open":1,"restricted":0.5,"closed":0},"neutral":0.5,"pageRank":{"damping":0.85,"maxIterations":100,"tolerance":1e-12}}`), 0o600)
+	m = NewMain(quiet)
+	m.Config.MSPID, m.Config.Listen, m.Config.DataDir, m.Config.Scoring = "Dept1MSP", "127.0.0.1:0", filepath.Join(dir, "b"), model
+	m.Ledger = chainLedger{consortium(1)}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	base := "http://" + m.Addr()
+	if code := getJSON(t, base+"/internal/wait?block=1&timeout=10s", nil); code != 200 {
+		t.Fatalf("wait: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/scores?period=2025-01", nil)
+	req.Header.Set("X-Caller-Msp", "BureauMSP")
+	req.Header.Set("X-Caller-Role", "evaluator")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc domain.Scores
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scores: %d %v", resp.StatusCode, err)
+	}
+	if doc.ModelDigest == "" || doc.ModelDigest == score.Default().Digest() || len(doc.Items) != 1 {
+		t.Fatalf("the configured model was not used: %+v", doc)
 	}
 }

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// scoreParams checks who asks and reads ?period= and ?asOfBlock= (the last
+// indexed block when absent).
+func (s *Server) scoreParams(r *http.Request) (period string, asOf uint64, err error) {
+	c := callerOf(r)
+	if err := c.require(); err != nil {
+		return "", 0, err
+	}
+	if c.Role != domain.RoleEvaluator && c.Role != domain.RoleAuditor {
+		return "", 0, domain.Errorf(domain.CodeForbidden, "scores are for evaluators and auditors, not %q", c.Role)
+	}
+	q := r.URL.Query()
+	period = q.Get("period")
+	if period == "" {
+		return "", 0, domain.Errorf(domain.CodeInvalid, "period is required (YYYY-MM)")
+	}
+	if err := domain.CheckPeriod(period); err != nil {
+		return "", 0, err
+	}
+	if v := q.Get("asOfBlock"); v != "" {
+		asOf, err = uintParam(v, "asOfBlock", false)
+		return period, asOf, err
+	}
+	if h := s.store.Status().Height; h > 0 {
+		asOf = h - 1
+	}
+	return period, asOf, nil
+}
+
+// scores answers the ranked scores of a period.
+func (s *Server) scores(w http.ResponseWriter, r *http.Request) {
+	period, asOf, err := s.scoreParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
+}
+
+// departmentScore answers the same document with only one department's item.
+func (s *Server) departmentScore(w http.ResponseWriter, r *http.Request) {
+	msp := r.PathValue("mspId")
+	if err := domain.CheckMSPID("mspId", msp); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	period, asOf, err := s.scoreParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, it := range doc.Items {
+		if it.MSPID == msp {
+			doc.Items = []domain.ScoreItem{it}
+			writeJSON(w, http.StatusOK, doc)
+			return
+		}
+	}
+	s.writeError(w, r, domain.Errorf(domain.CodeNotFound, "department %s has no score for %s: it is not part of the consortium by then", msp, period))
+}
