@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,7 @@ type Store interface {
 	Trace(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]store.EventRecord, string, error)
 	TraceEach(ctx context.Context, by store.TraceBy, value string, fn func(*store.EventRecord) error) error
 	Lineage(ctx context.Context, id string) (*store.Lineage, error)
+	DigestAt(ctx context.Context) (height uint64, digest []byte, err error)
 }
 
 // Server is the HTTP API.
@@ -84,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /internal/status", s.status)
 	mux.HandleFunc("GET /internal/wait", s.wait)
+	mux.HandleFunc("GET /internal/digest", s.digest)
 	mux.HandleFunc("GET /v1/datasets", s.listDatasets)
 	mux.HandleFunc("GET /v1/datasets/{id}", s.getDataset)
 	mux.HandleFunc("GET /v1/requests", s.listRequests)
@@ -186,6 +189,18 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		body.LedgerHeight, body.LagBlocks = &lh, &lag
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// digest answers the SHA-256 of the whole mirror and the blocks it covers:
+// two indexers of the same ledger at the same height must agree, which is
+// how crash and rebuild tests prove nothing was lost or applied twice.
+func (s *Server) digest(w http.ResponseWriter, r *http.Request) {
+	height, d, err := s.store.DigestAt(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"height": height, "digest": hex.EncodeToString(d)})
 }
 
 // wait answers once block N is in the mirror, so that a write through the

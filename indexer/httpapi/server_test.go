@@ -365,3 +365,25 @@ func TestStatusAndWait(t *testing.T) {
 		t.Fatal("wait not woken by the block")
 	}
 }
+
+func TestDigest(t *testing.T) {
+	f := newFixture(t)
+	var d struct {
+		Height uint64 `json:"height"`
+		Digest string `json:"digest"`
+	}
+	if code := f.get(t, "/internal/digest", "", "", &d); code != 200 {
+		t.Fatalf("digest: %d", code)
+	}
+	if d.Height != 3 || len(d.Digest) != 64 {
+		t.Fatalf("digest = %+v, want height 3 and a SHA-256", d)
+	}
+	before := d.Digest
+	f.apply(t, f.chain.Block(blocktest.Tx{Signer: f.op1, NoEvent: true}))
+	if code := f.get(t, "/internal/digest", "", "", &d); code != 200 {
+		t.Fatalf("digest: %d", code)
+	}
+	if d.Height != 4 || d.Digest == before {
+		t.Fatalf("after one more block: %+v (before %s)", d, before)
+	}
+}

@@ -14,8 +14,20 @@ import (
 // mirrors built from the same ledger up to the same height have the same
 // digest, however they got there (one run, restarts, crashes, rebuilds).
 func (s *Store) Digest(ctx context.Context) ([]byte, error) {
+	_, d, err := s.DigestAt(ctx)
+	return d, err
+}
+
+// DigestAt is Digest with the number of blocks the digest covers, both read
+// from one snapshot, so a live indexer can be compared with another.
+func (s *Store) DigestAt(ctx context.Context) (height uint64, digest []byte, err error) {
 	h := sha256.New()
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err = s.view(ctx, func(txn *badger.Txn) error {
+		cp, err := readCheckpoint(txn)
+		if err != nil {
+			return err
+		}
+		height = cp.Next
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
 		var n [8]byte
@@ -37,9 +49,9 @@ func (s *Store) Digest(ctx context.Context) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	return h.Sum(nil), nil
+	return height, h.Sum(nil), nil
 }
 
 // Reset drops the whole mirror, checkpoint and genesis included: the next
