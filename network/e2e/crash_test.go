@@ -156,8 +156,8 @@ func (l *load) finish() (writes, errs int64) {
 func TestIndexerSurvivesSIGKILL(t *testing.T) {
 	spec := readProcSpec(t, crashIndexer)
 
-	l := startLoad(t, 6)
-	for i := 0; i < 6; i++ {
+	l := startLoad(t, 8)
+	for i := 0; i < 8; i++ {
 		time.Sleep(time.Duration(300+rand.IntN(900)) * time.Millisecond)
 		consortiumCmd(t, "kill", crashIndexer)
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
@@ -167,7 +167,7 @@ func TestIndexerSurvivesSIGKILL(t *testing.T) {
 	if writes == 0 {
 		t.Fatal("the load committed nothing")
 	}
-	t.Logf("load: %d writes committed, %d failed, while %s was killed 6 times", writes, errs, crashIndexer)
+	t.Logf("load: %d writes committed, %d failed, while %s was killed 8 times", writes, errs, crashIndexer)
 
 	height := settledHeight(t)
 	reference := digestAt(t, "Dept1MSP", height)
@@ -181,22 +181,25 @@ func TestIndexerSurvivesSIGKILL(t *testing.T) {
 	if out, err := exec.Command(spec.Bin, "rebuild", "-config", spec.Args[len(spec.Args)-1]).CombinedOutput(); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
+	// Start without waiting for readiness and kill at a random moment soon
+	// after, so that some kills land in the middle of the replay.
 	kills := 0
-	for i := 0; i < 8; i++ {
-		consortiumCmd(t, "start", crashIndexer)
-		var st struct {
-			Height uint64 `json:"height"`
-		}
-		if err := getJSON(indexerURL(t, "Dept3MSP")+"/internal/status", &st); err == nil && st.Height >= height {
-			break
-		}
-		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+	for i := 0; i < 12; i++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cmd := strings.Fields(os.Getenv("CONSORTIUM"))
+			_ = exec.Command(cmd[0], append(cmd[1:], "start", crashIndexer)...).Run() // fails when killed first
+		}()
+		time.Sleep(time.Duration(40+rand.IntN(260)) * time.Millisecond)
 		consortiumCmd(t, "kill", crashIndexer)
+		<-done
 		kills++
 	}
 	consortiumCmd(t, "start", crashIndexer)
 	rebuilt := digestAt(t, "Dept3MSP", height)
-	t.Logf("replay from genesis killed %d times; %d blocks", kills, height)
+	t.Logf("replay from genesis of %d blocks killed %d times; restarts that resumed mid-replay, at heights: %v",
+		height, kills, resumedHeights(t, height))
 	if rebuilt.Digest != reference.Digest {
 		t.Fatalf("after a rebuild killed %d times: mirror %s, reference %s at height %d", kills, rebuilt.Digest, reference.Digest, height)
 	}
@@ -218,4 +221,33 @@ func readProcSpec(t *testing.T, name string) procSpec {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// resumedHeights lists the heights, strictly between 0 and full, from which
+// the crash indexer's restarts since its last rebuild resumed, as its log
+// says: evidence that kills landed in the middle of a replay.
+func resumedHeights(t *testing.T, full uint64) []uint64 {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(shared.run, "logs", crashIndexer+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []uint64
+	for _, line := range strings.Split(string(raw), "\n") {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Height uint64 `json:"height"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "indexer started" {
+			continue
+		}
+		if rec.Height == 0 {
+			out = out[:0] // a rebuild: only restarts after the last one count
+			continue
+		}
+		if rec.Height < full {
+			out = append(out, rec.Height)
+		}
+	}
+	return out
 }
