@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -209,6 +210,18 @@ func (c *Contract) ListDatasets(ctx contractapi.TransactionContextInterface, own
 	objectType, attrs := string(domain.KindDataset), []string(nil)
 	if owner != "" {
 		objectType, attrs = datasetByOwner, []string{owner}
+	}
+	// The peer does not check that a bookmark lies inside the queried range
+	// (LevelDB starts the scan wherever the bookmark says), so a crafted one
+	// could list other kinds of records or another owner's datasets.
+	if bookmark != "" {
+		prefix, err := stub.CreateCompositeKey(objectType, attrs)
+		if err != nil {
+			return "", internalErr("list datasets", err)
+		}
+		if !strings.HasPrefix(bookmark, prefix) || bookmark == prefix {
+			return "", domain.Errorf(domain.CodeInvalid, "bookmark is not one this list returned; start again without it")
+		}
 	}
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), bookmark)
 	if err != nil {

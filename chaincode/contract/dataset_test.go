@@ -285,19 +285,25 @@ func TestListDatasets(t *testing.T) {
 }
 
 func TestListDatasetsRejects(t *testing.T) {
+	const notOurs = "bookmark is not one this list returned"
 	tests := []struct {
-		name, owner, size string
-		want              string
+		name, owner, size, bookmark string
+		want                        string
 	}{
-		{"size 0", "", "0", `pageSize "0" must be an integer from 1 to 1000`},
-		{"size too big", "", "1001", `pageSize "1001"`},
-		{"size not a number", "", "ten", `pageSize "ten"`},
-		{"bad owner", "no such msp!", "", "owner \"no such msp!\" is not a valid MSP ID"},
+		{"size 0", "", "0", "", `pageSize "0" must be an integer from 1 to 1000`},
+		{"size too big", "", "1001", "", `pageSize "1001"`},
+		{"size not a number", "", "ten", "", `pageSize "ten"`},
+		{"bad owner", "no such msp!", "", "", "owner \"no such msp!\" is not a valid MSP ID"},
+		{"bookmark past every key", "", "", "zzz", notOurs},
+		{"bookmark into other kinds", "", "", "\x00c", notOurs},
+		{"bookmark into another owner", "Dept2MSP", "", "\x00" + datasetByOwner + "\x00Dept1MSP\x00", notOurs},
+		{"bookmark of the catalog on an owner's list", "Dept2MSP", "", "\x00dataset\x00d1\x00", notOurs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.reject(au3, domain.CodeInvalid, tt.want, "ListDatasets", tt.owner, tt.size, "")
+			h.registerDataset(op1, datasetInput("d1", domain.ShareConditional))
+			h.reject(au3, domain.CodeInvalid, tt.want, "ListDatasets", tt.owner, tt.size, tt.bookmark)
 		})
 	}
 }
