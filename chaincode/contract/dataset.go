@@ -220,7 +220,7 @@ func (c *Contract) ListDatasets(ctx contractapi.TransactionContextInterface, own
 			return "", internalErr("list datasets", err)
 		}
 		if !strings.HasPrefix(bookmark, prefix) || bookmark == prefix {
-			return "", domain.Errorf(domain.CodeInvalid, "bookmark is not one this list returned; start again without it")
+			return "", domain.Errorf(domain.CodeInvalid, "bookmark (the list's cursor) is not one this list returned; start again without it")
 		}
 	}
 	it, meta, err := stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), bookmark)

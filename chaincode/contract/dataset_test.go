@@ -285,7 +285,7 @@ func TestListDatasets(t *testing.T) {
 }
 
 func TestListDatasetsRejects(t *testing.T) {
-	const notOurs = "bookmark is not one this list returned"
+	const notOurs = "bookmark (the list's cursor) is not one this list returned"
 	tests := []struct {
 		name, owner, size, bookmark string
 		want                        string

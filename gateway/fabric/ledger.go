@@ -74,6 +74,7 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	gateways map[*identity.Person]*client.Gateway
+	probe    *identity.Person
 	closed   bool
 }
 
@@ -185,9 +186,40 @@ func (l *Ledger) Submit(ctx context.Context, p *identity.Person, txName string, 
 	return tx.Result(), txID, status.BlockNumber, nil
 }
 
-// Ready reports whether the gRPC connection to the peer is up, connecting it
-// if it is idle, without sending a transaction.
+// SetProbe names the person whose identity Ready uses for its round trip
+// to the peer. Without one, Ready only checks the connection state.
+func (l *Ledger) SetProbe(p *identity.Person) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probe = p
+}
+
+// Ready reports whether the peer answers: the gRPC connection is up and a
+// query of the channel's height through the peer's system chaincode
+// returns within ctx. A connection alone is not enough: a hung peer keeps
+// its TCP connection open while every ledger call times out.
 func (l *Ledger) Ready(ctx context.Context) error {
+	if err := l.connected(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	probe := l.probe
+	l.mu.Unlock()
+	if probe == nil {
+		return nil
+	}
+	gw, err := l.gateway(probe)
+	if err != nil {
+		return err
+	}
+	if _, err := gw.GetNetwork(l.channel).GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(l.channel)); err != nil {
+		return fmt.Errorf("peer %s does not answer a height query: %w", l.conn.Target(), err)
+	}
+	return nil
+}
+
+// connected waits for the gRPC connection to be up, connecting it if idle.
+func (l *Ledger) connected(ctx context.Context) error {
 	for {
 		s := l.conn.GetState()
 		switch s {

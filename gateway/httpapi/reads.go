@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -142,7 +143,12 @@ func (s *server) listDatasets(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, ok := s.evaluate(c, "ListDatasets", owner, strconv.Itoa(limit), c.Query("cursor"))
+	bookmark, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, ok := s.evaluate(c, "ListDatasets", owner, strconv.Itoa(limit), bookmark)
 	if !ok {
 		return
 	}
@@ -157,7 +163,28 @@ func (s *server) listDatasets(c *gin.Context) {
 	if len(page.Items) == 0 || string(page.Items) == "null" {
 		page.Items = json.RawMessage("[]")
 	}
-	c.JSON(http.StatusOK, ListResult{Items: page.Items, NextCursor: page.Bookmark})
+	c.JSON(http.StatusOK, ListResult{Items: page.Items, NextCursor: encodeCursor(page.Bookmark)})
+}
+
+// The peer's bookmarks are raw composite keys (NUL bytes included); the API
+// hands them out as opaque base64url cursors. The chaincode checks that a
+// bookmark lies inside the list it is used for.
+func encodeCursor(bookmark string) string {
+	if bookmark == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(bookmark))
+}
+
+func decodeCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) == 0 || len(raw) > 1024 {
+		return "", domain.Errorf(domain.CodeInvalid, "cursor is not one this list returned; start again without it").WithDetail("field", "cursor")
+	}
+	return string(raw), nil
 }
 
 // getDataset serves one catalog entry from the index, or from the peer with ?source=ledger.
@@ -193,4 +220,64 @@ func limitParam(c *gin.Context) (int, error) {
 		return 0, domain.Errorf(domain.CodeInvalid, "limit %q must be an integer from 1 to %d", v, maxLimit).WithDetail("field", "limit")
 	}
 	return n, nil
+}
+
+// getShared serves one record two departments share (request, delivery,
+// correction, usage, contribution) from the index, or with ?source=ledger
+// from the peer. Only its parties and auditors may read it, as the index
+// rules; on the ledger path the gateway applies the same rule, since every
+// member's peer holds every record.
+func (s *server) getShared(txName string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		fromLedger, err := source(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !fromLedger {
+			s.forward(c, withoutSource(c.Request.URL))
+			return
+		}
+		id := c.Param("id")
+		if err := domain.CheckID("id", id); err != nil {
+			s.fail(c, err)
+			return
+		}
+		out, ok := s.evaluate(c, txName, id)
+		if !ok {
+			return
+		}
+		var parties struct {
+			Owner       string `json:"owner"`
+			Requester   string `json:"requester"`
+			Consumer    string `json:"consumer"`
+			Contributor string `json:"contributor"`
+		}
+		if err := json.Unmarshal(out, &parties); err != nil {
+			s.fail(c, fmt.Errorf("%s answer: %w", txName, err))
+			return
+		}
+		p := person(c)
+		if p.Role != domain.RoleAuditor && p.MSPID != parties.Owner && p.MSPID != parties.Requester &&
+			p.MSPID != parties.Consumer && p.MSPID != parties.Contributor {
+			s.fail(c, domain.Errorf(domain.CodeForbidden, "only the departments party to %s, and auditors, may read it; caller is from %s", id, p.MSPID))
+			return
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+	}
+}
+
+// getSnapshot reads a published score snapshot from the ledger: the
+// authoritative copy, to compare with a recomputation at its asOfBlock.
+func (s *server) getSnapshot(c *gin.Context) {
+	period := c.Param("period")
+	if err := domain.CheckPeriod(period); err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, ok := s.evaluate(c, "GetScoreSnapshot", period)
+	if !ok {
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 }

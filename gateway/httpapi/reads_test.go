@@ -89,12 +89,21 @@ func TestLedgerReads(t *testing.T) {
 	}{
 		{"departments", "/v1/departments", map[string][]byte{"ListDepartments": []byte(`[{"mspId":"Dept1MSP"}]`)}, 200,
 			"ListDepartments", nil, `{"items":[{"mspId":"Dept1MSP"}]}`},
-		{"catalog from the ledger", "/v1/datasets?source=ledger&owner=Dept2MSP&limit=20&cursor=bm1",
-			map[string][]byte{"ListDatasets": []byte(`{"items":[{"id":"a"}],"bookmark":"bm2"}`)}, 200,
-			"ListDatasets", []string{"Dept2MSP", "20", "bm1"}, `{"items":[{"id":"a"}],"nextCursor":"bm2"}`},
+		{"catalog from the ledger", "/v1/datasets?source=ledger&owner=Dept2MSP&limit=20&cursor=AGJtMQ", // cursors are base64url bookmarks
+			map[string][]byte{"ListDatasets": []byte(`{"items":[{"id":"a"}],"bookmark":"\u0000bm2"}`)}, 200,
+			"ListDatasets", []string{"Dept2MSP", "20", "\x00bm1"}, `{"items":[{"id":"a"}],"nextCursor":"AGJtMg"}`},
 		{"last page from the ledger", "/v1/datasets?source=ledger",
 			map[string][]byte{"ListDatasets": []byte(`{"items":null,"bookmark":""}`)}, 200,
 			"ListDatasets", []string{"", "50", ""}, `{"items":[]}`},
+		{"a request its party reads from the ledger", "/v1/requests/rq-1?source=ledger",
+			map[string][]byte{"GetRequest": []byte(`{"id":"rq-1","owner":"Dept2MSP","requester":"Dept1MSP"}`)}, 200,
+			"GetRequest", []string{"rq-1"}, `{"id":"rq-1","owner":"Dept2MSP","requester":"Dept1MSP"}`},
+		{"a usage its consumer reads from the ledger", "/v1/usage/us-1?source=ledger",
+			map[string][]byte{"GetUsage": []byte(`{"id":"us-1","owner":"Dept2MSP","consumer":"Dept1MSP"}`)}, 200,
+			"GetUsage", []string{"us-1"}, `{"id":"us-1","owner":"Dept2MSP","consumer":"Dept1MSP"}`},
+		{"a published snapshot", "/v1/scores/snapshots/2026-10",
+			map[string][]byte{"GetScoreSnapshot": []byte(`{"id":"2026-10","period":"2026-10"}`)}, 200,
+			"GetScoreSnapshot", []string{"2026-10"}, `{"id":"2026-10","period":"2026-10"}`},
 		{"one dataset from the ledger", "/v1/datasets/ds-1?source=ledger",
 			map[string][]byte{"GetDataset": []byte(`{"id":"ds-1","version":3}`)}, 200,
 			"GetDataset", []string{"ds-1"}, `{"id":"ds-1","version":3}`},
@@ -129,6 +138,7 @@ func TestLedgerReadErrors(t *testing.T) {
 		{"filter the ledger lacks", "/v1/datasets?source=ledger&grade=2", nil, 400, "filter grade"},
 		{"limit too big", "/v1/datasets?source=ledger&limit=5000", nil, 400, "limit"},
 		{"bad owner", "/v1/datasets?source=ledger&owner=a%20b", nil, 400, "owner"},
+		{"cursor not base64url", "/v1/datasets?source=ledger&cursor=%00c", nil, 400, "cursor is not one this list returned"},
 		{"not found", "/v1/datasets/ds-9?source=ledger", txError{domain.Errorf(domain.CodeNotFound, "dataset ds-9 does not exist"), "tx-q"}, 404, "ds-9 does not exist"},
 		{"peer down", "/v1/departments", domain.Errorf(domain.CodeUnavailable, "the ledger is unavailable"), 503, "unavailable"},
 	}
@@ -144,5 +154,36 @@ func TestLedgerReadErrors(t *testing.T) {
 				t.Fatalf("message %q, want %q", e.Message, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// TestLedgerReadOfSharedRecords: on the ledger path the gateway itself
+// keeps a shared record to its parties and auditors, as the index does.
+func TestLedgerReadOfSharedRecords(t *testing.T) {
+	other := []byte(`{"id":"dl-1","owner":"Dept2MSP","requester":"Dept3MSP"}`)
+	tests := []struct {
+		role   string
+		status int
+	}{{"operator", 403}, {"approver", 403}, {"auditor", 200}}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			f := newFixture(t)
+			f.ledger.evals = map[string][]byte{"GetDelivery": other}
+			rec := f.do(t, "GET", "/v1/deliveries/dl-1?source=ledger", tt.role, "")
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if tt.status == 403 && !strings.Contains(errorOf(t, rec).Message, "only the departments party to dl-1") {
+				t.Fatalf("message %s", rec.Body)
+			}
+		})
+	}
+}
+
+func TestSnapshotPeriodChecked(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do(t, "GET", "/v1/scores/snapshots/2026-13", "evaluator", "")
+	if rec.Code != 400 || !strings.Contains(errorOf(t, rec).Message, "period") {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
 	}
 }

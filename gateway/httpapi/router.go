@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/console"
 	"github.com/govshare/ledger/gateway/identity"
 	"github.com/govshare/ledger/gateway/indexclient"
 )
@@ -128,6 +129,9 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.metricsHandler())
 	r.GET("/openapi.json", s.openAPI)
+	if err := console.Register(r); err != nil {
+		return nil, err
+	}
 
 	const (
 		operator  = domain.RoleOperator
@@ -140,6 +144,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	created, changed := http.StatusCreated, http.StatusOK
 	v1 := r.Group("/v1", s.authenticate)
 
+	v1.GET("/me", s.me)
 	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))
 	v1.GET("/departments", s.listDepartments)
 
@@ -151,7 +156,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 
 	v1.POST("/requests", allow(operator), submit(s, created, "request", "CreateRequest", noID, s.validateRequest))
 	v1.GET("/requests", s.proxy)
-	v1.GET("/requests/:id", s.proxy)
+	v1.GET("/requests/:id", s.getShared("GetRequest"))
 	v1.POST("/requests/:id/approve", allow(approver), submit(s, changed, "request", "ApproveRequest", pathIDEmptyOK, decision(false)))
 	v1.POST("/requests/:id/reject", allow(approver), submit(s, changed, "request", "RejectRequest", pathID, decision(true)))
 	v1.POST("/requests/:id/revoke", allow(approver), submit(s, changed, "request", "RevokeRequest", pathID, decision(true)))
@@ -166,9 +171,20 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.POST("/corrections", allow(operator), submit(s, created, "correction", "OpenCorrection", noID, domain.CorrectionInput.Validate))
 	v1.POST("/corrections/:id/resolve", allow(operator), submit(s, changed, "correction", "ResolveCorrection", pathID, domain.ResolutionInput.Validate))
 
+	v1.GET("/deliveries", s.proxy)
+	v1.GET("/deliveries/:id", s.getShared("GetDelivery"))
+	v1.GET("/usage", s.proxy)
+	v1.GET("/usage/:id", s.getShared("GetUsage"))
+	v1.GET("/contributions", s.proxy)
+	v1.GET("/contributions/:id", s.getShared("GetContribution"))
+	v1.GET("/corrections", s.proxy)
+	v1.GET("/corrections/:id", s.getShared("GetCorrection"))
+
 	v1.GET("/metering", s.proxy)
 	v1.GET("/scores", allow(evaluator, auditor), s.proxy)
 	v1.GET("/scores/:mspId", allow(evaluator, auditor), s.proxy)
+	v1.POST("/scores/snapshots", allow(evaluator), s.publishScores)
+	v1.GET("/scores/snapshots/:period", allow(evaluator, auditor), s.getSnapshot)
 
 	v1.GET("/audit/trace", allow(auditor), s.proxy)
 	v1.GET("/audit/lineage/:datasetId", allow(auditor), s.proxy)

@@ -199,6 +199,8 @@ func TestBadInput(t *testing.T) {
 		{"syntax error", "POST", "/v1/datasets", `{"title" "x"}`, 400, "", "not valid JSON"},
 		{"not an object", "POST", "/v1/datasets", `["a"]`, 400, "", "must be a JSON object"},
 		{"empty body", "POST", "/v1/datasets", ``, 400, "", "empty"},
+		{"a second object", "POST", "/v1/datasets", `{` + dataset + `,"grade":1}{"id":"x"}`, 400, "", "more than one JSON value"},
+		{"garbage after the object", "POST", "/v1/datasets", `{` + dataset + `,"grade":1} trailing`, 400, "", "more than one JSON value"},
 		{"unknown field", "POST", "/v1/datasets", `{` + dataset + `,"grade":1,"colour":"red"}`, 400, "colour", `unknown field "colour"`},
 		{"wrong type", "POST", "/v1/datasets", `{` + dataset + `,"grade":"high"}`, 400, "grade", "field grade must be an integer"},
 		{"wrong element type", "POST", "/v1/datasets", `{"title":"T","fields":[1],"grade":1}`, 400, "fields", "must be a string"},

@@ -115,16 +115,28 @@ func (e *committedError) Error() string {
 func (e *committedError) Unwrap() error         { return e.err }
 func (e *committedError) TransactionID() string { return e.txID }
 
-// bindJSON decodes the body into in with gin's ShouldBindJSON, unknown
-// fields refused, and turns decoding failures into invalid or too_large
-// errors that name the field.
+// bindJSON decodes the body, which must be exactly one JSON object, into
+// in, unknown fields refused, and turns decoding failures into invalid or
+// too_large errors that name the field. Trailing data is refused rather
+// than ignored: the input is re-encoded before it reaches the chaincode,
+// whose strict decoder would otherwise never see it.
 func bindJSON(c *gin.Context, in any, emptyOK bool) error {
 	if emptyOK && c.Request.ContentLength == 0 {
 		return nil
 	}
-	err := c.ShouldBindJSON(in)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(in)
 	if err == nil {
-		return nil
+		_, next := dec.Token()
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.Is(next, io.EOF):
+			return nil
+		case errors.As(next, &maxErr):
+			return tooLarge(maxErr.Limit)
+		}
+		return domain.Errorf(domain.CodeInvalid, "the request body holds more than one JSON value; send exactly one object")
 	}
 	var (
 		maxErr    *http.MaxBytesError

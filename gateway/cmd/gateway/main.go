@@ -204,6 +204,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.ledger = fabric.New(conn, c.Channel, c.Chaincode, fabric.DefaultTimeouts)
+	if all := people.People(); len(all) > 0 {
+		// Readiness is a real round trip to the peer, as one of the
+		// department's own people (a read of the channel height).
+		m.ledger.SetProbe(all[0])
+	}
 	index, err := indexclient.New(c.IndexerURL, nil)
 	if err != nil {
 		return err

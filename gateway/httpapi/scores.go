@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// snapshotInput is the body of POST /v1/scores/snapshots.
+type snapshotInput struct {
+	Period    string  `json:"period"`
+	AsOfBlock *uint64 `json:"asOfBlock,omitempty"` // default: the index's last block
+}
+
+// publishScores computes a period's scores on the department's own index
+// and publishes that document on the ledger as the calling evaluator. Any
+// other department can recompute it from its own mirror at the same
+// asOfBlock and compare: the document and its inputDigest must be equal.
+func (s *server) publishScores(c *gin.Context) {
+	var in snapshotInput
+	if err := bindJSON(c, &in, false); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := domain.CheckPeriod(in.Period); err != nil {
+		s.fail(c, err)
+		return
+	}
+	q := url.Values{"period": {in.Period}}
+	if in.AsOfBlock != nil {
+		q.Set("asOfBlock", fmt.Sprint(*in.AsOfBlock))
+	}
+	p := person(c)
+	h := http.Header{}
+	h.Set("X-Caller-Msp", p.MSPID)
+	h.Set("X-Caller-Role", string(p.Role))
+	h.Set("X-Caller-User", p.User)
+	h.Set(requestIDHeader, c.GetString(ctxRequestID))
+	resp, err := s.Index.Get(c.Request.Context(), "/v1/scores", q.Encode(), h)
+	if err != nil {
+		s.fail(c, &indexError{err: err})
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		s.fail(c, &indexError{err: err})
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		// The index's own error (bad asOfBlock, empty index) says what is wrong.
+		c.Data(resp.StatusCode, "application/json", raw)
+		c.Abort()
+		return
+	}
+	var scores domain.Scores
+	if err := json.Unmarshal(raw, &scores); err != nil {
+		s.fail(c, fmt.Errorf("index answered scores that do not decode: %w", err))
+		return
+	}
+	if len(scores.Items) == 0 {
+		s.fail(c, domain.Errorf(domain.CodeInvalid, "no department has a profile or activity by the end of %s at block %d: there is nothing to publish", scores.Period, scores.AsOfBlock))
+		return
+	}
+	if err := scores.Validate(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	doc, err := json.Marshal(scores)
+	if err != nil {
+		s.fail(c, fmt.Errorf("encode scores: %w", err))
+		return
+	}
+	s.write(c, http.StatusCreated, "snapshot", "PublishScores", string(doc))
+}
