@@ -100,8 +100,24 @@ func TestLedgerUnavailable(t *testing.T) {
 	})
 	v.unchanged(before)
 
+	// A 503 promises that nothing changed, so the client retries the very
+	// same write, as Retry-After invites it to. Until gossip has the resumed
+	// peer back in every department's view, the Gateway may still find no
+	// set of endorsers; once it does, the write commits (201, not 409: the
+	// refused attempt left nothing behind).
 	var w datasetWrite
-	op.must(http.StatusCreated, http.MethodPost, "/v1/datasets", body).json(t, &w)
+	eventually(t, 60*time.Second, func() error {
+		r := op.do(http.MethodPost, "/v1/datasets", body)
+		switch {
+		case r.status == http.StatusCreated:
+			r.json(t, &w)
+			return nil
+		case r.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") != "":
+			return fmt.Errorf("still 503 after resume: %s", r.body)
+		}
+		t.Fatalf("write after resume: status %d, want 201 (or 503 while gossip recovers): %s", r.status, r.body)
+		return nil
+	})
 	if w.Dataset.ID != id || w.Dataset.Version != 1 {
 		t.Fatalf("the write after resume = %+v", w.Dataset)
 	}
