@@ -33,6 +33,15 @@ func (n *Net) Up(ctx context.Context) error {
 		n.stepf("consortium already up")
 		n.printEndpoints()
 		return nil
+	} else if _, err := os.Stat(n.path("up.json")); err == nil {
+		// A consortium that came up completely and lost a process since:
+		// restart what is down, keeping the ledgers and mirrors.
+		n.stepf("consortium is up but %s: restarting what is down", why)
+		if err := n.Start(ctx); err != nil {
+			return fmt.Errorf("restart: %w (`make down` discards the state and starts afresh)", err)
+		}
+		n.printEndpoints()
+		return nil
 	} else if why != "" {
 		n.stepf("previous run is incomplete (%s): stopping it first", why)
 		if err := n.Down(); err != nil {
