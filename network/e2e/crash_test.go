@@ -178,7 +178,7 @@ func TestIndexerSurvivesSIGKILL(t *testing.T) {
 
 	// A clean rebuild, killed repeatedly while it replays from genesis.
 	consortiumCmd(t, "stop", crashIndexer)
-	if out, err := exec.Command(spec.Bin, "rebuild", "-config", spec.Args[len(spec.Args)-1]).CombinedOutput(); err != nil {
+	if out, err := execOut(spec.Bin, "rebuild", "-config", spec.Args[len(spec.Args)-1]); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 	// Start without waiting for readiness and kill at a random moment soon
@@ -250,4 +250,8 @@ func resumedHeights(t *testing.T, full uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+func execOut(bin string, args ...string) ([]byte, error) {
+	return exec.Command(bin, args...).CombinedOutput()
 }
