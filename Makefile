@@ -41,7 +41,7 @@ start: ## start a stopped consortium again, state intact
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status
 
-test: test-unit test-integration ## unit tests, then integration tests against a real consortium
+test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
 
 test-unit: ## unit tests (no network)
 	go test $(GO_TEST_FLAGS) ./...

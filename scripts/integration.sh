@@ -16,3 +16,5 @@ else
   $CONSORTIUM up
 fi
 GOVSHARE_RUN="$RUN" go test -tags integration -count=1 -p 1 -timeout 20m ${GO_TEST_FLAGS:-} ./network/e2e/... "$@"
+# The web console in a real headless browser, against the same consortium.
+GOVSHARE_RUN="$RUN" scripts/browser-test.sh

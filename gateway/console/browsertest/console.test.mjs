@@ -126,9 +126,21 @@ async function apiOrError(msp, role, route) {
 const BU = 'BureauMSP';
 let auditor;
 
+// signedInAuditor is the auditor's tab, signed in by the first test that
+// needs it, so that each test also runs alone (--test-name-pattern).
+async function signedInAuditor() {
+  if (!auditor) {
+    auditor = await newPage(BU);
+    await signIn(auditor, BU, 'auditor');
+  }
+  return auditor;
+}
+
 test('sign-in refuses an unknown token and names the person of a known one', T, async () => {
   auditor = await newPage(BU);
   await auditor.goto(run.gateway(BU) + '/');
+  await auditor.evaluate(() => sessionStorage.clear());
+  await auditor.reload();
   await auditor.waitForSelector('[data-test=signin]');
   await auditor.fill('[data-test=token]', 'not-a-token');
   await auditor.click('[data-test=signin-submit]');
@@ -146,6 +158,7 @@ test('sign-in refuses an unknown token and names the person of a known one', T, 
 });
 
 test('overview: departments, datasets, requests by status and recent events agree with the API', T, async () => {
+  await signedInAuditor();
   await show(auditor, 'overview');
   const depts = (await api(run, BU, 'auditor', 'GET', '/v1/departments')).body.items;
   const datasets = await all(BU, 'auditor', '/v1/datasets');
@@ -176,6 +189,7 @@ test('overview: departments, datasets, requests by status and recent events agre
 });
 
 test('catalog: the filters give what the API gives, and a row opens its entry', T, async () => {
+  await signedInAuditor();
   await show(auditor, 'catalog');
   await auditor.selectOption('[data-test=catalog-filters] select[name=owner]', 'Dept1MSP');
   await auditor.selectOption('[data-test=catalog-filters] select[name=grade]', '2');
@@ -199,6 +213,7 @@ test('catalog: the filters give what the API gives, and a row opens its entry', 
 });
 
 test('metering: the totals and the chart agree with the API', T, async () => {
+  await signedInAuditor();
   const today = new Date().toISOString().slice(0, 10);
   const from = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
   await show(auditor, `metering?bucket=day&from=${from}&to=${today}&measure=calls`);
@@ -222,6 +237,7 @@ test('metering: the totals and the chart agree with the API', T, async () => {
 });
 
 test('data flows: every edge is the metered use of one department\'s data by another', T, async () => {
+  await signedInAuditor();
   await show(auditor, 'flows');
   const to = period();
   const from = addMonths(to, -11);
@@ -276,6 +292,7 @@ test('data flows: every edge is the metered use of one department\'s data by ano
 });
 
 test('provenance: the timeline is the trace, Verify agrees with the API, lineage is shown', T, async () => {
+  await signedInAuditor();
   const id = seeded.ids.households;
   await show(auditor, `provenance?dataset=${id}`);
   const trace = await all(BU, 'auditor', '/v1/audit/trace', { dataset: id });
@@ -324,7 +341,6 @@ test('provenance: the timeline is the trace, Verify agrees with the API, lineage
     assert.match(await auditor.textContent('[data-test=lineage-source]'), /derivedFrom/);
   }
   assert.ok(boxes.includes(seeded.ids.benefits), 'downstream: benefits is derived from households');
-  await shot(auditor, 'provenance');
 
   // The hash chain over the blocks of the timeline.
   const blocks = trace.map((e) => e.blockNumber);
@@ -338,6 +354,7 @@ test('provenance: the timeline is the trace, Verify agrees with the API, lineage
   } else {
     await auditor.waitForSelector(chain.notAvailable ? '[data-test=not-available]' : '[data-test=error]');
   }
+  await shot(auditor, 'provenance');
 
   // Export: the file the browser saves is the API's CSV.
   const res = await fetch(`${run.gateway(BU)}/v1/audit/export?dataset=${id}&format=csv`, { headers: { Authorization: 'Bearer ' + run.token(BU, 'auditor') } });

@@ -27,9 +27,28 @@ export function loadRun(run) {
   return { endpoints, credentials, gateway, token };
 }
 
+// A write answers once its block is committed on the writer's own peer;
+// another department's peer may take a moment longer to commit it. So a
+// write through one gateway first waits until that gateway's index (which
+// follows its peer) has applied the last block written anywhere.
+let lastBlock = -1;
+const height = new Map();
+
+async function caughtUp(run, msp) {
+  const deadline = Date.now() + 20000;
+  while ((height.get(msp) ?? 0) <= lastBlock) {
+    const r = await (await fetch(run.gateway(msp) + '/readyz')).json().catch(() => null);
+    height.set(msp, (r && r.index && r.index.height) || 0);
+    if (height.get(msp) > lastBlock) break;
+    if (Date.now() > deadline) throw new Error(`${msp}'s index did not reach block ${lastBlock} within 20 s`);
+    await new Promise((f) => setTimeout(f, 100));
+  }
+}
+
 // api calls one route as one person and answers the parsed body; a status
 // other than the expected ones throws with the gateway's error.
 export async function api(run, msp, role, method, route, body, ok = [200, 201]) {
+  if (method !== 'GET') await caughtUp(run, msp);
   const res = await fetch(run.gateway(msp) + route, {
     method,
     headers: { Authorization: 'Bearer ' + run.token(msp, role), 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -38,6 +57,10 @@ export async function api(run, msp, role, method, route, body, ok = [200, 201]) 
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : null;
   if (!ok.includes(res.status)) throw new Error(`${method} ${route} as ${role} of ${msp}: ${res.status} ${text}`);
+  if (parsed && typeof parsed.blockNumber === 'number') {
+    lastBlock = Math.max(lastBlock, parsed.blockNumber);
+    height.set(msp, Math.max(height.get(msp) ?? 0, parsed.blockNumber + 1));
+  }
   return { status: res.status, body: parsed };
 }
 

@@ -26,14 +26,14 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 let renderSeq = 0;
 
-export function parseHash() {
+function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const [id, query] = raw.split('?');
   return { id: id || 'overview', params: Object.fromEntries(new URLSearchParams(query || '')) };
 }
 
 // go changes the address; the hashchange listener renders.
-export function go(id, params = {}) {
+function go(id, params = {}) {
   const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined && v !== null)).toString();
   const next = '#/' + id + (q ? '?' + q : '');
   if (location.hash === next) route();

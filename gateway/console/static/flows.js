@@ -7,15 +7,14 @@
 // can see (GET /v1/requests) with no metered use yet are drawn dashed.
 
 import { session, get, all, can, deptLabel, deptName, deptColor } from './api.js';
-import { h, card, table, notice, fmtInt, field, currentPeriod, addMonths, deptChip } from './ui.js';
+import { h, card, table, notice, fmtInt, plural, field, currentPeriod, addMonths, deptChip } from './ui.js';
 import { flowGraph } from './charts.js';
 
 // flowEdges turns metering rows into two sets of edges: use, from a
 // dataset's owner to the department that used it (only usage counts calls),
 // and pooling, from a contributing department to the owner of the pool it
-// added records to. Exported so that anything that must agree with the page
-// computes the same.
-export function flowEdges(rows, ownerOf) {
+// added records to. The browser test computes the same from the API.
+function flowEdges(rows, ownerOf) {
   const use = new Map();
   const pool = new Map();
   let unattributed = 0;
@@ -78,11 +77,15 @@ export async function flows(view, params, { go }) {
     if (!used.has(k)) idle.set(k, { from: r.owner, to: r.requester, n: (idle.get(k)?.n || 0) + 1 });
   }
 
+  const deliveriesOf = (m) => {
+    const n = deliveries.get(m) || 0;
+    return n === 1 ? '1 delivery' : `${fmtInt(n)} deliveries`;
+  };
   const nodes = session.departments.map((d) => ({
     id: d.mspId,
     label: deptLabel(d.mspId),
-    title: `${deptName(d.mspId)} (${d.mspId}): ${fmtInt(deliveries.get(d.mspId) || 0)} deliveries made in the period`,
-    sub: `${fmtInt(deliveries.get(d.mspId) || 0)} deliveries`,
+    title: `${deptName(d.mspId)} (${d.mspId}): ${deliveriesOf(d.mspId)} made in the period`,
+    sub: deliveriesOf(d.mspId),
     size: deliveries.get(d.mspId) || 0,
     color: deptColor(d.mspId),
   }));
@@ -90,13 +93,13 @@ export async function flows(view, params, { go }) {
   const graphEdges = [
     ...edges.map((e) => ({
       from: e.from, to: e.to, weight: e.calls, color: deptColor(e.from),
-      label: `${fmtInt(e.calls)} calls`,
-      title: `${deptLabel(e.from)} → ${deptLabel(e.to)}: ${fmtInt(e.calls)} calls, ${fmtInt(e.records)} records used, datasets ${[...e.datasets].join(', ')}`,
+      label: plural(e.calls, 'call'),
+      title: `${deptLabel(e.from)} → ${deptLabel(e.to)}: ${plural(e.calls, 'call')}, ${fmtInt(e.records)} records used, datasets ${[...e.datasets].join(', ')}`,
     })),
     ...pools.map((e) => ({
       from: e.from, to: e.to, weight: e.records, color: deptColor(e.from), dashed: '2 5', bend: 0.3, outward: true,
       width: 1.5 + 4 * Math.sqrt(e.records / maxPool), label: `${fmtInt(e.records)} rec. pooled`,
-      title: `${deptLabel(e.from)} → ${deptLabel(e.to)}: ${fmtInt(e.contributions)} contributions, ${fmtInt(e.records)} records added to ${[...e.datasets].join(', ')}`,
+      title: `${deptLabel(e.from)} → ${deptLabel(e.to)}: ${plural(e.contributions, 'contribution')}, ${fmtInt(e.records)} records added to ${[...e.datasets].join(', ')}`,
     })),
     ...[...idle.values()].map((e) => ({ from: e.from, to: e.to, weight: 0, dashed: true, color: '#8a94a6', title: `${deptLabel(e.from)} → ${deptLabel(e.to)}: ${e.n} approved request(s), no metered use in the period` })),
   ];

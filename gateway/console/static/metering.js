@@ -8,7 +8,7 @@ import { session, get, all, deptLabel, deptName, deptColor } from './api.js';
 import { h, card, table, fmtInt, fmtBytes, field, select, deptChip, clear } from './ui.js';
 import { stackedColumns } from './charts.js';
 
-export const MEASURES = [
+const MEASURES = [
   ['calls', 'Calls (metered uses)'],
   ['records', 'Records'],
   ['bytes', 'Bytes'],

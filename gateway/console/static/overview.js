@@ -9,7 +9,7 @@ import { session, all, can, deptLabel, deptName, deptColor } from './api.js';
 import { h, card, stat, table, badge, notice, apiNotice, fmtInt, fmtTime, cn, short, deptChip } from './ui.js';
 import { hbars } from './charts.js';
 
-export const REQUEST_STATUSES = ['pending', 'approved', 'rejected', 'revoked', 'expired'];
+const REQUEST_STATUSES = ['pending', 'approved', 'rejected', 'revoked', 'expired'];
 const STATUS_COLORS = { pending: '#e69f00', approved: '#009e73', rejected: '#d55e00', revoked: '#6a3d9a', expired: '#777777' };
 
 export async function overview(view, _params, { go }) {

@@ -77,7 +77,7 @@ function subjectCard(kind, id, x, events) {
 }
 
 // what says in a line what the event changed, from the entity it carries.
-export function what(e) {
+function what(e) {
   const ev = e.event || {};
   const d = ev.dataset;
   const r = ev.request;
@@ -202,7 +202,7 @@ function node(x) {
   return typeof x === 'string' ? { id: x, depth: 1 } : { id: x.id || x.datasetId, depth: x.depth || 1, title: x.title, owner: x.owner, missing: x.missing };
 }
 
-export function fromCatalog(id, datasets) {
+function fromCatalog(id, datasets) {
   const byId = new Map(datasets.map((d) => [d.id, d]));
   const walk = (start, next) => {
     const seen = new Map();

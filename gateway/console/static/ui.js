@@ -48,6 +48,11 @@ export function fmtInt(n) {
   return n === null || n === undefined || Number.isNaN(n) ? '—' : intFmt.format(Math.round(n));
 }
 
+// plural counts a thing: "1 call", "5 calls".
+export function plural(n, word) {
+  return `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function fmtNum(n, digits = 2) {
   if (n === null || n === undefined || Number.isNaN(n)) return '—';
   return Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -68,11 +73,6 @@ export function fmtTime(t) {
   const d = new Date(t);
   if (Number.isNaN(d.getTime())) return String(t);
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
-}
-
-export function fmtDate(t) {
-  const d = new Date(t);
-  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString().slice(0, 10);
 }
 
 export function short(hash, n = 10) {
