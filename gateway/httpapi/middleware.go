@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,4 +158,33 @@ func (s *server) allow(roles ...domain.Role) gin.HandlerFunc {
 
 func person(c *gin.Context) *identity.Person {
 	return c.MustGet(ctxPerson).(*identity.Person)
+}
+
+// MinBlockHeader carries a block a caller has seen committed (the
+// blockNumber of a write's answer, possibly through another department's
+// gateway). The gateway handles the request only once its own indexer, and
+// so its own peer, has that block: a receipt sent to the consumer's gateway
+// right after the owner's delivery then finds the delivery.
+const MinBlockHeader = "X-Min-Block"
+
+// awaitMinBlock holds a request until this department has the block named
+// in X-Min-Block, for at most IndexWait; past that it answers 503 with
+// Retry-After, having changed nothing.
+func (s *server) awaitMinBlock(c *gin.Context) {
+	v := c.GetHeader(MinBlockHeader)
+	if v == "" {
+		c.Next()
+		return
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		s.fail(c, domain.Errorf(domain.CodeInvalid, "%s %q must be a block number", MinBlockHeader, v).WithDetail("field", MinBlockHeader))
+		return
+	}
+	if err := s.Index.WaitForBlock(c.Request.Context(), n, s.IndexWait); err != nil {
+		s.Logger.Info("min block not reached", "requestId", c.GetString(ctxRequestID), "block", n, "error", err)
+		s.fail(c, domain.Errorf(domain.CodeUnavailable, "this department has not reached block %d yet; nothing was done, retry", n))
+		return
+	}
+	c.Next()
 }

@@ -142,7 +142,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	)
 	allow := s.allow
 	created, changed := http.StatusCreated, http.StatusOK
-	v1 := r.Group("/v1", s.authenticate)
+	v1 := r.Group("/v1", s.authenticate, s.awaitMinBlock)
 
 	v1.GET("/me", s.me)
 	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))

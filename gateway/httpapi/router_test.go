@@ -394,3 +394,43 @@ func TestRecovery(t *testing.T) {
 		t.Fatalf("panicking request not logged with its status: %s", f.logs)
 	}
 }
+
+// TestMinBlock: X-Min-Block holds a request until this department's index
+// has the block, and answers 503 (changing nothing) when it does not come.
+func TestMinBlock(t *testing.T) {
+	t.Run("waits, then serves", func(t *testing.T) {
+		f := newFixture(t)
+		req := httptest.NewRequest("GET", "/v1/datasets", nil)
+		req.Header.Set("Authorization", "Bearer operator")
+		req.Header.Set(MinBlockHeader, "42")
+		rec := httptest.NewRecorder()
+		f.router.ServeHTTP(rec, req)
+		if rec.Code != 200 || len(f.index.waits) != 1 || f.index.waits[0] != 42 {
+			t.Fatalf("answer %d, waits %v", rec.Code, f.index.waits)
+		}
+	})
+	t.Run("block not reached", func(t *testing.T) {
+		f := newFixture(t)
+		f.index.waitErr = indexclient.ErrWaitTimeout
+		req := httptest.NewRequest("POST", "/v1/usage", strings.NewReader(`{"requestId":"rq-1","calls":1}`))
+		req.Header.Set("Authorization", "Bearer operator")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(MinBlockHeader, "42")
+		rec := httptest.NewRecorder()
+		f.router.ServeHTTP(rec, req)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || len(f.ledger.calls) != 0 {
+			t.Fatalf("answer %d %s, ledger calls %d", rec.Code, rec.Body, len(f.ledger.calls))
+		}
+	})
+	t.Run("not a number", func(t *testing.T) {
+		f := newFixture(t)
+		req := httptest.NewRequest("GET", "/v1/datasets", nil)
+		req.Header.Set("Authorization", "Bearer operator")
+		req.Header.Set(MinBlockHeader, "latest")
+		rec := httptest.NewRecorder()
+		f.router.ServeHTTP(rec, req)
+		if rec.Code != 400 {
+			t.Fatalf("answer %d %s", rec.Code, rec.Body)
+		}
+	})
+}

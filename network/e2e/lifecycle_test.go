@@ -5,6 +5,7 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -222,4 +223,51 @@ type statusError struct {
 
 func (e *statusError) Error() string {
 	return e.path + ": status " + http.StatusText(e.got) + ": " + e.body
+}
+
+// TestMinBlockAcrossGateways: the consumer's receipt goes to its own
+// gateway right after the owner's delivery committed through another one;
+// with X-Min-Block set to the delivery's block, it is served only once the
+// consumer's department has that block, and succeeds at the first try.
+func TestMinBlockAcrossGateways(t *testing.T) {
+	owner := shared.as(t, "Dept1MSP", "operator")
+	consumer := shared.as(t, "Dept3MSP", "operator")
+	id := uniqueID("minblock")
+	var ds struct {
+		BlockNumber uint64 `json:"blockNumber"`
+	}
+	owner.must(http.StatusCreated, http.MethodPost, "/v1/datasets", newDataset(id, "unconditional")).json(t, &ds)
+	var rq struct {
+		BlockNumber uint64  `json:"blockNumber"`
+		Request     request `json:"request"`
+	}
+	r := consumer.send(http.MethodPost, "/v1/requests", consumer.minBlock(ds.BlockNumber), newRequest(id))
+	if r.status != http.StatusCreated {
+		t.Fatalf("request after the dataset's block: %d %s", r.status, r.body)
+	}
+	r.json(t, &rq)
+	var dl struct {
+		BlockNumber uint64   `json:"blockNumber"`
+		Delivery    delivery `json:"delivery"`
+	}
+	r = owner.send(http.MethodPost, "/v1/requests/"+rq.Request.ID+"/deliveries", owner.minBlock(rq.BlockNumber),
+		map[string]any{"sha256": sha(id), "records": 3, "bytes": 30, "channel": "sftp"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("delivery after the request's block: %d %s", r.status, r.body)
+	}
+	r.json(t, &dl)
+	r = consumer.send(http.MethodPost, "/v1/deliveries/"+dl.Delivery.ID+"/receipt", consumer.minBlock(dl.BlockNumber),
+		map[string]any{"sha256": sha(id)})
+	if r.status != http.StatusOK {
+		t.Fatalf("receipt after the delivery's block: %d %s", r.status, r.body)
+	}
+	if r := consumer.send(http.MethodGet, "/v1/datasets", map[string]string{"X-Min-Block": "x", "Authorization": "Bearer " + consumer.token}, nil); r.status != http.StatusBadRequest {
+		t.Fatalf("X-Min-Block x: %d", r.status)
+	}
+}
+
+// minBlock is the headers of a call made after block n: the person's token
+// and X-Min-Block.
+func (p *person) minBlock(n uint64) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + p.token, "X-Min-Block": fmt.Sprint(n)}
 }
