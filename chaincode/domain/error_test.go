@@ -45,3 +45,13 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("ParseError(%q) = %+v", e.Error(), p)
 	}
 }
+
+func TestEventEntity(t *testing.T) {
+	d := &Dataset{ID: "d1"}
+	if got := (&Event{Kind: KindDataset, Dataset: d}).Entity(); got != any(d) {
+		t.Errorf("Entity() = %v, want the dataset", got)
+	}
+	if got := (&Event{Kind: "unknown"}).Entity(); got != nil {
+		t.Errorf("Entity() of an unknown kind = %v, want nil", got)
+	}
+}

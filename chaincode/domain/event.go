@@ -93,3 +93,27 @@ func DecodeEvent(payload []byte) (*Event, error) {
 	}
 	return &e, nil
 }
+
+// Entity is the new state the event carries, as its kind says, or nil for
+// an unknown kind.
+func (e *Event) Entity() any {
+	switch e.Kind {
+	case KindDepartment:
+		return e.Department
+	case KindDataset:
+		return e.Dataset
+	case KindRequest:
+		return e.Request
+	case KindDelivery:
+		return e.Delivery
+	case KindUsage:
+		return e.Usage
+	case KindContribution:
+		return e.Contribution
+	case KindCorrection:
+		return e.Correction
+	case KindSnapshot:
+		return e.Snapshot
+	}
+	return nil
+}

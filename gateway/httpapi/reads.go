@@ -187,29 +187,6 @@ func decodeCursor(cursor string) (string, error) {
 	return string(raw), nil
 }
 
-// getDataset serves one catalog entry from the index, or from the peer with ?source=ledger.
-func (s *server) getDataset(c *gin.Context) {
-	fromLedger, err := source(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !fromLedger {
-		s.forward(c, withoutSource(c.Request.URL))
-		return
-	}
-	id := c.Param("id")
-	if err := domain.CheckID("id", id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	out, ok := s.evaluate(c, "GetDataset", id)
-	if !ok {
-		return
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
-}
-
 func limitParam(c *gin.Context) (int, error) {
 	v := c.Query("limit")
 	if v == "" {
@@ -222,12 +199,13 @@ func limitParam(c *gin.Context) (int, error) {
 	return n, nil
 }
 
-// getShared serves one record two departments share (request, delivery,
-// correction, usage, contribution) from the index, or with ?source=ledger
-// from the peer. Only its parties and auditors may read it, as the index
-// rules; on the ledger path the gateway applies the same rule, since every
+// getOne serves one record from the index, or with ?source=ledger from the
+// peer by evaluating txName. A catalog entry is public; a record two
+// departments share (partiesOnly: request, delivery, correction, usage,
+// contribution) is for its parties and auditors only, as the index rules,
+// and on the ledger path the gateway applies that rule itself, since every
 // member's peer holds every record.
-func (s *server) getShared(txName string) gin.HandlerFunc {
+func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fromLedger, err := source(c)
 		if err != nil {
@@ -245,6 +223,10 @@ func (s *server) getShared(txName string) gin.HandlerFunc {
 		}
 		out, ok := s.evaluate(c, txName, id)
 		if !ok {
+			return
+		}
+		if !partiesOnly {
+			c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 			return
 		}
 		var parties struct {

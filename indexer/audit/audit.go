@@ -217,25 +217,7 @@ func (a Auditor) checkEvent(ctx context.Context, v *Verification, lt *block.Tx, 
 // build decodes it: what the mirror stores, so that fields a newer chaincode
 // adds within event v1 (which the mirror does not keep) are no difference.
 func entityJSON(e *domain.Event) ([]byte, error) {
-	var v any
-	switch e.Kind {
-	case domain.KindDepartment:
-		v = e.Department
-	case domain.KindDataset:
-		v = e.Dataset
-	case domain.KindRequest:
-		v = e.Request
-	case domain.KindDelivery:
-		v = e.Delivery
-	case domain.KindUsage:
-		v = e.Usage
-	case domain.KindContribution:
-		v = e.Contribution
-	case domain.KindCorrection:
-		v = e.Correction
-	case domain.KindSnapshot:
-		v = e.Snapshot
-	}
+	v := e.Entity()
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

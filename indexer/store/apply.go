@@ -254,25 +254,8 @@ func putEntity(txn *badger.Txn, e *domain.Event) error {
 
 // entityOf is the state an event carries for its kind.
 func entityOf(e *domain.Event) (any, error) {
-	var v any
-	switch e.Kind {
-	case domain.KindDepartment:
-		v = e.Department
-	case domain.KindDataset:
-		v = e.Dataset
-	case domain.KindRequest:
-		v = e.Request
-	case domain.KindDelivery:
-		v = e.Delivery
-	case domain.KindUsage:
-		v = e.Usage
-	case domain.KindContribution:
-		v = e.Contribution
-	case domain.KindCorrection:
-		v = e.Correction
-	case domain.KindSnapshot:
-		v = e.Snapshot
-	default:
+	v := e.Entity()
+	if v == nil {
 		return nil, fmt.Errorf("event %s is of unknown kind %q", e.Type, e.Kind)
 	}
 	// A typed nil pointer in an interface is not nil: ask JSON instead.
