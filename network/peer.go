@@ -32,7 +32,13 @@ func (n *Net) peerEnv(d Department) []string {
 		"CORE_PEER_CHAINCODELISTENADDRESS=" + d.Addr(d.PeerCCPort),
 		"CORE_PEER_GOSSIP_BOOTSTRAP=" + d.Addr(d.PeerPort),
 		"CORE_PEER_GOSSIP_EXTERNALENDPOINT=" + d.Addr(d.PeerPort),
-		"CORE_PEER_GOSSIP_RECONNECTINTERVAL=5s",
+		// Cross-department gossip dials fail until every department has
+		// joined; a short reconnect interval makes membership converge in
+		// seconds, and short alive intervals let a dead peer drop out of the
+		// Gateway's endorsement plans in about ten seconds, not thirty.
+		"CORE_PEER_GOSSIP_RECONNECTINTERVAL=2s",
+		"CORE_PEER_GOSSIP_ALIVETIMEINTERVAL=2s",
+		"CORE_PEER_GOSSIP_ALIVEEXPIRATIONTIMEOUT=10s",
 		"CORE_PEER_LOCALMSPID=" + d.MSPID,
 		"CORE_PEER_MSPCONFIGPATH=" + filepath.Join(dir, "msp"),
 		"CORE_PEER_TLS_ENABLED=true",
