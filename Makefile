@@ -13,8 +13,9 @@ FABRIC_CFG   = $(shell go env GOMODCACHE)/github.com/hyperledger/fabric@$(FABRIC
 RUN         ?= $(ROOT)/.run
 CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
 GO_TEST_FLAGS ?=
+BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status test test-unit test-integration lint fmt
+.PHONY: help build fabric up down stop start status test test-unit test-integration test-faults bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +49,12 @@ test-unit: ## unit tests (no network)
 
 test-integration: build ## integration tests: reuse a running consortium or bring one up and down
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" scripts/integration.sh
+
+test-faults: build ## fault tests: SIGKILL an indexer, a peer and the Raft leader, stop and start everything, flood bad and conflicting calls
+	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" scripts/faults.sh
+
+bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of 100k tx, query latency, memory (BENCH_ARGS=-quick for a short run)
+	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" BENCH_FLAGS="-root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)" scripts/bench.sh $(BENCH_ARGS)
 
 lint: ## vet, gofmt and staticcheck
 	go vet ./...

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -212,8 +213,42 @@ func (d Decoder) decodeTx(i int, raw, filter []byte) (decodedTx, error) {
 	return out, nil
 }
 
+// creators remembers the signers already decoded: a consortium has a few
+// dozen people, each signing thousands of transactions, and parsing the
+// certificate was a sixth of an indexer's work per transaction.
+var creators = creatorCache{m: map[string]Creator{}}
+
+// maxCreators bounds the cache: beyond it, new signers are decoded every
+// time (a ledger with that many people has other costs).
+const maxCreators = 4096
+
+type creatorCache struct {
+	mu sync.RWMutex
+	m  map[string]Creator
+}
+
 // decodeCreator reads the MSP ID and the certificate subject of a signer.
 func decodeCreator(raw []byte) (Creator, error) {
+	creators.mu.RLock()
+	c, ok := creators.m[string(raw)]
+	creators.mu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	c, err := parseCreator(raw)
+	if err != nil {
+		return c, err
+	}
+	creators.mu.Lock()
+	if len(creators.m) < maxCreators {
+		creators.m[string(raw)] = c
+	}
+	creators.mu.Unlock()
+	return c, nil
+}
+
+// parseCreator decodes a serialized identity.
+func parseCreator(raw []byte) (Creator, error) {
 	id := &msp.SerializedIdentity{}
 	if err := proto.Unmarshal(raw, id); err != nil {
 		return Creator{}, fmt.Errorf("creator: %w", err)

@@ -1,9 +1,9 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -154,62 +154,54 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		w.WriteHeader(http.StatusOK)
 	}
-	var each func(*store.EventRecord) error
-	var finish func() error
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
-		each = func(e *store.EventRecord) error {
+		header := func() error {
+			start("text/csv; charset=utf-8")
+			return cw.Write(csvHeader)
+		}
+		err = s.store.TraceEach(r.Context(), by, value, func(e *store.EventRecord) error {
 			if !started {
-				start("text/csv; charset=utf-8")
-				if err := cw.Write(csvHeader); err != nil {
+				if err := header(); err != nil {
 					return err
 				}
 			}
 			return cw.Write(csvRow(e))
+		})
+		if err == nil && !started {
+			err = header()
 		}
-		finish = func() error {
-			if !started {
-				start("text/csv; charset=utf-8")
-				if err := cw.Write(csvHeader); err != nil {
-					return err
-				}
-			}
+		if err == nil {
 			cw.Flush()
-			return cw.Error()
+			err = cw.Error()
 		}
 	default:
+		// Each event goes out as the mirror stores it, the JSON of
+		// store.EventRecord: a trace of ten thousand events is not decoded
+		// to be encoded again. A large buffer sends it in few writes.
+		bw := bufio.NewWriterSize(w, 64<<10)
 		n := 0
-		each = func(e *store.EventRecord) error {
+		err = s.store.TraceEachRaw(r.Context(), by, value, func(raw []byte) error {
 			if !started {
 				start("application/json")
-				if _, err := w.Write([]byte(`{"items":[`)); err != nil {
-					return err
-				}
-			}
-			b, err := json.Marshal(e)
-			if err != nil {
-				return err
+				bw.WriteString(`{"items":[`)
 			}
 			if n++; n > 1 {
-				b = append([]byte{','}, b...)
+				bw.WriteByte(',')
 			}
-			_, err = w.Write(b)
+			_, err := bw.Write(raw)
 			return err
-		}
-		finish = func() error {
+		})
+		if err == nil {
 			if !started {
 				start("application/json")
-				_, err := w.Write([]byte(`{"items":[]}` + "\n"))
-				return err
+				bw.WriteString(`{"items":[]}` + "\n")
+			} else {
+				bw.WriteString("]}\n")
 			}
-			_, err := w.Write([]byte("]}\n"))
-			return err
+			err = bw.Flush()
 		}
-	}
-	err = s.store.TraceEach(r.Context(), by, value, each)
-	if err == nil {
-		err = finish()
 	}
 	if err != nil {
 		if !started {

@@ -9,6 +9,7 @@ package httpapi
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -36,8 +37,9 @@ type Store interface {
 	ListContributions(ctx context.Context, f store.ContributionFilter, p store.Page) ([]domain.Contribution, string, error)
 	Metering(ctx context.Context, q store.MeterQuery) ([]store.MeterRow, error)
 	Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error)
-	Trace(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]store.EventRecord, string, error)
+	TraceRaw(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]json.RawMessage, string, error)
 	TraceEach(ctx context.Context, by store.TraceBy, value string, fn func(*store.EventRecord) error) error
+	TraceEachRaw(ctx context.Context, by store.TraceBy, value string, fn func(raw []byte) error) error
 	Lineage(ctx context.Context, id string) (*store.Lineage, error)
 	DigestAt(ctx context.Context) (height uint64, digest []byte, err error)
 }

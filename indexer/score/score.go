@@ -15,6 +15,7 @@ import (
 	"hash"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -43,6 +44,10 @@ type Builder struct {
 
 	depts    map[string]*dept
 	datasets map[string]*dataset
+	// byID holds the datasets in ID order, kept so as each is first seen:
+	// the openness sums go in that order, and a snapshot taken after every
+	// block must not sort the whole catalog again.
+	byID     []*dataset
 	pending  map[string]waiting // requests created pending, not yet decided
 	open     map[string]waiting // corrections opened, not yet resolved
 	flows    map[[2]string]float64
@@ -60,6 +65,7 @@ type dept struct {
 }
 
 type dataset struct {
+	id     string
 	owner  string
 	active bool
 	share  domain.ShareType
@@ -224,8 +230,10 @@ func (b *Builder) department(id string) *dept {
 func (b *Builder) dataset(id string) *dataset {
 	ds := b.datasets[id]
 	if ds == nil {
-		ds = &dataset{}
+		ds = &dataset{id: id}
 		b.datasets[id] = ds
+		i, _ := slices.BinarySearchFunc(b.byID, id, func(d *dataset, id string) int { return strings.Compare(d.id, id) })
+		b.byID = slices.Insert(b.byID, i, ds)
 	}
 	return ds
 }
@@ -244,9 +252,33 @@ func hours(from, to time.Time) float64 {
 // Inputs is how many events the document is computed from.
 func (b *Builder) Inputs() int { return b.inputs }
 
-// Scores computes the document.
+// Scores computes the document as of the builder's asOfBlock. The
+// builder takes no event after it.
 func (b *Builder) Scores() domain.Scores {
-	b.finish()
+	b.finished = true
+	return b.compute(b.asOfBlock)
+}
+
+// Snapshot computes the document from the events added so far, as of block
+// asOf, and leaves the builder open for more: an indexer keeps one builder
+// per period and brings it forward block by block, rather than read the
+// whole ledger again for every query. asOf must not be before the block of
+// the last event added nor after the builder's own asOfBlock, and every
+// event up to asOf must have been added. The document is the one Scores
+// would give for a builder made with asOf and fed the same events.
+func (b *Builder) Snapshot(asOf uint64) (domain.Scores, error) {
+	if b.finished {
+		return domain.Scores{}, fmt.Errorf("snapshot of scores already computed")
+	}
+	if asOf < b.lastBlock || asOf > b.asOfBlock {
+		return domain.Scores{}, fmt.Errorf("snapshot as of block %d: events up to block %d were added, the builder stops at %d", asOf, b.lastBlock, b.asOfBlock)
+	}
+	return b.compute(asOf), nil
+}
+
+// compute makes the document without changing the builder.
+func (b *Builder) compute(asOf uint64) domain.Scores {
+	waitReq, waitCorr := b.waiting()
 	m := b.model
 	ids := make([]string, 0, len(b.depts))
 	for id := range b.depts {
@@ -266,8 +298,7 @@ func (b *Builder) Scores() domain.Scores {
 	active := make([]int, len(ids))
 	used := make([]int, len(ids))
 	open := make([]float64, len(ids))
-	for _, id := range sortedKeys(b.datasets) {
-		ds := b.datasets[id]
+	for _, ds := range b.byID {
 		i, ok := index[ds.owner]
 		if !ok || !ds.active {
 			continue
@@ -299,17 +330,19 @@ func (b *Builder) Scores() domain.Scores {
 		if d.receipts > 0 {
 			raw["disputes"][i] = float64(d.disputed) / float64(d.receipts)
 		}
-		x["responsiveness.requests"] = float64(len(d.requestHours))
-		x["responsiveness.corrections"] = float64(len(d.correctionHours))
+		requestHours := slices.Concat(d.requestHours, waitReq[id])
+		correctionHours := slices.Concat(d.correctionHours, waitCorr[id])
+		x["responsiveness.requests"] = float64(len(requestHours))
+		x["responsiveness.corrections"] = float64(len(correctionHours))
 		x["responsiveness.requestHours"], x["responsiveness.correctionHours"] = 0, 0
 		var parts []float64
-		if len(d.requestHours) > 0 {
-			h := median(d.requestHours)
+		if len(requestHours) > 0 {
+			h := median(requestHours)
 			x["responsiveness.requestHours"] = h
 			parts = append(parts, 1/(1+h/24))
 		}
-		if len(d.correctionHours) > 0 {
-			h := median(d.correctionHours)
+		if len(correctionHours) > 0 {
+			h := median(correctionHours)
 			x["responsiveness.correctionHours"] = h
 			parts = append(parts, 1/(1+h/24))
 		}
@@ -392,24 +425,20 @@ func (b *Builder) Scores() domain.Scores {
 	}
 	return domain.Scores{
 		Period:      b.period,
-		AsOfBlock:   b.asOfBlock,
+		AsOfBlock:   asOf,
 		InputDigest: hex.EncodeToString(b.digest.Sum(nil)),
 		ModelDigest: m.Digest(),
 		Items:       items,
 	}
 }
 
-// finish counts, once, the requests and corrections still waiting at the
-// period's end.
-func (b *Builder) finish() {
-	if b.finished {
-		return
-	}
-	b.finished = true
-	// The requests and corrections still waiting at the period's end count
-	// with the time they have waited, so that leaving them unanswered does
-	// not look quick. A request stops waiting at its validUntil, after which
-	// it can no longer be decided.
+// waiting lists, by owner, the hours that the requests and corrections
+// still waiting at the period's end have waited. They count so that leaving
+// them unanswered does not look quick. A request stops waiting at its
+// validUntil, after which it can no longer be decided. Owners with no
+// aggregates of their own (none: every event's owner has them) are left out.
+func (b *Builder) waiting() (requests, corrections map[string][]float64) {
+	requests, corrections = map[string][]float64{}, map[string][]float64{}
 	for _, id := range sortedKeys(b.pending) {
 		w := b.pending[id]
 		until := b.end
@@ -417,16 +446,14 @@ func (b *Builder) finish() {
 			until = w.validUntil
 		}
 		if until.After(b.start) && w.since.Before(until) {
-			d := b.department(w.owner)
-			d.requestHours = append(d.requestHours, hours(w.since, until))
+			requests[w.owner] = append(requests[w.owner], hours(w.since, until))
 		}
 	}
 	for _, id := range sortedKeys(b.open) {
 		w := b.open[id]
-		d := b.department(w.owner)
-		d.correctionHours = append(d.correctionHours, hours(w.since, b.end))
+		corrections[w.owner] = append(corrections[w.owner], hours(w.since, b.end))
 	}
-
+	return requests, corrections
 }
 
 // Round rounds to 6 decimals, the precision of every published number, so

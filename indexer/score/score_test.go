@@ -190,6 +190,57 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
+// TestSnapshotMatchesAFreshBuilder brings one open builder forward event
+// by event, as the indexer's cache does, and checks that its snapshot as of
+// every block is byte for byte the document of a builder made for that
+// block and fed the whole ledger.
+func TestSnapshotMatchesAFreshBuilder(t *testing.T) {
+	l := consortium()
+	// The pending request r3 stays open at the end: waiting hours count.
+	l.add("2026-03-20T00:00:00Z", rq(domain.EventRequestCreated, "r3", "dsB1", A, B, domain.RequestPending, "2026-03-20T00:00:00Z"))
+	for _, period := range []string{"2026-02", "2026-03", "2026-04"} {
+		t.Run(period, func(t *testing.T) {
+			open, err := NewBuilder(Default(), period, math.MaxUint64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range l.list {
+				if err := open.Add(in); err != nil {
+					t.Fatal(err)
+				}
+				got, err := open.Snapshot(in.Block)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotJSON, _ := json.Marshal(got)
+				want, _ := json.Marshal(compute(t, l, period, in.Block))
+				if string(gotJSON) != string(want) {
+					t.Fatalf("as of block %d:\nsnapshot %s\nfresh    %s", in.Block, gotJSON, want)
+				}
+			}
+		})
+	}
+	t.Run("refusals", func(t *testing.T) {
+		b, _ := NewBuilder(Default(), "2026-03", 10)
+		for _, in := range l.list[:5] {
+			b.Add(in)
+		}
+		if _, err := b.Snapshot(4); err == nil {
+			t.Error("snapshot before the last event added accepted")
+		}
+		if _, err := b.Snapshot(11); err == nil {
+			t.Error("snapshot beyond the builder's asOfBlock accepted")
+		}
+		if _, err := b.Snapshot(5); err != nil {
+			t.Errorf("snapshot at the last block: %v", err)
+		}
+		b.Scores()
+		if _, err := b.Snapshot(5); err == nil {
+			t.Error("snapshot after Scores accepted")
+		}
+	})
+}
+
 func TestCutOffs(t *testing.T) {
 	l := consortium()
 	full := compute(t, l, "2026-03", 1000)

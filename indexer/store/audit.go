@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,15 +65,27 @@ func (s *Store) LatestEvent(ctx context.Context, kind domain.Kind, id string) (*
 // person, in ledger order, from one read transaction: the export of a
 // whole trace, without pages.
 func (s *Store) TraceEach(ctx context.Context, by TraceBy, value string, fn func(*EventRecord) error) error {
-	switch by {
-	case TraceDataset, TraceRequest, TraceDepartment, TraceActor:
-	default:
-		return domain.Errorf(domain.CodeInvalid, "cannot trace by %q", by)
+	return s.TraceEachRaw(ctx, by, value, func(raw []byte) error {
+		var rec EventRecord
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return fmt.Errorf("decode event record: %w", err)
+		}
+		return fn(&rec)
+	})
+}
+
+// TraceEachRaw is TraceEach with each event as the mirror stores it, the
+// JSON of its EventRecord, valid only until fn returns: an export sends it
+// on as it is, which is most of the cost of a long trace saved.
+func (s *Store) TraceEachRaw(ctx context.Context, by TraceBy, value string, fn func(raw []byte) error) error {
+	if err := checkTraceBy(by); err != nil {
+		return err
 	}
 	prefix := evIdxPrefix(string(by), value)
 	return s.view(ctx, func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix, opts.PrefetchValues = prefix, false
+		// Only the inline index has values worth fetching ahead.
+		opts.Prefix, opts.PrefetchValues = prefix, string(by) == inlineEventIndex
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		n := 0
@@ -86,20 +99,38 @@ func (s *Store) TraceEach(ctx context.Context, by TraceBy, value string, fn func
 			if err != nil {
 				return err
 			}
-			var rec EventRecord
-			found, err := readJSON(txn, eventKey(p), &rec)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return fmt.Errorf("event index points at missing event %d/%d", p.Block, p.Tx)
-			}
-			if err := fn(&rec); err != nil {
+			if err := eventValue(txn, it.Item(), p, fn); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// eventValue hands fn the stored EventRecord of the event at p, found
+// through the index entry ix: its own value when the index holds the event
+// inline, else the event log's entry.
+func eventValue(txn *badger.Txn, ix *badger.Item, p pos, fn func([]byte) error) error {
+	if ix != nil && ix.ValueSize() > 0 {
+		return ix.Value(fn)
+	}
+	item, err := txn.Get(eventKey(p))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("event index points at missing event %d/%d", p.Block, p.Tx)
+	}
+	if err != nil {
+		return fmt.Errorf("read event %d/%d: %w", p.Block, p.Tx, err)
+	}
+	return item.Value(fn)
+}
+
+// checkTraceBy refuses a key a trace cannot follow.
+func checkTraceBy(by TraceBy) error {
+	switch by {
+	case TraceDataset, TraceRequest, TraceDepartment, TraceActor:
+		return nil
+	}
+	return domain.Errorf(domain.CodeInvalid, "cannot trace by %q", by)
 }
 
 // LineageNode is a dataset found up or down a lineage, depth steps away.

@@ -60,6 +60,7 @@ func (s *Store) Reset() error {
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("drop mirror: %w", err)
 	}
+	s.scores.reset()
 	s.advanced(Status{})
 	return nil
 }

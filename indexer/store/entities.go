@@ -12,7 +12,7 @@ import (
 // the entity prefix itself) that match keep, in ID order.
 func listKind[T any](ctx context.Context, s *Store, kind domain.Kind, prefix []byte, p Page, keep func(T) bool) ([]T, string, error) {
 	var items []T
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var v T
 		if err := getDecoded(txn, kind, string(id), &v); err != nil {
 			return false, err

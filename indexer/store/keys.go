@@ -27,8 +27,10 @@ import (
 //	                                             correction.delivery, correction.status, correction.party,
 //	                                             usage.request, usage.party,
 //	                                             contribution.dataset, contribution.party
-//	evidx/<name>⊥<value>⊥<pos>                 empty: event indexes, name one of
-//	                                             dataset, request, department, actor, entity (value <kind>⊥<id>)
+//	evidx/<name>⊥<value>⊥<pos>                 event indexes, name one of
+//	                                             dataset, request, department, actor, entity (value <kind>⊥<id>);
+//	                                             empty, but for dataset: a copy of the EventRecord at event/<pos>,
+//	                                             so that a dataset's trace, however long, is one scan
 //	meter/<bucket>⊥<start:8><department>⊥<dataset>
 //	                                           MeterRow counters, 5 big-endian uint64 (calls, records, bytes,
 //	                                             deliveries, contributions); bucket hour, day or month; start =
@@ -59,7 +61,7 @@ var (
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {

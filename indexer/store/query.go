@@ -112,7 +112,7 @@ func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]do
 		prefix = entPrefix(string(domain.KindDataset))
 	}
 	var items []domain.Dataset
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var d domain.Dataset
 		if err := getDecoded(txn, domain.KindDataset, string(id), &d); err != nil {
 			return false, err
@@ -182,7 +182,7 @@ func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]do
 		prefix = entPrefix(string(domain.KindRequest))
 	}
 	var items []domain.Request
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte) (bool, error) {
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var r domain.Request
 		if err := getDecoded(txn, domain.KindRequest, string(id), &r); err != nil {
 			return false, err
@@ -214,10 +214,8 @@ const (
 // Trace lists the events about a dataset, request, department or person in
 // ledger order.
 func (s *Store) Trace(ctx context.Context, by TraceBy, value string, p Page) ([]EventRecord, string, error) {
-	switch by {
-	case TraceDataset, TraceRequest, TraceDepartment, TraceActor:
-	default:
-		return nil, "", domain.Errorf(domain.CodeInvalid, "cannot trace by %q", by)
+	if err := checkTraceBy(by); err != nil {
+		return nil, "", err
 	}
 	return s.events(ctx, evIdxPrefix(string(by), value), p)
 }
@@ -228,22 +226,41 @@ func (s *Store) EntityEvents(ctx context.Context, kind domain.Kind, id string, p
 }
 
 func (s *Store) events(ctx context.Context, prefix []byte, p Page) ([]EventRecord, string, error) {
-	var items []EventRecord
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, suffix []byte) (bool, error) {
+	raw, next, err := s.eventsRaw(ctx, prefix, p)
+	if err != nil {
+		return nil, "", err
+	}
+	items := make([]EventRecord, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &items[i]); err != nil {
+			return nil, "", fmt.Errorf("decode event record: %w", err)
+		}
+	}
+	return items, next, nil
+}
+
+// TraceRaw is Trace with each event as the mirror stores it: the JSON of
+// its EventRecord, which an API can send on without decoding and encoding
+// it again.
+func (s *Store) TraceRaw(ctx context.Context, by TraceBy, value string, p Page) ([]json.RawMessage, string, error) {
+	if err := checkTraceBy(by); err != nil {
+		return nil, "", err
+	}
+	return s.eventsRaw(ctx, evIdxPrefix(string(by), value), p)
+}
+
+func (s *Store) eventsRaw(ctx context.Context, prefix []byte, p Page) ([]json.RawMessage, string, error) {
+	var items []json.RawMessage
+	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, suffix []byte, ix *badger.Item) (bool, error) {
 		at, err := parsePos(suffix)
 		if err != nil {
 			return false, err
 		}
-		var rec EventRecord
-		found, err := readJSON(txn, eventKey(at), &rec)
-		if err != nil {
-			return false, err
-		}
-		if !found {
-			return false, fmt.Errorf("event index points at missing event %d/%d", at.Block, at.Tx)
-		}
-		items = append(items, rec)
-		return true, nil
+		err = eventValue(txn, ix, at, func(v []byte) error {
+			items = append(items, bytes.Clone(v))
+			return nil
+		})
+		return err == nil, err
 	})
 	if len(items) > p.limit() {
 		items = items[:p.limit()]
@@ -300,11 +317,11 @@ func (s *Store) view(ctx context.Context, fn func(*badger.Txn) error) error {
 }
 
 // list walks the keys under prefix that follow p's cursor, in key order,
-// handing visit each key's remainder after the prefix; visit appends what it
+// handing visit each key's remainder after the prefix (and its item); visit appends what it
 // keeps. It stops at the first kept item past the limit, so that a next
 // cursor is returned only when another item really follows, and the caller
 // drops that extra item.
-func (s *Store) list(ctx context.Context, prefix []byte, p Page, visit func(*badger.Txn, []byte) (bool, error)) (string, error) {
+func (s *Store) list(ctx context.Context, prefix []byte, p Page, visit func(txn *badger.Txn, suffix []byte, item *badger.Item) (bool, error)) (string, error) {
 	after, err := decodeCursor(p.Cursor)
 	if err != nil {
 		return "", err
@@ -329,7 +346,7 @@ func (s *Store) list(ctx context.Context, prefix []byte, p Page, visit func(*bad
 			if after != nil && bytes.Equal(suffix, after) {
 				continue
 			}
-			ok, err := visit(txn, suffix)
+			ok, err := visit(txn, suffix, it.Item())
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/store"
 )
@@ -82,5 +83,62 @@ func TestScoresFromTheMirror(t *testing.T) {
 	empty := open(t, t.TempDir(), store.Options{})
 	if _, err := empty.Scores(context.Background(), score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("empty mirror: %v", err)
+	}
+}
+
+// TestScoresCacheFollowsTheMirror asks for the scores after every block, as
+// a live indexer is asked, so that the period's cached builder is brought
+// forward block by block; then asks again for each height, older than the
+// cache, which computes afresh from block 0. Both must give the same bytes,
+// and so must a mirror dropped and applied again.
+func TestScoresCacheFollowsTheMirror(t *testing.T) {
+	raw := synthetic(30, 10)
+	st := open(t, t.TempDir(), store.Options{})
+	ctx := context.Background()
+	live := map[uint64]string{}
+	for _, r := range raw {
+		d, err := dec.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ApplyBlock(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		x, _ := scoresJSON(t, st, "2026-03", d.Number)
+		again, _ := scoresJSON(t, st, "2026-03", d.Number)
+		if string(x) != string(again) {
+			t.Fatalf("as of %d, asked twice: %s then %s", d.Number, x, again)
+		}
+		live[d.Number] = string(x)
+	}
+	last := uint64(len(raw) - 1)
+	for asOf := range last {
+		afresh, _ := scoresJSON(t, st, "2026-03", asOf)
+		if string(afresh) != live[asOf] {
+			t.Fatalf("as of %d the cached builder and a fresh pass disagree:\n%s\n%s", asOf, live[asOf], afresh)
+		}
+	}
+	if err := st.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Scores(ctx, score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
+		t.Fatalf("scores of a dropped mirror: %v", err)
+	}
+	// Another ledger of the same height: a builder left from the first
+	// would answer with the first ledger's document.
+	var other []*block.Block
+	for _, r := range synthetic(30, 7) {
+		d, err := dec.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other = append(other, d)
+	}
+	applyAll(t, st, other)
+	elsewhere := open(t, t.TempDir(), store.Options{})
+	applyAll(t, elsewhere, other)
+	want, _ := scoresJSON(t, elsewhere, "2026-03", last)
+	if got, _ := scoresJSON(t, st, "2026-03", last); string(got) != string(want) || string(got) == live[last] {
+		t.Fatalf("after a reset and another ledger, as of %d:\n%s\nwant\n%s", last, got, want)
 	}
 }

@@ -52,6 +52,8 @@ type Store struct {
 	status  Status
 	applied chan struct{} // closed and replaced each time a block is applied
 
+	scores scoreCache
+
 	stop      chan struct{}
 	gcDone    chan struct{}
 	closeOnce sync.Once

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -472,6 +473,63 @@ func TestTrace(t *testing.T) {
 	}
 	if _, _, err := s.Trace(ctx, "owner", "x", store.Page{}); domain.ErrorCode(err) != domain.CodeInvalid {
 		t.Fatalf("trace by an unknown index: %v", err)
+	}
+}
+
+// TestTraceRaw checks what the API relies on to send events without
+// decoding them: each raw event is exactly the JSON encoding of the record
+// Trace decodes, page by page and in TraceEachRaw alike.
+func TestTraceRaw(t *testing.T) {
+	l := standard(t)
+	s := open(t, t.TempDir(), store.Options{})
+	applyAll(t, s, l.blocks)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		by    store.TraceBy
+		value string
+		want  int
+	}{{store.TraceDataset, "ds1", 4}, {store.TraceDepartment, "Dept2MSP", 4}, {store.TraceDataset, "nope", 0}} {
+		t.Run(string(tt.by)+" "+tt.value, func(t *testing.T) {
+			items, _, err := s.Trace(ctx, tt.by, tt.value, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _, err := s.TraceRaw(ctx, tt.by, tt.value, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var each [][]byte
+			if err := s.TraceEachRaw(ctx, tt.by, tt.value, func(b []byte) error { each = append(each, bytes.Clone(b)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != tt.want || len(raw) != tt.want || len(each) != tt.want {
+				t.Fatalf("%d decoded, %d raw, %d each; want %d", len(items), len(raw), len(each), tt.want)
+			}
+			for i := range items {
+				enc, err := json.Marshal(items[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(enc, raw[i]) || !bytes.Equal(enc, each[i]) {
+					t.Fatalf("event %d:\nencoded %s\nraw     %s\neach    %s", i, enc, raw[i], each[i])
+				}
+				// The dataset index holds its own copy of each event: it
+				// must be the event log's, byte for byte.
+				logged, err := s.EventAt(ctx, items[i].BlockNumber, items[i].TxIndex)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if enc, _ := json.Marshal(logged); !bytes.Equal(enc, raw[i]) {
+					t.Fatalf("event %d in the log:\n%s\nin the trace:\n%s", i, enc, raw[i])
+				}
+			}
+		})
+	}
+	if _, _, err := s.TraceRaw(ctx, "owner", "x", store.Page{}); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Fatalf("raw trace by an unknown index: %v", err)
+	}
+	if err := s.TraceEachRaw(ctx, "owner", "x", func([]byte) error { return nil }); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Fatalf("raw export by an unknown index: %v", err)
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +289,33 @@ func TestMainScoringModel(t *testing.T) {
 	}
 	if doc.ModelDigest == "" || doc.ModelDigest == score.Default().Digest() || len(doc.Items) != 1 {
 		t.Fatalf("the configured model was not used: %+v", doc)
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	tests := []struct {
+		name string
+		env  string
+		set  int64 // the limit in force before the call
+		want int64
+	}{
+		{"default when GOMEMLIMIT is unset", "", math.MaxInt64, defaultMemoryLimit},
+		{"GOMEMLIMIT wins", "1GiB", 1 << 30, 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			debug.SetMemoryLimit(tt.set)
+			got := setMemoryLimit(func(k string) string {
+				if k == "GOMEMLIMIT" {
+					return tt.env
+				}
+				return ""
+			})
+			if got != tt.want || debug.SetMemoryLimit(-1) != tt.want {
+				t.Fatalf("limit %d (runtime %d), want %d", got, debug.SetMemoryLimit(-1), tt.want)
+			}
+		})
 	}
 }
