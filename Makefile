@@ -11,7 +11,8 @@ FABRIC_BIN  := $(CACHE)/fabric/bin
 PROJECT_BIN := $(CACHE)/bin
 FABRIC_CFG   = $(shell go env GOMODCACHE)/github.com/hyperledger/fabric@$(FABRIC_VERSION)/sampleconfig
 RUN         ?= $(ROOT)/.run
-CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
+TOPOLOGY    ?=
+CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLOGY),-topology $(TOPOLOGY)) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
