@@ -59,8 +59,8 @@ bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of
 
 lint: ## vet, gofmt and staticcheck
 	go vet ./...
-	@test -z "$$(gofmt -l chaincode gateway indexer network)" || { gofmt -l chaincode gateway indexer network; exit 1; }
+	@test -z "$$(gofmt -l chaincode gateway indexer network)" || { gofmt -l chaincode gateway indexer network scripts; exit 1; }
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fmt: ## gofmt the tree
-	gofmt -w chaincode gateway indexer network
+	gofmt -w chaincode gateway indexer network scripts
