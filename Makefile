@@ -59,7 +59,7 @@ bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of
 
 lint: ## vet, gofmt and staticcheck
 	go vet ./...
-	@test -z "$$(gofmt -l chaincode gateway indexer network)" || { gofmt -l chaincode gateway indexer network scripts; exit 1; }
+	@test -z "$$(gofmt -l chaincode gateway indexer network scripts)" || { gofmt -l chaincode gateway indexer network scripts; exit 1; }
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fmt: ## gofmt the tree
