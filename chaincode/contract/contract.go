@@ -105,6 +105,19 @@ func internalErr(op string, err error) *domain.Error {
 }
 
 // result is what every transaction returns: the JSON of the entity.
+// readEntity answers one entity of kind by its ID: the shape of every
+// plain Get* read.
+func readEntity[T any](ctx contractapi.TransactionContextInterface, kind domain.Kind, id string) (string, error) {
+	if err := domain.CheckID("id", id); err != nil {
+		return "", err
+	}
+	var v T
+	if _, err := mustGetEntity(ctx.GetStub(), kind, id, &v); err != nil {
+		return "", err
+	}
+	return result(v)
+}
+
 func result(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -60,12 +60,5 @@ func (c *Contract) RecordContribution(ctx contractapi.TransactionContextInterfac
 
 // GetContribution returns one contribution.
 func (c *Contract) GetContribution(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var ct domain.Contribution
-	if _, err := mustGetEntity(ctx.GetStub(), domain.KindContribution, id, &ct); err != nil {
-		return "", err
-	}
-	return result(ct)
+	return readEntity[domain.Contribution](ctx, domain.KindContribution, id)
 }

@@ -102,12 +102,5 @@ func (c *Contract) ResolveCorrection(ctx contractapi.TransactionContextInterface
 
 // GetCorrection returns one correction.
 func (c *Contract) GetCorrection(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var co domain.Correction
-	if _, err := mustGetEntity(ctx.GetStub(), domain.KindCorrection, id, &co); err != nil {
-		return "", err
-	}
-	return result(co)
+	return readEntity[domain.Correction](ctx, domain.KindCorrection, id)
 }

@@ -173,14 +173,7 @@ func (c *Contract) RetireDataset(ctx contractapi.TransactionContextInterface, id
 
 // GetDataset returns one catalog entry.
 func (c *Contract) GetDataset(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var d domain.Dataset
-	if _, err := mustGetEntity(ctx.GetStub(), domain.KindDataset, id, &d); err != nil {
-		return "", err
-	}
-	return result(d)
+	return readEntity[domain.Dataset](ctx, domain.KindDataset, id)
 }
 
 // DatasetPage is one page of ListDatasets. Bookmark is empty on the last page.

@@ -126,14 +126,7 @@ func (c *Contract) RecordDestruction(ctx contractapi.TransactionContextInterface
 
 // GetDelivery returns one delivery.
 func (c *Contract) GetDelivery(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var d domain.Delivery
-	if _, err := mustGetEntity(ctx.GetStub(), domain.KindDelivery, id, &d); err != nil {
-		return "", err
-	}
-	return result(d)
+	return readEntity[domain.Delivery](ctx, domain.KindDelivery, id)
 }
 
 // requesterStep is one of the requester's operator's transitions of a

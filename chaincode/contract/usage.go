@@ -63,12 +63,5 @@ func (c *Contract) RecordUsage(ctx contractapi.TransactionContextInterface, inpu
 
 // GetUsage returns one usage record.
 func (c *Contract) GetUsage(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var u domain.Usage
-	if _, err := mustGetEntity(ctx.GetStub(), domain.KindUsage, id, &u); err != nil {
-		return "", err
-	}
-	return result(u)
+	return readEntity[domain.Usage](ctx, domain.KindUsage, id)
 }
