@@ -3,8 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-FABRIC_VERSION    ?= v1.4.0-rc1.0.20230405174026-695dd57e01c2
-FABRIC_CA_VERSION ?= v1.5.15
+# Fabric v3.1.1 (a pseudo-version: Fabric's tags are not Go module versions),
+# pinned in chaincode/validation/go.mod with the validation plugin it loads.
+FABRIC_VERSION    := $(shell awk '$$1 == "github.com/hyperledger/fabric" {print $$2}' chaincode/validation/go.mod)
+FABRIC_CA_VERSION ?= v1.5.21
 ROOT        := $(CURDIR)
 CACHE       := $(ROOT)/.cache
 FABRIC_BIN  := $(CACHE)/fabric/bin
@@ -22,7 +24,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 fabric: ## build the pinned Fabric and Fabric CA binaries once (cached in .cache/)
-	@FABRIC_VERSION=$(FABRIC_VERSION) FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh >/dev/null
+	@FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh >/dev/null
 
 build: fabric ## build Fabric (cached) and the project's binaries
 	@mkdir -p $(PROJECT_BIN)
@@ -45,8 +47,10 @@ status: ## show what runs, with memory
 
 test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
 
-test-unit: ## unit tests (no network)
+test-unit: ## unit tests (no network), in every module of the repository
 	go test $(GO_TEST_FLAGS) ./...
+	cd chaincode/domain && go test $(GO_TEST_FLAGS) ./...
+	cd chaincode/validation && go test $(GO_TEST_FLAGS) ./...
 
 test-integration: build ## integration tests: reuse a running consortium or bring one up and down
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" scripts/integration.sh
@@ -59,6 +63,8 @@ bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of
 
 lint: ## vet, gofmt and staticcheck
 	go vet ./...
+	cd chaincode/domain && go vet ./...
+	cd chaincode/validation && go vet ./...
 	@test -z "$$(gofmt -l chaincode gateway indexer network scripts)" || { gofmt -l chaincode gateway indexer network scripts; exit 1; }
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 

@@ -109,7 +109,7 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
 			"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
 			"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version,
-			"--package-id", id, "--sequence", "1"); err != nil {
+			"--package-id", id, "--sequence", "1", "--validation-plugin", ValidationPlugin); err != nil {
 			return fmt.Errorf("approve for %s: %w", d.MSPID, err)
 		}
 		return nil
@@ -119,7 +119,7 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 	}
 	args := []string{"lifecycle", "chaincode", "commit",
 		"-o", n.topo.Ordering.Nodes[0].Addr(n.topo.Ordering.Nodes[0].Port), "--tls", "--cafile", n.ordererCA(),
-		"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version, "--sequence", "1"}
+		"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version, "--sequence", "1", "--validation-plugin", ValidationPlugin}
 	for _, d := range deps {
 		args = append(args, "--peerAddresses", d.Addr(d.PeerPort), "--tlsRootCertFiles", filepath.Join(n.peerDir(d), "tls", "ca.crt"))
 	}

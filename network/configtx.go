@@ -44,13 +44,7 @@ Organizations:
 
 Capabilities:
   Channel: &ChannelCapabilities
-{{- if eq .Ordering.Consensus "BFT"}}
     V3_0: true
-{{- else}}
-    # Not V3_0 for Raft: with it this build's peers send each transaction to
-    # every orderer, and a duplicate ordered under load stalls every peer.
-    V2_0: true
-{{- end}}
   Orderer: &OrdererCapabilities
     V2_0: true
   Application: &ApplicationCapabilities
@@ -99,11 +93,7 @@ Orderer: &OrdererDefaults
       ElectionTick: 10
       HeartbeatTick: 1
       MaxInflightBlocks: 5
-      # A snapshot after every block: the pinned Fabric build can deadlock an
-      # orderer that replays Raft membership changes from its WAL at restart
-      # (hyperledger/fabric#4199, fixed by #4201 after this build); from a
-      # snapshot it does not replay them.
-      SnapshotIntervalSize: 1 KB
+      SnapshotIntervalSize: 16 MB
 {{- end}}
   Organizations:
   Policies:

@@ -23,7 +23,7 @@ func (n *Net) peerEnv(d Department) []string {
 	data := n.path("data", "peer-"+d.Slug())
 	builder := filepath.Join(n.opts.Root, "network", "builder")
 	return []string{
-		"FABRIC_CFG_PATH=" + n.opts.FabricCfg,
+		"FABRIC_CFG_PATH=" + n.peerConfigDir(),
 		"FABRIC_LOGGING_SPEC=INFO:gossip=WARNING:comm.grpc.server=WARNING",
 		"CORE_PEER_ID=peer0." + d.Slug(),
 		"CORE_PEER_ADDRESS=" + d.Addr(d.PeerPort),
@@ -56,6 +56,34 @@ func (n *Net) peerEnv(d Department) []string {
 	}
 }
 
+// ValidationPlugin is the name under which peers load govshare's validation
+// plugin (chaincode/validation) and the ledger chaincode's definition names
+// it.
+const ValidationPlugin = "govshare"
+
+func (n *Net) peerConfigDir() string { return n.path("config", "peer") }
+
+// writePeerConfig writes the peers' core.yaml: the sample one with govshare's
+// validation plugin added under handlers.validators (a new map entry, which
+// no environment variable can add).
+func (n *Net) writePeerConfig() error {
+	raw, err := os.ReadFile(filepath.Join(n.opts.FabricCfg, "core.yaml"))
+	if err != nil {
+		return err
+	}
+	plugin := n.bin("govshare-validation.so")
+	if _, err := os.Stat(plugin); err != nil {
+		return fmt.Errorf("the validation plugin was not built (make fabric): %w", err)
+	}
+	const anchor = "\n    validators:\n"
+	s := string(raw)
+	if !strings.Contains(s, anchor) {
+		return fmt.Errorf("%s/core.yaml has no handlers.validators section", n.opts.FabricCfg)
+	}
+	s = strings.Replace(s, anchor, anchor+"      "+ValidationPlugin+":\n        name: "+ValidationPlugin+"\n        library: "+plugin+"\n", 1)
+	return writeFileAtomic(filepath.Join(n.peerConfigDir(), "core.yaml"), []byte(s), 0o644)
+}
+
 // adminEnv is the peer CLI's environment acting as a department's admin
 // against its own peer.
 func (n *Net) adminEnv(d Department) []string {
@@ -72,6 +100,9 @@ func (n *Net) adminEnv(d Department) []string {
 // startPeers starts every department's peer and joins it to the channel.
 func (n *Net) startPeers(ctx context.Context, block string) error {
 	deps := n.topo.Departments
+	if err := n.writePeerConfig(); err != nil {
+		return err
+	}
 	procs := make([]*Proc, len(deps))
 	for i, d := range deps {
 		p, err := n.procs.start(procSpec{Name: "peer-" + d.Slug(), Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,

@@ -135,7 +135,7 @@ func (n *Net) running(ctx context.Context) (ok bool, why string) {
 }
 
 func (n *Net) checkTools() error {
-	for _, b := range []string{"peer", "orderer", "configtxgen", "osnadmin", "fabric-ca-server", "fabric-ca-client", "ledgercc", "gateway", "indexer"} {
+	for _, b := range []string{"peer", "orderer", "configtxgen", "osnadmin", "fabric-ca-server", "fabric-ca-client", "govshare-validation.so", "ledgercc", "gateway", "indexer"} {
 		if _, err := os.Stat(n.bin(b)); err != nil {
 			return fmt.Errorf("missing binary %s (run `make build`): %w", n.bin(b), err)
 		}

@@ -28,7 +28,7 @@ func TestRecordContribution(t *testing.T) {
 			if e.DatasetID != "pool" || e.Owner != "Dept1MSP" || e.Requester != tt.as.msp || e.Contribution == nil || *e.Contribution != c {
 				t.Errorf("event %+v", e)
 			}
-			h.wantEndorsers(domain.KindContribution, c.ID, tt.as.msp)
+			h.wantEndorsers(domain.KindContribution, c.ID, union([]string{"Dept1MSP"}, []string{tt.as.msp})...) // contributor and pool owner
 			var got domain.Contribution
 			h.query(au3, &got, "GetContribution", c.ID)
 			if got != c {

@@ -269,6 +269,13 @@ func indexDataset(stub shim.ChaincodeStubInterface, d *domain.Dataset) error {
 	if err != nil {
 		return err
 	}
+	prev, err := stub.GetState(ik) // a creation reads its key as absent: see chaincode/validation
+	if err != nil {
+		return internalErr("read dataset index", err)
+	}
+	if len(prev) > 0 {
+		return domain.Errorf(domain.CodeConflict, "dataset %s is already in %s's catalog", d.ID, d.Owner)
+	}
 	if err := stub.PutState(ik, indexValue); err != nil {
 		return internalErr("write dataset index", err)
 	}

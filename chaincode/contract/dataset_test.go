@@ -28,8 +28,8 @@ func TestRegisterDataset(t *testing.T) {
 	if got := h.endorsers(idx); !slices.Equal(got, []string{"Dept1MSP"}) {
 		t.Errorf("index key endorsers %v", got)
 	}
-	if len(out.writes) != 2 {
-		t.Errorf("register wrote %d keys, want the entry and its index", len(out.writes))
+	if len(out.writes) != 3 {
+		t.Errorf("register wrote %d keys, want the entry, its index and the owner's anchor", len(out.writes))
 	}
 
 	// Without an ID, the ID comes from the transaction.

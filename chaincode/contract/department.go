@@ -36,7 +36,12 @@ func (c *Contract) SetDepartment(ctx contractapi.TransactionContextInterface, in
 		return "", internalErr("read department "+a.MSPID, err)
 	}
 	d := &domain.Department{MSPID: a.MSPID, Name: in.Name, Code: in.Code, Level: in.Level, UpdatedAt: now, UpdatedBy: a}
-	write := func() error { return putEntity(stub, key, d, a.MSPID) }
+	write := func() error {
+		if err := putEntity(stub, key, d, a.MSPID); err != nil {
+			return err
+		}
+		return createAnchor(stub, a.MSPID)
+	}
 	if len(prev) > 0 {
 		write = func() error { return updateEntity(stub, key, d) }
 	}

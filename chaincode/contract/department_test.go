@@ -9,6 +9,7 @@ import (
 
 func TestSetDepartment(t *testing.T) {
 	h := newHarness(t)
+	h.ledger = newFakeLedger() // no profiles yet
 	in := domain.DepartmentInput{Name: "Civil Affairs Bureau", Code: "CA-01", Level: domain.LevelMunicipal}
 	var d domain.Department
 	out := h.submit(ad1, &d, "SetDepartment", jsonOf(t, in))
@@ -72,6 +73,7 @@ func TestSetDepartmentRejects(t *testing.T) {
 
 func TestGetAndListDepartments(t *testing.T) {
 	h := newHarness(t)
+	h.ledger = newFakeLedger() // no profiles yet
 	var list []domain.Department
 	h.query(au3, &list, "ListDepartments")
 	if list == nil || len(list) != 0 {

@@ -2,26 +2,23 @@ package contract
 
 import (
 	"encoding/json"
+	"sort"
+	"strings"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 )
 
-// The world state holds one composite key per entity, ("<kind>", id), where
-// kind is the domain.Kind; plus one index key per dataset,
-// ("dataset~owner", owner, id), so a department's catalog is a prefix scan.
-// There are no counters and no shared keys: two departments acting on
-// different things never write the same key, so their transactions never
-// conflict.
-const datasetByOwner = "dataset~owner"
+// The key layout is domain's (chaincode/domain/keys.go), shared with the
+// peers' validation plugin and the indexers.
+const datasetByOwner = domain.IndexDatasetByOwner
 
-// indexValue is what an index key stores: the shim treats an empty value as a
-// delete, so it holds one zero byte.
-var indexValue = []byte{0}
+// indexValue is what an index or anchor key stores.
+var indexValue = domain.IndexValue
 
 // entityKey is the state key of one entity.
-func entityKey(stub shim.ChaincodeStubInterface, kind domain.Kind, id string) (string, error) {
-	k, err := stub.CreateCompositeKey(string(kind), []string{id})
+func entityKey(_ shim.ChaincodeStubInterface, kind domain.Kind, id string) (string, error) {
+	k, err := domain.EntityKey(kind, id)
 	if err != nil {
 		return "", domain.Errorf(domain.CodeInvalid, "%s ID %q cannot form a key: %v", kind, id, err)
 	}
@@ -29,8 +26,8 @@ func entityKey(stub shim.ChaincodeStubInterface, kind domain.Kind, id string) (s
 }
 
 // datasetOwnerKey is the index key that lists dataset id under its owner.
-func datasetOwnerKey(stub shim.ChaincodeStubInterface, owner, id string) (string, error) {
-	k, err := stub.CreateCompositeKey(datasetByOwner, []string{owner, id})
+func datasetOwnerKey(_ shim.ChaincodeStubInterface, owner, id string) (string, error) {
+	k, err := domain.DatasetOwnerKey(owner, id)
 	if err != nil {
 		return "", domain.Errorf(domain.CodeInvalid, "dataset index key for %q/%q: %v", owner, id, err)
 	}
@@ -101,10 +98,21 @@ func updateEntity(stub shim.ChaincodeStubInterface, key string, v any) error {
 	return nil
 }
 
-// putEntity writes a new entity under key and sets the key's endorsement
-// policy to the departments that own it, so no other set of peers can
-// rewrite it.
+// putEntity writes a new entity under key. Its key-level endorsement
+// policy becomes the peers of the departments that own it (owners, and every
+// party the record names), so no other set of peers can rewrite it. Every
+// party must have a profile on the ledger, and the transaction writes each
+// party's anchor (domain.AnchorKey), so that Fabric's Gateway plans every
+// party's peer among the endorsers; the peers' validation plugin refuses the
+// creation unless all of them endorsed it.
 func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...string) error {
+	prev, err := stub.GetState(key) // a creation reads its key as absent: see chaincode/validation
+	if err != nil {
+		return internalErr("read state", err)
+	}
+	if len(prev) > 0 {
+		return domain.Errorf(domain.CodeConflict, "key %q already exists", printableKey(key))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return internalErr("encode state", err)
@@ -112,5 +120,81 @@ func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...st
 	if err := stub.PutState(key, b); err != nil {
 		return internalErr("write state", err)
 	}
-	return setEndorsers(stub, key, owners...)
+	var parties []string
+	if r, ok := v.(domain.Record); ok {
+		parties = r.Parties()
+	}
+	_, isDepartment := v.(*domain.Department)
+	if !isDepartment {
+		if err := writeAnchors(stub, parties); err != nil {
+			return err
+		}
+	}
+	return setEndorsers(stub, key, union(owners, parties)...)
 }
+
+// writeAnchors blind-writes the anchor of every party, after checking that
+// the party has a profile (and so an anchor) on the ledger. Anchors are
+// never read here: a read would make every two transactions naming the same
+// department in one block conflict.
+func writeAnchors(stub shim.ChaincodeStubInterface, parties []string) error {
+	for _, p := range parties {
+		dk, err := entityKey(stub, domain.KindDepartment, p)
+		if err != nil {
+			return err
+		}
+		b, err := stub.GetState(dk)
+		if err != nil {
+			return internalErr("read department "+p, err)
+		}
+		if len(b) == 0 {
+			return domain.Errorf(domain.CodeConflict, "department %s has no profile on the ledger yet; its admin sets it first (PUT /v1/departments/me)", p)
+		}
+		ak, err := domain.AnchorKey(p)
+		if err != nil {
+			return domain.Errorf(domain.CodeInvalid, "anchor of %q: %v", p, err)
+		}
+		if err := stub.PutState(ak, indexValue); err != nil {
+			return internalErr("write anchor", err)
+		}
+	}
+	return nil
+}
+
+// createAnchor creates a department's anchor with its profile: read as
+// absent (a creation, see chaincode/validation) and endorsed by the
+// department's own peer from then on.
+func createAnchor(stub shim.ChaincodeStubInterface, mspID string) error {
+	ak, err := domain.AnchorKey(mspID)
+	if err != nil {
+		return domain.Errorf(domain.CodeInvalid, "anchor of %q: %v", mspID, err)
+	}
+	prev, err := stub.GetState(ak)
+	if err != nil {
+		return internalErr("read anchor", err)
+	}
+	if len(prev) > 0 {
+		return nil
+	}
+	if err := stub.PutState(ak, indexValue); err != nil {
+		return internalErr("write anchor", err)
+	}
+	return setEndorsers(stub, ak, mspID)
+}
+
+// union returns the members of both lists, sorted, without repeats.
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range append(append([]string{}, a...), b...) {
+		if x != "" && !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// printableKey shows a composite key with its separators visible.
+func printableKey(key string) string { return strings.ReplaceAll(key, "\x00", "|") }

@@ -57,9 +57,14 @@ func TestKeyLayout(t *testing.T) {
 	h := newHarness(t)
 	writes := flow(h, "Dept1MSP", "Dept2MSP", "ds1")
 	for fn, keys := range writes {
-		want := 1
-		if fn == "RegisterDataset" {
-			want = 2 // the entry and its owner index
+		want := 1 // an update writes its record alone
+		switch fn {
+		case "CreateRequest", "RecordDelivery", "RecordUsage", "RecordContribution", "OpenCorrection":
+			want = 3 // the new record and both parties' anchors
+		case "RegisterDataset":
+			want = 3 // the entry, its owner index and the owner's anchor
+		case "PublishScores":
+			want = 2 // the snapshot and the publisher's anchor
 		}
 		if len(keys) != want {
 			t.Errorf("%s wrote %d keys %q, want %d", fn, len(keys), keys, want)
@@ -76,6 +81,10 @@ func TestKeyLayout(t *testing.T) {
 		case objectType == datasetByOwner:
 			if len(attrs) != 2 || attrs[0] != "Dept1MSP" || attrs[1] != "ds1" {
 				t.Errorf("index key attributes %q", attrs)
+			}
+		case objectType == domain.AnchorType:
+			if len(attrs) != 1 {
+				t.Errorf("anchor key has attributes %q, want the MSP ID alone", attrs)
 			}
 		case slices.Contains(kinds, objectType):
 			if len(attrs) != 1 {
@@ -114,12 +123,15 @@ func TestEveryKeyHasItsOwnersPolicy(t *testing.T) {
 	flow(h, "Dept1MSP", "Dept2MSP", "ds1")
 	s := &txStub{}
 	for k := range h.ledger.state {
-		objectType, _, _ := s.SplitCompositeKey(k)
+		objectType, attrs, _ := s.SplitCompositeKey(k)
 		want := map[string][]string{
-			"department": {"Dept1MSP"}, "dataset": {"Dept1MSP"}, datasetByOwner: {"Dept1MSP"},
+			"dataset": {"Dept1MSP"}, datasetByOwner: {"Dept1MSP"},
 			"request": {"Dept1MSP", "Dept2MSP"}, "delivery": {"Dept1MSP", "Dept2MSP"}, "correction": {"Dept1MSP", "Dept2MSP"},
-			"usage": {"Dept2MSP"}, "contribution": {"Dept2MSP"}, "snapshot": {"Dept2MSP"},
+			"usage": {"Dept1MSP", "Dept2MSP"}, "contribution": {"Dept1MSP", "Dept2MSP"}, "snapshot": {"Dept2MSP"},
 		}[objectType]
+		if objectType == "department" || objectType == domain.AnchorType {
+			want = attrs // a department's own profile and anchor: its own peer
+		}
 		if got := h.endorsers(k); !slices.Equal(got, want) {
 			t.Errorf("%s key endorsers %v, want %v", objectType, got, want)
 		}

@@ -346,8 +346,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("NewChaincode: %v", err)
 	}
+	l := newFakeLedger()
+	l.seedProfiles()
 	return &harness{
-		t: t, cc: cc, ledger: newFakeLedger(), certs: map[who][]byte{},
+		t: t, cc: cc, ledger: l, certs: map[who][]byte{},
 		now: time.Date(2026, 3, 10, 9, 30, 0, 123456789, time.UTC),
 	}
 }

@@ -22,7 +22,7 @@ func TestRecordUsage(t *testing.T) {
 		e.Usage == nil || *e.Usage != u {
 		t.Errorf("event %+v", e)
 	}
-	h.wantEndorsers(domain.KindUsage, u.ID, "Dept2MSP")
+	h.wantEndorsers(domain.KindUsage, u.ID, "Dept1MSP", "Dept2MSP") // consumer and owner
 	var got domain.Usage
 	h.query(au3, &got, "GetUsage", u.ID)
 	if got != u {

@@ -1,0 +1,3 @@
+module github.com/govshare/ledger/chaincode/domain
+
+go 1.24
