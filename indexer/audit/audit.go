@@ -1,9 +1,11 @@
 // Package audit checks the mirror against the ledger itself: one
-// transaction's event (its block, its place in the block, its validation
-// code, its payload and the entity state the mirror derived from it) and
-// the hash chain over a range of blocks. It reads the mirror through the
-// store's records and the ledger through blocks that package block has
-// decoded, so it knows neither Badger nor Fabric.
+// transaction (its block, its place in the block, its validation code, its
+// event, whether that event agrees with what the transaction wrote, and the
+// entity state the mirror derived from the write set, against the peer's
+// world state) and the hash chain over a range of blocks. It reads the
+// mirror through the store's records and the ledger through blocks that
+// package block has decoded and the peer's state history, so it knows
+// neither Badger nor Fabric.
 package audit
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/store"
+	"github.com/govshare/ledger/indexer/writeset"
 )
 
 // Mirror is what the audit reads of the index.
@@ -27,6 +30,7 @@ type Mirror interface {
 	Transactions(ctx context.Context, txID string) ([]store.TxRecord, error)
 	Block(ctx context.Context, n uint64) (*store.BlockRecord, error)
 	EventAt(ctx context.Context, n uint64, txIndex int) (*store.EventRecord, error)
+	AnomalyAt(ctx context.Context, n uint64, txIndex int) (*store.Anomaly, error)
 	LatestEvent(ctx context.Context, kind domain.Kind, id string) (*store.EventRecord, error)
 	GetEntity(ctx context.Context, kind domain.Kind, id string) (json.RawMessage, error)
 }
@@ -37,6 +41,21 @@ type Ledger interface {
 	Block(ctx context.Context, n uint64) (*block.Block, error)
 	// Range hands fn blocks from to to, in order.
 	Range(ctx context.Context, from, to uint64, fn func(*block.Block) error) error
+}
+
+// State is where the audit reads the peer's world state: every committed
+// version of an entity's key, oldest first, as the peer's history database
+// keeps it (the ledger chaincode's History transaction, package source).
+// An entity the peer does not hold is a not_found error.
+type State interface {
+	History(ctx context.Context, kind domain.Kind, id string) ([]Version, error)
+}
+
+// Version is one committed change of a key.
+type Version struct {
+	TxID   string
+	Delete bool
+	Value  []byte // the value as written; nil for a delete
 }
 
 // Check is one comparison between the mirror and the ledger.
@@ -53,6 +72,9 @@ type Verification struct {
 	BlockNumber uint64  `json:"blockNumber"`
 	TxIndex     int     `json:"txIndex"`
 	Checks      []Check `json:"checks"`
+	// Anomaly is the mirror's record of the transaction's anomaly, if it
+	// has one: the event as received, and every check it failed.
+	Anomaly *store.Anomaly `json:"anomaly,omitempty"`
 }
 
 func (v *Verification) check(name string, ok bool, detail string, args ...any) {
@@ -63,6 +85,9 @@ func (v *Verification) check(name string, ok bool, detail string, args ...any) {
 type Auditor struct {
 	Mirror Mirror
 	Ledger Ledger
+	// State reads the peer's world state, for the state.peer check; nil
+	// leaves that check out (an indexer wired to a peer always sets it).
+	State State
 }
 
 // unavailable wraps a failure to read the ledger: the check could not be
@@ -77,6 +102,14 @@ func unavailable(err error, what string) error {
 // Verify checks the indexed transaction txID against the block that holds
 // it on the ledger. An unknown transaction is not_found; a peer that cannot
 // be read is unavailable; anything the ledger contradicts is a failed check.
+// For a transaction the mirror took, the checks after the block's and the
+// position's are: event.payloadSha256 (the event as the mirror keeps it),
+// event.record (its trace entry), event.entity (its state, while this is
+// the entity's latest change), event.writeSet (the event agrees with what
+// the transaction wrote: a failure names the anomaly's check, as package
+// writeset judges the ledger's block) and, with a State, state.peer (the
+// peer's committed versions of each entity written equal the block's value
+// and the mirror's state).
 func (a Auditor) Verify(ctx context.Context, txID string) (*Verification, error) {
 	recs, err := a.Mirror.Transactions(ctx, txID)
 	if err != nil {
@@ -84,7 +117,7 @@ func (a Auditor) Verify(ctx context.Context, txID string) (*Verification, error)
 	}
 	rec := recs[0]
 	for _, r := range recs {
-		if r.Applied { // the one the mirror took an event from
+		if r.Applied { // the one the mirror took
 			rec = r
 			break
 		}
@@ -128,15 +161,25 @@ func (a Auditor) Verify(ctx context.Context, txID string) (*Verification, error)
 		v.check("event.indexed", !lt.Applied, "the mirror holds no event for it; the ledger %s", map[bool]string{true: "has one", false: "has none to apply"}[lt.Applied])
 		return v.done(), nil
 	}
+	r := writeset.Read(*lt)
 	ev, err := a.Mirror.EventAt(ctx, rec.BlockNumber, rec.TxIndex)
-	if err != nil {
-		if domain.ErrorCode(err) != domain.CodeNotFound {
+	if err != nil && domain.ErrorCode(err) != domain.CodeNotFound {
+		return nil, err
+	}
+	an, err := a.Mirror.AnomalyAt(ctx, rec.BlockNumber, rec.TxIndex)
+	if err != nil && domain.ErrorCode(err) != domain.CodeNotFound {
+		return nil, err
+	}
+	v.Anomaly = an
+	checkPayload(v, lt, ev, an)
+	checkRecord(v, lb.Number, lt, r, ev)
+	a.checkEntities(ctx, v, lt, r)
+	checkWriteSet(v, r, an)
+	if a.State != nil {
+		if err := a.checkPeerState(ctx, v, lt, r); err != nil {
 			return nil, err
 		}
-		v.check("event.indexed", false, "the mirror's transaction record says applied but it holds no event")
-		return v.done(), nil
 	}
-	a.checkEvent(ctx, v, lt, ev)
 	return v.done(), nil
 }
 
@@ -148,97 +191,222 @@ func (v *Verification) done() *Verification {
 	return v
 }
 
-// checkEvent compares the mirror's event record and entity state with the
-// event in the ledger's transaction.
-func (a Auditor) checkEvent(ctx context.Context, v *Verification, lt *block.Tx, ev *store.EventRecord) {
-	if lt.Event == nil {
-		v.check("event.payloadSha256", false, "the ledger's transaction carries no ledger event; the mirror has %s", ev.Type)
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// checkPayload compares the event payload the mirror keeps with the
+// ledger's: in the trace entry when the mirror believed the event, in the
+// anomaly record when not.
+func checkPayload(v *Verification, lt *block.Tx, ev *store.EventRecord, an *store.Anomaly) {
+	const name = "event.payloadSha256"
+	if lt.EventPayload == nil {
+		mirror := ""
+		if ev != nil {
+			mirror = ev.PayloadSHA256
+		}
+		if an != nil && an.PayloadSHA256 != "" {
+			mirror = an.PayloadSHA256
+		}
+		v.check(name, mirror == "", "the ledger's transaction carries no ledger event; the mirror %s",
+			map[bool]string{true: "keeps none", false: "keeps one hashing to " + mirror}[mirror == ""])
 		return
 	}
-	ledgerSum := sha256.Sum256(lt.EventPayload)
-	mirrorSum := sha256.Sum256(ev.Event)
-	ls, ms := hex.EncodeToString(ledgerSum[:]), hex.EncodeToString(mirrorSum[:])
-	v.check("event.payloadSha256", ls == ev.PayloadSHA256 && ms == ev.PayloadSHA256,
-		"the ledger's payload hashes to %s; the mirror records %s and its copy hashes to %s", ls, ev.PayloadSHA256, ms)
+	ls := sum(lt.EventPayload)
+	if ev != nil && ev.Anomaly == "" {
+		ms := sum(ev.Event)
+		v.check(name, ls == ev.PayloadSHA256 && ms == ev.PayloadSHA256,
+			"the ledger's payload hashes to %s; the mirror records %s and its copy hashes to %s", ls, ev.PayloadSHA256, ms)
+		return
+	}
+	if an == nil {
+		v.check(name, false, "the ledger's payload hashes to %s; the mirror keeps it neither in its trace nor as an anomaly", ls)
+		return
+	}
+	ms := sum(an.Payload)
+	v.check(name, ls == an.PayloadSHA256 && ms == an.PayloadSHA256,
+		"the ledger's payload hashes to %s; the mirror's anomaly record states %s and its copy hashes to %s", ls, an.PayloadSHA256, ms)
+}
 
-	e := lt.Event
+// checkRecord compares the mirror's trace entry with the one the
+// transaction in the ledger's block makes.
+func checkRecord(v *Verification, number uint64, lt *block.Tx, r writeset.Result, ev *store.EventRecord) {
+	const name = "event.record"
+	want, ok := store.TraceOf(number, *lt, r)
+	switch {
+	case !ok && ev == nil:
+		v.check(name, true, "the ledger's transaction wrote no entity; the mirror traces none")
+		return
+	case !ok:
+		v.check(name, false, "the ledger's transaction wrote no entity; the mirror traces a %s of %s %s", ev.Type, ev.Kind, ev.ID)
+		return
+	case ev == nil:
+		v.check(name, false, "the ledger's transaction wrote %s %s; the mirror holds no trace of it", want.Kind, want.ID)
+		return
+	}
 	var diffs []string
 	cmp := func(field, ledger, mirror string) {
 		if ledger != mirror {
 			diffs = append(diffs, fmt.Sprintf("%s %q != %q", field, ledger, mirror))
 		}
 	}
-	cmp("txId", lt.ID, ev.TxID)
-	cmp("type", string(e.Type), string(ev.Type))
-	cmp("kind", string(e.Kind), string(ev.Kind))
-	cmp("id", e.ID, ev.ID)
-	cmp("status", e.Status, ev.Status)
-	cmp("datasetId", e.DatasetID, ev.DatasetID)
-	cmp("requestId", e.RequestID, ev.RequestID)
-	cmp("owner", e.Owner, ev.Owner)
-	cmp("requester", e.Requester, ev.Requester)
-	cmp("timestamp", lt.Timestamp.UTC().Format(time.RFC3339Nano), ev.Timestamp.UTC().Format(time.RFC3339Nano))
-	if lt.Creator.MSPID != "" {
-		cmp("mspId", lt.Creator.MSPID, ev.MSPID)
-	}
-	if lt.Creator.Subject != "" {
-		cmp("actor", lt.Creator.Subject, ev.Actor)
-	}
-	v.check("event.record", len(diffs) == 0, "%s", orAll(diffs, "the mirror's event record matches the ledger's transaction and event"))
-
-	// The entity state: the mirror keeps the latest one, so it is this
-	// event's only while no later event has changed the entity.
-	latest, err := a.Mirror.LatestEvent(ctx, e.Kind, e.ID)
-	if err != nil {
-		v.check("event.entity", false, "the mirror cannot find the events of %s %s: %v", e.Kind, e.ID, err)
-		return
-	}
-	if latest.BlockNumber != ev.BlockNumber || latest.TxIndex != ev.TxIndex {
-		v.check("event.entity", true, "%s %s has changed since, in tx %s (block %d); this event's state is checked through its payload hash",
-			e.Kind, e.ID, latest.TxID, latest.BlockNumber)
-		return
-	}
-	state, err := a.Mirror.GetEntity(ctx, e.Kind, e.ID)
-	if err != nil {
-		v.check("event.entity", false, "the mirror holds no state for %s %s: %v", e.Kind, e.ID, err)
-		return
-	}
-	want, err := entityJSON(e)
-	if err != nil {
-		v.check("event.entity", false, "the ledger's event has no %s state: %v", e.Kind, err)
-		return
-	}
-	got, err := canonical(state)
-	v.check("event.entity", err == nil && bytes.Equal(got, want),
-		"the mirror's state of %s %s %s the entity in the ledger's event", e.Kind, e.ID, map[bool]string{true: "equals", false: "differs from"}[err == nil && bytes.Equal(got, want)])
+	cmp("txId", want.TxID, ev.TxID)
+	cmp("type", string(want.Type), string(ev.Type))
+	cmp("kind", string(want.Kind), string(ev.Kind))
+	cmp("id", want.ID, ev.ID)
+	cmp("status", want.Status, ev.Status)
+	cmp("datasetId", want.DatasetID, ev.DatasetID)
+	cmp("requestId", want.RequestID, ev.RequestID)
+	cmp("owner", want.Owner, ev.Owner)
+	cmp("requester", want.Requester, ev.Requester)
+	cmp("timestamp", want.Timestamp.UTC().Format(time.RFC3339Nano), ev.Timestamp.UTC().Format(time.RFC3339Nano))
+	cmp("mspId", want.MSPID, ev.MSPID)
+	cmp("actor", want.Actor, ev.Actor)
+	cmp("role", string(want.Role), string(ev.Role))
+	cmp("anomaly", want.Anomaly, ev.Anomaly)
+	cmp("others", fmt.Sprint(want.Others), fmt.Sprint(ev.Others))
+	v.check(name, len(diffs) == 0, "%s", orAll(diffs, "the mirror's trace entry matches the ledger's transaction"))
 }
 
-// entityJSON is the canonical JSON of the entity an event carries, as this
-// build decodes it: what the mirror stores, so that fields a newer chaincode
-// adds within event v1 (which the mirror does not keep) are no difference.
-func entityJSON(e *domain.Event) ([]byte, error) {
-	v := e.Entity()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// checkEntities compares the mirror's state of each entity the transaction
+// wrote with the value in the ledger's block, while the transaction is the
+// entity's latest change in the mirror.
+func (a Auditor) checkEntities(ctx context.Context, v *Verification, lt *block.Tx, r writeset.Result) {
+	const name = "event.entity"
+	if len(r.Entities) == 0 {
+		v.check(name, true, "the ledger's transaction wrote no entity")
+		return
 	}
-	if bytes.Equal(raw, []byte("null")) {
-		return nil, fmt.Errorf("no %s state", e.Kind)
+	ok, details := true, []string{}
+	for _, ent := range r.Entities {
+		latest, err := a.Mirror.LatestEvent(ctx, ent.Kind, ent.ID)
+		if err != nil {
+			ok = false
+			details = append(details, fmt.Sprintf("the mirror cannot find the changes of %s %s: %v", ent.Kind, ent.ID, err))
+			continue
+		}
+		if latest.TxID != lt.ID {
+			details = append(details, fmt.Sprintf("%s %s has changed since, in tx %s (block %d); its state is checked against that transaction",
+				ent.Kind, ent.ID, latest.TxID, latest.BlockNumber))
+			continue
+		}
+		state, err := a.Mirror.GetEntity(ctx, ent.Kind, ent.ID)
+		if err != nil {
+			ok = false
+			details = append(details, fmt.Sprintf("the mirror holds no state for %s %s: %v", ent.Kind, ent.ID, err))
+			continue
+		}
+		same := bytes.Equal(state, ent.Value)
+		ok = ok && same
+		details = append(details, fmt.Sprintf("the mirror's state of %s %s %s the value the ledger's transaction wrote",
+			ent.Kind, ent.ID, map[bool]string{true: "is", false: "differs from"}[same]))
 	}
-	return canonical(raw)
+	v.check(name, ok, "%s", strings.Join(details, "; "))
 }
 
-// canonical re-encodes JSON with sorted keys and normalized spacing, so
-// that two encodings of the same value compare equal. Numbers keep their
-// text: json.Number, not float64.
-func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+// checkWriteSet reports whether the transaction's event agrees with its
+// write set, as package writeset judges the ledger's block, and whether the
+// mirror recorded the same.
+func checkWriteSet(v *Verification, r writeset.Result, an *store.Anomaly) {
+	const name = "event.writeSet"
+	if len(r.Failures) == 0 {
+		if an != nil {
+			v.check(name, false, "the ledger's transaction passes every check, but the mirror records the anomaly %s", an.Check)
+			return
+		}
+		v.check(name, true, "the event agrees with what the transaction wrote")
+		return
 	}
-	return json.Marshal(v)
+	f := r.Failures[0]
+	detail := f.Check + ": " + f.Detail
+	switch {
+	case an == nil:
+		detail += "; the mirror did not record the anomaly"
+	case an.Check != f.Check:
+		detail += fmt.Sprintf("; the mirror recorded %s instead", an.Check)
+	}
+	v.check(name, false, "%s", detail)
+}
+
+// checkPeerState compares, for each entity the transaction wrote, the
+// peer's committed versions with the value in the block and with the
+// mirror's state. An unreachable peer is an error, not a failed check.
+func (a Auditor) checkPeerState(ctx context.Context, v *Verification, lt *block.Tx, r writeset.Result) error {
+	const name = "state.peer"
+	if len(r.Entities) == 0 {
+		v.check(name, true, "the ledger's transaction wrote no entity")
+		return nil
+	}
+	ok, details := true, []string{}
+	bad := func(format string, args ...any) {
+		ok = false
+		details = append(details, fmt.Sprintf(format, args...))
+	}
+	for _, ent := range r.Entities {
+		hist, err := a.State.History(ctx, ent.Kind, ent.ID)
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			bad("the peer holds no %s %s", ent.Kind, ent.ID)
+			continue
+		}
+		if err != nil {
+			return unavailable(err, fmt.Sprintf("the state of %s %s", ent.Kind, ent.ID))
+		}
+		mine := versionOf(hist, lt.ID)
+		switch {
+		case mine < 0:
+			bad("the peer's history of %s %s holds no version written by this transaction", ent.Kind, ent.ID)
+			continue
+		case hist[mine].Delete || !sameJSON(hist[mine].Value, ent.Value):
+			bad("the peer's version of %s %s from this transaction differs from the value in block %d", ent.Kind, ent.ID, v.BlockNumber)
+			continue
+		}
+		latest, err := a.Mirror.LatestEvent(ctx, ent.Kind, ent.ID)
+		if err != nil {
+			bad("the mirror cannot find the changes of %s %s: %v", ent.Kind, ent.ID, err)
+			continue
+		}
+		state, err := a.Mirror.GetEntity(ctx, ent.Kind, ent.ID)
+		if err != nil {
+			bad("the mirror holds no state for %s %s: %v", ent.Kind, ent.ID, err)
+			continue
+		}
+		at := versionOf(hist, latest.TxID)
+		switch {
+		case at < 0:
+			bad("the mirror's state of %s %s comes from tx %s, which the peer's history of it does not hold", ent.Kind, ent.ID, latest.TxID)
+		case hist[at].Delete || !sameJSON(hist[at].Value, state):
+			bad("the mirror's state of %s %s differs from the peer's version from tx %s", ent.Kind, ent.ID, latest.TxID)
+		case at == len(hist)-1:
+			details = append(details, fmt.Sprintf("the mirror's state of %s %s is the peer's current state", ent.Kind, ent.ID))
+		default:
+			details = append(details, fmt.Sprintf("the mirror's state of %s %s is the peer's version from tx %s; the peer holds %d later, not yet indexed",
+				ent.Kind, ent.ID, latest.TxID, len(hist)-1-at))
+		}
+	}
+	v.check(name, ok, "%s", strings.Join(details, "; "))
+	return nil
+}
+
+// versionOf is the index of the last version written by txID, or -1.
+func versionOf(hist []Version, txID string) int {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].TxID == txID {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameJSON reports whether two values are the same bytes or the same JSON:
+// the peer's History answer re-encodes the values it returns.
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ca, errA := writeset.Canonical(a)
+	cb, errB := writeset.Canonical(b)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
 }
 
 func orAll(diffs []string, ok string) string {

@@ -75,6 +75,7 @@ type fixture struct {
 	dir   string
 	store *store.Store
 	peer  *peerBlocks
+	state audit.State // the peer's world state; nil for none
 	aud   audit.Auditor
 }
 
@@ -127,7 +128,7 @@ func (f *fixture) open(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	f.store = st
-	f.aud = audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: f.peer, Decoder: dec}}
+	f.aud = audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: f.peer, Decoder: dec}, State: f.state}
 }
 
 // tamper closes the store, rewrites in Badger the first value under prefix
@@ -185,7 +186,7 @@ func TestVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !v.Verified || len(v.Checks) != 8 {
+		if !v.Verified || len(v.Checks) != 9 { // without a State: no state.peer check
 			t.Fatalf("%s: %+v", tx, v)
 		}
 	}

@@ -1,8 +1,10 @@
 // Package block turns a Fabric block, as the peer delivers it, into the plain
 // facts the indexer mirrors: the block's place in the hash chain and, for
-// each transaction, its ID, type, time, signer, validation code and the
-// ledger chaincode's event. It is the only indexer package that knows
-// Fabric's protobuf messages; what it returns is plain Go.
+// each transaction, its ID, type, time, signer, validation code, what it
+// wrote in the ledger chaincode's namespace and the event that chaincode set.
+// It is the only indexer package that knows Fabric's protobuf messages; what
+// it returns is plain Go. It judges nothing: whether the event agrees with
+// the writes is package writeset's question.
 package block
 
 import (
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
@@ -54,14 +58,35 @@ type Tx struct {
 	Validation     string // VALID, MVCC_READ_CONFLICT, ...
 	Chaincode      string // the chaincode an endorser transaction invoked
 	EventName      string
-	EventPayload   []byte
+	EventPayload   []byte // the ledger chaincode's event payload exactly as in the block; nil when it set none
 	// Event is the decoded payload of an event set by the ledger chaincode;
-	// nil for other chaincodes, for transactions that set none, and for
-	// invalid transactions whose payload does not decode.
+	// nil for other chaincodes, for transactions that set none, and when
+	// the payload does not decode (EventErr says why).
 	Event *domain.Event
-	// Applied says that the mirror takes this transaction: it is VALID, it
-	// invoked the ledger chaincode and that chaincode set an event.
+	// EventErr says why an event the ledger chaincode set could not be read:
+	// not JSON, a version this build does not know, a name that is not its
+	// type. Empty when there is no event or it decoded.
+	EventErr string
+	// Writes is the key-value write set of the ledger chaincode's namespace,
+	// in the block's order (Fabric sorts it by key), whichever chaincode
+	// the transaction invoked: what it did to the ledger's state. Read for
+	// every transaction whose write set parses; only a VALID one's counts.
+	Writes []Write
+	// WritesErr says why the transaction's write set could not be read. A
+	// peer validates nothing it cannot read, so on a VALID transaction it
+	// means a block no peer committed as such.
+	WritesErr string
+	// Applied says that the mirror takes this transaction: it is VALID and
+	// it wrote in the ledger chaincode's namespace or that chaincode set an
+	// event (the store applies the writes and judges the event).
 	Applied bool
+}
+
+// Write is one key-value write of a write set.
+type Write struct {
+	Key    string
+	Value  []byte // nil for a delete
+	Delete bool
 }
 
 // Valid reports whether the committing peer marked the transaction VALID.
@@ -74,9 +99,11 @@ type Decoder struct {
 
 // Decode decodes b. It fails on a block that does not hold together (a data
 // hash that does not match, an envelope that does not parse, a transaction
-// with no validation code) and on a VALID ledger transaction whose event this
-// build cannot read: skipping it would make the mirror disagree with the
-// ledger, so the caller must stop instead.
+// with no validation code, a VALID endorser transaction with no chaincode
+// action). An event it cannot read, or a write set, is reported in the
+// transaction (EventErr, WritesErr), not refused: the mirror takes the
+// ledger's state from the write set, and records the rest as an anomaly
+// rather than stopping for it.
 func (d Decoder) Decode(b *common.Block) (*Block, error) { return d.decode(b, true) }
 
 // Inspect decodes b for an audit: like Decode, but a data hash that does
@@ -181,7 +208,7 @@ func (d Decoder) decodeTx(i int, raw, filter []byte) (decodedTx, error) {
 	if ch.GetType() != int32(common.HeaderType_ENDORSER_TRANSACTION) {
 		return out, nil
 	}
-	cc, ev, err := chaincodeAction(payload.GetData())
+	act, err := chaincodeAction(payload.GetData())
 	if err != nil {
 		if !out.Valid() {
 			// An invalid transaction may be malformed; it changes nothing.
@@ -189,27 +216,82 @@ func (d Decoder) decodeTx(i int, raw, filter []byte) (decodedTx, error) {
 		}
 		return out, err
 	}
-	out.Chaincode = cc
-	if ev == nil || cc != d.Chaincode || ev.GetChaincodeId() != d.Chaincode {
-		return out, nil
+	out.Chaincode = act.GetChaincodeId().GetName()
+	if out.Writes, err = writes(act.GetResults(), d.Chaincode); err != nil {
+		out.Writes, out.WritesErr = nil, err.Error()
+	}
+	if err := d.event(&out.Tx, act); err != nil {
+		out.EventErr = err.Error()
+	}
+	out.Applied = out.Valid() && (len(out.Writes) > 0 || out.WritesErr != "" || out.EventPayload != nil)
+	return out, nil
+}
+
+// event reads the event the ledger chaincode set, if it set one: the
+// chaincode the transaction invoked is the only one whose event Fabric keeps.
+func (d Decoder) event(out *Tx, act *peer.ChaincodeAction) error {
+	if len(act.GetEvents()) == 0 || out.Chaincode != d.Chaincode {
+		return nil
+	}
+	ev := &peer.ChaincodeEvent{}
+	if err := proto.Unmarshal(act.GetEvents(), ev); err != nil {
+		if !out.Valid() {
+			return nil
+		}
+		out.EventPayload = []byte{}
+		return fmt.Errorf("chaincode event: %w", err)
+	}
+	if ev.GetChaincodeId() != d.Chaincode {
+		return nil
 	}
 	out.EventName = ev.GetEventName()
 	out.EventPayload = ev.GetPayload()
+	if out.EventPayload == nil {
+		out.EventPayload = []byte{} // an event was set, even if empty
+	}
 	e, err := domain.DecodeEvent(ev.GetPayload())
 	if err != nil {
-		if !out.Valid() {
-			return out, nil
-		}
-		return out, fmt.Errorf("transaction %s: %w", out.ID, err)
+		return err
 	}
 	if string(e.Type) != out.EventName {
-		if !out.Valid() {
-			return out, nil
-		}
-		return out, fmt.Errorf("transaction %s: event name %q differs from payload type %q", out.ID, out.EventName, e.Type)
+		return fmt.Errorf("event name %q differs from payload type %q", out.EventName, e.Type)
 	}
 	out.Event = e
-	out.Applied = out.Valid()
+	return nil
+}
+
+// writes reads the key-value writes of namespace ns from a transaction's
+// read-write set (peer.ChaincodeAction.Results). Reads, range queries,
+// metadata (key-level endorsement policies) and private data are left out:
+// they change no entity.
+func writes(results []byte, ns string) ([]Write, error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	txrw := &rwset.TxReadWriteSet{}
+	if err := proto.Unmarshal(results, txrw); err != nil {
+		return nil, fmt.Errorf("read-write set: %w", err)
+	}
+	var out []Write
+	for _, nsrw := range txrw.GetNsRwset() {
+		if nsrw.GetNamespace() != ns {
+			continue
+		}
+		kv := &kvrwset.KVRWSet{}
+		if err := proto.Unmarshal(nsrw.GetRwset(), kv); err != nil {
+			return nil, fmt.Errorf("read-write set of namespace %s: %w", ns, err)
+		}
+		for _, w := range kv.GetWrites() {
+			wr := Write{Key: w.GetKey(), Delete: w.GetIsDelete()}
+			if !wr.Delete {
+				wr.Value = w.GetValue()
+				if wr.Value == nil {
+					wr.Value = []byte{}
+				}
+			}
+			out = append(out, wr)
+		}
+	}
 	return out, nil
 }
 
@@ -264,36 +346,29 @@ func parseCreator(raw []byte) (Creator, error) {
 	return c, nil
 }
 
-// chaincodeAction walks an endorser transaction down to the invoked
-// chaincode's name and the event it set (nil when it set none). Fabric puts
-// exactly one action in a transaction; only the first is read.
-func chaincodeAction(data []byte) (string, *peer.ChaincodeEvent, error) {
+// chaincodeAction walks an endorser transaction down to the chaincode
+// action its endorsers signed: the invoked chaincode, its read-write set and
+// its event. Fabric puts exactly one action in a transaction; only the first
+// is read.
+func chaincodeAction(data []byte) (*peer.ChaincodeAction, error) {
 	tx := &peer.Transaction{}
 	if err := proto.Unmarshal(data, tx); err != nil {
-		return "", nil, fmt.Errorf("transaction: %w", err)
+		return nil, fmt.Errorf("transaction: %w", err)
 	}
 	if len(tx.GetActions()) == 0 {
-		return "", nil, fmt.Errorf("transaction has no action")
+		return nil, fmt.Errorf("transaction has no action")
 	}
 	ap := &peer.ChaincodeActionPayload{}
 	if err := proto.Unmarshal(tx.GetActions()[0].GetPayload(), ap); err != nil {
-		return "", nil, fmt.Errorf("chaincode action payload: %w", err)
+		return nil, fmt.Errorf("chaincode action payload: %w", err)
 	}
 	prp := &peer.ProposalResponsePayload{}
 	if err := proto.Unmarshal(ap.GetAction().GetProposalResponsePayload(), prp); err != nil {
-		return "", nil, fmt.Errorf("proposal response payload: %w", err)
+		return nil, fmt.Errorf("proposal response payload: %w", err)
 	}
 	act := &peer.ChaincodeAction{}
 	if err := proto.Unmarshal(prp.GetExtension(), act); err != nil {
-		return "", nil, fmt.Errorf("chaincode action: %w", err)
+		return nil, fmt.Errorf("chaincode action: %w", err)
 	}
-	name := act.GetChaincodeId().GetName()
-	if len(act.GetEvents()) == 0 {
-		return name, nil, nil
-	}
-	ev := &peer.ChaincodeEvent{}
-	if err := proto.Unmarshal(act.GetEvents(), ev); err != nil {
-		return "", nil, fmt.Errorf("chaincode event: %w", err)
-	}
-	return name, ev, nil
+	return act, nil
 }

@@ -123,17 +123,12 @@ func TestDecodeTransactions(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	op := blocktest.NewIdentity("Dept1MSP", "op1")
 	ev := blocktest.DatasetEvent(domain.EventDatasetRegistered, op.Actor(domain.RoleOperator), dataset("ds1", "Dept1MSP"))
-	future := *ev
-	future.Version = domain.EventVersion + 1
 	tests := []struct {
 		name   string
 		tx     blocktest.Tx
 		mutate func(*common.Block)
 		want   string
 	}{
-		{"valid tx with undecodable event", blocktest.Tx{Signer: op, RawEvent: []byte("{"), EventName: "dataset.registered"}, nil, "decode event"},
-		{"valid tx with a newer event version", blocktest.Tx{Signer: op, Event: &future}, nil, "not supported"},
-		{"event name differs from its type", blocktest.Tx{Signer: op, Event: ev, EventName: "dataset.retired"}, nil, "differs"},
 		{"data altered after cutting", blocktest.Tx{Signer: op, Event: ev}, func(b *common.Block) { b.Data.Data[0] = append(b.Data.Data[0], 0) }, "data hash"},
 		{"endorser tx without validation code", blocktest.Tx{Signer: op, Event: ev}, func(b *common.Block) {
 			b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = nil
@@ -159,5 +154,97 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	if _, err := dec.Decode(&common.Block{}); err == nil {
 		t.Fatal("Decode of a block without header succeeded")
+	}
+}
+
+// A VALID transaction whose event this build cannot read is decoded, the
+// reason kept: the mirror takes its state from the write set and records
+// the event as an anomaly, rather than stopping.
+func TestDecodeKeepsUnreadableEvents(t *testing.T) {
+	op := blocktest.NewIdentity("Dept1MSP", "op1")
+	ev := blocktest.DatasetEvent(domain.EventDatasetRegistered, op.Actor(domain.RoleOperator), dataset("ds1", "Dept1MSP"))
+	future := *ev
+	future.Version = domain.EventVersion + 1
+	writes := blocktest.ContractWrites(ev)
+	tests := []struct {
+		name string
+		tx   blocktest.Tx
+		want string
+	}{
+		{"undecodable event", blocktest.Tx{Signer: op, RawEvent: []byte("{"), EventName: "dataset.registered", Writes: writes}, "decode event"},
+		{"a newer event version", blocktest.Tx{Signer: op, Event: &future}, "not supported"},
+		{"event name differs from its type", blocktest.Tx{Signer: op, Event: ev, EventName: "dataset.retired"}, "differs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chain := blocktest.NewChain("datashare")
+			chain.Genesis(op)
+			b, err := dec.Decode(chain.Block(tt.tx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx := b.Txs[0]
+			if tx.Event != nil || !strings.Contains(tx.EventErr, tt.want) || !tx.Applied || len(tx.EventPayload) == 0 {
+				t.Fatalf("tx = event %v, err %q, applied %v, payload %d bytes; want no event, an error containing %q", tx.Event, tx.EventErr, tx.Applied, len(tx.EventPayload), tt.want)
+			}
+			if len(tx.Writes) != len(writes) {
+				t.Fatalf("writes %+v, want %d", tx.Writes, len(writes))
+			}
+		})
+	}
+}
+
+// The write set of the ledger's namespace is read whichever chaincode the
+// transaction invoked; other namespaces, and an unreadable set, are not.
+func TestDecodeWrites(t *testing.T) {
+	op := blocktest.NewIdentity("Dept1MSP", "op1")
+	ev := blocktest.DatasetEvent(domain.EventDatasetRegistered, op.Actor(domain.RoleOperator), dataset("ds1", "Dept1MSP"))
+	entity := blocktest.EntityWrite(domain.KindDataset, "ds1", ev.Dataset)
+	key := entity.Key
+	tests := []struct {
+		name        string
+		tx          blocktest.Tx
+		writes      []block.Write
+		applied     bool
+		writesError bool
+	}{
+		{"the contract's writes", blocktest.Tx{Signer: op, Event: ev}, nil, true, false},
+		{"a given write set and a delete", blocktest.Tx{Signer: op, Event: ev, Writes: []blocktest.Write{entity, {Key: "\x00party\x00Dept1MSP\x00", Delete: true}}},
+			[]block.Write{{Key: key, Value: entity.Value}, {Key: "\x00party\x00Dept1MSP\x00", Delete: true}}, true, false},
+		{"writes without an event", blocktest.Tx{Signer: op, NoEvent: true, Writes: []blocktest.Write{entity}}, []block.Write{{Key: key, Value: entity.Value}}, true, false},
+		{"another chaincode writing the ledger's namespace", blocktest.Tx{Signer: op, Chaincode: "other", Namespace: "ledger", Writes: []blocktest.Write{entity}},
+			[]block.Write{{Key: key, Value: entity.Value}}, true, false},
+		{"another namespace", blocktest.Tx{Signer: op, Chaincode: "other", Event: ev}, []block.Write{}, false, false},
+		{"no writes, no event", blocktest.Tx{Signer: op, NoEvent: true}, []block.Write{}, false, false},
+		{"an unreadable read-write set", blocktest.Tx{Signer: op, Event: ev, RawResults: []byte("rwset")}, []block.Write{}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chain := blocktest.NewChain("datashare")
+			chain.Genesis(op)
+			b, err := dec.Decode(chain.Block(tt.tx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx := b.Txs[0]
+			if tx.Applied != tt.applied || (tx.WritesErr != "") != tt.writesError {
+				t.Fatalf("applied %v, writes error %q", tx.Applied, tx.WritesErr)
+			}
+			want := tt.writes
+			if want == nil {
+				for _, w := range blocktest.ContractWrites(ev) {
+					want = append(want, block.Write{Key: w.Key, Value: w.Value})
+				}
+			}
+			if len(tx.Writes) != len(want) {
+				t.Fatalf("writes %+v, want %+v", tx.Writes, want)
+			}
+			for i, w := range want {
+				g := tx.Writes[i]
+				if g.Key != w.Key || g.Delete != w.Delete || !bytes.Equal(g.Value, w.Value) {
+					t.Fatalf("write %d = %+v, want %+v", i, g, w)
+				}
+			}
+		})
 	}
 }

@@ -115,6 +115,27 @@ func (s *Server) chain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
+// anomalies lists, for an auditor, the VALID transactions whose event the
+// mirror did not believe or whose writes it could not take, in ledger
+// order, each with the check it failed and the event as received.
+func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) {
+	if err := requireAuditor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := page(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, next, err := s.store.Anomalies(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+}
+
 // csvHeader names the columns of a CSV export, one event per row.
 var csvHeader = []string{"txId", "blockNumber", "txIndex", "timestamp", "mspId", "actor", "role", "type", "kind", "id",
 	"status", "datasetId", "requestId", "owner", "requester", "payloadSha256", "event"}

@@ -41,6 +41,7 @@ type Store interface {
 	TraceEach(ctx context.Context, by store.TraceBy, value string, fn func(*store.EventRecord) error) error
 	TraceEachRaw(ctx context.Context, by store.TraceBy, value string, fn func(raw []byte) error) error
 	Lineage(ctx context.Context, id string) (*store.Lineage, error)
+	Anomalies(ctx context.Context, p store.Page) ([]store.Anomaly, string, error)
 	DigestAt(ctx context.Context) (height uint64, digest []byte, err error)
 }
 
@@ -109,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/lineage/{datasetId}", s.lineage)
 	mux.HandleFunc("GET /v1/audit/verify/{txId}", s.verify)
 	mux.HandleFunc("GET /v1/audit/chain", s.chain)
+	mux.HandleFunc("GET /v1/audit/anomalies", s.anomalies)
 	mux.HandleFunc("/", s.notFound)
 	return s.recoverAndLog(mux)
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +13,14 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/audit"
 )
 
 // Config says how to reach a department's peer and who the indexer is.
@@ -26,6 +32,7 @@ type Config struct {
 	HostOverride string // name to check the peer's certificate against, when not the endpoint's host
 	CertPath     string // PEM certificate of the indexer's identity
 	KeyPath      string // PEM private key, or a directory holding one *_sk file (fabric-ca-client's keystore)
+	Chaincode    string // the ledger chaincode, whose History the audit reads; default "ledger"
 }
 
 // Gateway is a connection to a peer's Fabric Gateway service.
@@ -34,6 +41,7 @@ type Gateway struct {
 	gw      *client.Gateway
 	network *client.Network
 	qscc    *client.Contract
+	ledger  *client.Contract
 	channel string
 }
 
@@ -63,7 +71,11 @@ func Dial(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway connect: %w", err)
 	}
 	network := gw.GetNetwork(cfg.Channel)
-	return &Gateway{conn: conn, gw: gw, network: network, qscc: network.GetContract("qscc"), channel: cfg.Channel}, nil
+	if cfg.Chaincode == "" {
+		cfg.Chaincode = "ledger"
+	}
+	return &Gateway{conn: conn, gw: gw, network: network, qscc: network.GetContract("qscc"),
+		ledger: network.GetContract(cfg.Chaincode), channel: cfg.Channel}, nil
 }
 
 // Blocks streams full blocks from start on. The channel closes when the
@@ -101,6 +113,63 @@ func (g *Gateway) Block(ctx context.Context, n uint64) (*common.Block, error) {
 		return nil, fmt.Errorf("decode block %d: %w", n, err)
 	}
 	return b, nil
+}
+
+// History reads every committed version of an entity's key from the
+// peer's history database, oldest first, through the ledger chaincode's
+// History transaction (evaluated on this department's peer): the world
+// state the audit compares the mirror with. An entity the peer does not
+// hold is a not_found *domain.Error.
+func (g *Gateway) History(ctx context.Context, kind domain.Kind, id string) ([]audit.Version, error) {
+	out, err := g.ledger.EvaluateWithContext(ctx, "History", client.WithArguments(string(kind), id))
+	if err != nil {
+		return nil, evaluateError(fmt.Sprintf("history of %s %s", kind, id), err)
+	}
+	return parseHistory(out)
+}
+
+// historyEntry is one element of the History transaction's answer
+// (chaincode/contract/history.go).
+type historyEntry struct {
+	TxID     string          `json:"txId"`
+	IsDelete bool            `json:"isDelete"`
+	Value    json.RawMessage `json:"value"`
+}
+
+func parseHistory(out []byte) ([]audit.Version, error) {
+	var entries []historyEntry
+	if err := json.Unmarshal(out, &entries); err != nil {
+		return nil, fmt.Errorf("decode history: %w", err)
+	}
+	vs := make([]audit.Version, len(entries))
+	for i, e := range entries {
+		vs[i] = audit.Version{TxID: e.TxID, Delete: e.IsDelete}
+		if !e.IsDelete {
+			vs[i].Value = e.Value
+		}
+	}
+	return vs, nil
+}
+
+// evaluateError keeps the domain code the chaincode put in its error (a
+// not_found entity, say), wherever the gRPC status carries it; any other
+// failure is the peer's, wrapped.
+func evaluateError(what string, err error) error {
+	texts := []string{err.Error()}
+	if st, ok := status.FromError(err); ok {
+		texts = append(texts, st.Message())
+		for _, d := range st.Details() {
+			if ed, ok := d.(*gateway.ErrorDetail); ok {
+				texts = append(texts, ed.GetMessage())
+			}
+		}
+	}
+	for _, t := range texts {
+		if e := domain.ParseError(t); e != nil && e.Code != domain.CodeInternal {
+			return &domain.Error{Code: e.Code, Message: what + ": " + e.Message}
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Close closes the gateway and its gRPC connection.

@@ -1,24 +1,24 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/writeset"
 )
 
-// ApplyBlock applies a decoded block: its valid ledger events, a record of
-// each transaction and of the block, and the checkpoint, all in one Badger
-// transaction. A block already applied is a no-op once its hash is found to
+// ApplyBlock applies a decoded block: what its valid transactions wrote in
+// the ledger's namespace (with their events, where these agree, and their
+// anomalies, where not), a record of each transaction and of the block, and
+// the checkpoint, all in one Badger transaction. A block already applied is a no-op once its hash is found to
 // match; a block beyond the next one is ErrGap; a block that does not chain
 // onto the last one, or another channel's, is ErrForeignLedger.
 func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
@@ -152,47 +152,54 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 	return setJSON(txn, keyCheckpoint, checkpoint{Next: st.Height, Hash: st.LastBlockHash, Time: st.LastBlockTime})
 }
 
-// applyTx records a transaction and, when it is an applied ledger event,
-// the entity's new state, the event and the indexes of both.
+// applyTx records a transaction and, when the mirror takes it, the
+// entities it wrote (package writeset judges the write set and the event),
+// its trace entry and the indexes of both, and its anomaly if it has one.
 func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
+	var r writeset.Result
+	if tx.Applied {
+		r = writeset.Read(tx)
+	}
 	if tx.ID != "" {
 		rec := TxRecord{TxID: tx.ID, BlockNumber: b.Number, TxIndex: tx.Index, Type: tx.Type, Timestamp: tx.Timestamp,
 			MSPID: tx.Creator.MSPID, Actor: tx.Creator.Subject, ValidationCode: tx.ValidationCode,
 			Validation: tx.Validation, Chaincode: tx.Chaincode, EventName: tx.EventName, Applied: tx.Applied}
+		if len(r.Failures) > 0 {
+			rec.Anomaly = r.Failures[0].Check
+		}
 		if err := setJSON(txn, txKey(tx.ID, p), rec); err != nil {
 			return err
 		}
 	}
-	if !tx.Applied || tx.Event == nil {
+	if !tx.Applied {
 		return nil
 	}
 	// A block applied in parts (applySplit) and interrupted is applied again
 	// from its first transaction: skip those already in, since the metering
 	// counters, unlike everything else, are not idempotent.
-	if _, err := txn.Get(eventKey(p)); err == nil {
-		return nil
-	} else if !errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("tx %s: %w", tx.ID, err)
+	for _, k := range [][]byte{eventKey(p), anomalyKey(p)} {
+		if _, err := txn.Get(k); err == nil {
+			return nil
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("tx %s: %w", tx.ID, err)
+		}
 	}
-	e := tx.Event
-	if err := putEntity(txn, e); err != nil {
-		return fmt.Errorf("tx %s: %w", tx.ID, err)
+	for _, ent := range r.Entities {
+		if err := putEntity(txn, ent); err != nil {
+			return fmt.Errorf("tx %s: %w", tx.ID, err)
+		}
 	}
-	sum := sha256.Sum256(tx.EventPayload)
-	rec := EventRecord{
-		TxID: tx.ID, BlockNumber: b.Number, TxIndex: tx.Index, Timestamp: tx.Timestamp,
-		MSPID: tx.Creator.MSPID, Actor: tx.Creator.Subject, Role: e.Actor.Role,
-		Type: e.Type, Kind: e.Kind, ID: e.ID, Status: e.Status,
-		DatasetID: e.DatasetID, RequestID: e.RequestID, Owner: e.Owner, Requester: e.Requester,
-		PayloadSHA256: hex.EncodeToString(sum[:]), Event: json.RawMessage(tx.EventPayload),
+	if len(r.Failures) > 0 {
+		if err := setJSON(txn, anomalyKey(p), anomalyOf(b, tx, r)); err != nil {
+			return fmt.Errorf("tx %s: %w", tx.ID, err)
+		}
 	}
-	if rec.MSPID == "" {
-		rec.MSPID = e.Actor.MSPID
+	rec, refs, ok := traceOf(b.Number, tx, r)
+	if !ok {
+		return nil // nothing written: there is no change to trace
 	}
-	if rec.Actor == "" {
-		rec.Actor = e.Actor.Subject
-	}
+	primary := r.Primary(tx)
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode event of tx %s: %w", tx.ID, err)
@@ -200,10 +207,12 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 	if err := txn.Set(eventKey(p), raw); err != nil {
 		return err
 	}
-	if err := meter(txn, tx.Timestamp, e); err != nil {
-		return fmt.Errorf("tx %s: %w", tx.ID, err)
+	if r.Event != nil {
+		if err := meter(txn, tx.Timestamp, r.Event.Type, r.Entities[primary].Record); err != nil {
+			return fmt.Errorf("tx %s: %w", tx.ID, err)
+		}
 	}
-	for _, ix := range eventIndexes(tx, e) {
+	for _, ix := range eventIndexes(tx, r.Entities, refs) {
 		var v []byte
 		if ix.name == inlineEventIndex {
 			v = raw
@@ -224,169 +233,152 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 // other trace indexes stay keys only.
 const inlineEventIndex = "dataset"
 
-// putEntity stores the entity state an event carries and moves its index
-// entries from the old state's values to the new one's.
-func putEntity(txn *badger.Txn, e *domain.Event) error {
-	state, err := entityOf(e)
-	if err != nil {
-		return err
+// TraceOf is the trace entry the mirror keeps of transaction tx of block
+// number, which package writeset judged r: about the primary entity it
+// wrote (writeset.Result.Primary); ok is false when it wrote none. The
+// audit recomputes it from the peer's block to compare it with the mirror's.
+func TraceOf(number uint64, tx block.Tx, r writeset.Result) (rec EventRecord, ok bool) {
+	rec, _, ok = traceOf(number, tx, r)
+	return rec, ok
+}
+
+// traceOf is TraceOf with the cross references of every entity written.
+func traceOf(number uint64, tx block.Tx, r writeset.Result) (EventRecord, []writeset.Refs, bool) {
+	primary := r.Primary(tx)
+	if primary < 0 {
+		return EventRecord{}, nil, false
 	}
-	raw, err := json.Marshal(state)
-	if err != nil {
-		return fmt.Errorf("encode %s %s: %w", e.Kind, e.ID, err)
+	refs := make([]writeset.Refs, len(r.Entities))
+	for i, ent := range r.Entities {
+		refs[i], _ = writeset.RefsOf(ent.Record)
 	}
-	kind, key := string(e.Kind), entKey(string(e.Kind), e.ID)
+	ent := r.Entities[primary]
+	rec := EventRecord{
+		TxID: tx.ID, BlockNumber: number, TxIndex: tx.Index, Timestamp: tx.Timestamp,
+		MSPID: tx.Creator.MSPID, Actor: tx.Creator.Subject, Type: writeset.TypeStateWritten, Kind: ent.Kind, ID: ent.ID,
+	}
+	if e := r.Event; e != nil {
+		if _, known := writeset.RefsOf(ent.Record); !known {
+			// A kind this build does not know: the event, which agrees
+			// with the write set, is all there is to say of it.
+			refs[primary] = writeset.Refs{Status: e.Status, DatasetID: e.DatasetID, RequestID: e.RequestID, Owner: e.Owner, Requester: e.Requester}
+		}
+		sum := sha256.Sum256(tx.EventPayload)
+		rec.Type, rec.Role = e.Type, e.Actor.Role
+		rec.PayloadSHA256, rec.Event = hex.EncodeToString(sum[:]), json.RawMessage(tx.EventPayload)
+		if rec.MSPID == "" {
+			rec.MSPID = e.Actor.MSPID
+		}
+		if rec.Actor == "" {
+			rec.Actor = e.Actor.Subject
+		}
+	} else {
+		rec.Anomaly = r.Failures[0].Check
+	}
+	pr := refs[primary]
+	rec.Status, rec.DatasetID, rec.RequestID, rec.Owner, rec.Requester = pr.Status, pr.DatasetID, pr.RequestID, pr.Owner, pr.Requester
+	for i, o := range r.Entities {
+		if i != primary {
+			rec.Others = append(rec.Others, EntityRef{Kind: o.Kind, ID: o.ID})
+		}
+	}
+	return rec, refs, true
+}
+
+// anomalyOf is the record of a transaction that failed a check.
+func anomalyOf(b *block.Block, tx block.Tx, r writeset.Result) Anomaly {
+	a := Anomaly{
+		TxID: tx.ID, BlockNumber: b.Number, TxIndex: tx.Index, Timestamp: tx.Timestamp,
+		MSPID: tx.Creator.MSPID, Actor: tx.Creator.Subject,
+		Check: r.Failures[0].Check, Detail: r.Failures[0].Detail, Failures: r.Failures,
+		EventName: tx.EventName, Writes: []WriteRef{},
+	}
+	if tx.EventPayload != nil {
+		sum := sha256.Sum256(tx.EventPayload)
+		a.PayloadSHA256, a.Payload = hex.EncodeToString(sum[:]), tx.EventPayload
+		if json.Valid(tx.EventPayload) {
+			a.Event = json.RawMessage(tx.EventPayload)
+		}
+	}
+	for _, w := range tx.Writes {
+		ref := WriteRef{Key: w.Key, Delete: w.Delete}
+		if info, err := domain.ParseKey(w.Key); err == nil && info.Kind() != "" {
+			ref.Kind, ref.ID = info.Kind(), info.Attrs[0]
+		}
+		if !w.Delete {
+			sum := sha256.Sum256(w.Value)
+			ref.ValueSHA256 = hex.EncodeToString(sum[:])
+		}
+		a.Writes = append(a.Writes, ref)
+	}
+	return a
+}
+
+// putEntity stores an entity as the transaction wrote it, byte for byte,
+// and moves its index entries from the old state's values to the new one's.
+func putEntity(txn *badger.Txn, ent writeset.Entity) error {
+	key := entKey(string(ent.Kind), ent.ID)
 	var old []idxEntry
 	item, err := txn.Get(key)
 	switch {
 	case err == nil:
 		if err := item.Value(func(v []byte) error {
-			var err error
-			old, err = entityIndexes(e.Kind, v)
-			return err
+			rec, err := domain.NewRecord(ent.Kind)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(v, rec); err != nil {
+				return err
+			}
+			old = entriesOf(ent.Kind, rec)
+			return nil
 		}); err != nil {
-			return fmt.Errorf("old state of %s %s: %w", kind, e.ID, err)
+			return fmt.Errorf("old state of %s %s: %w", ent.Kind, ent.ID, err)
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return err
 	}
-	cur, err := entityIndexes(e.Kind, raw)
-	if err != nil {
-		return err
-	}
+	cur := entriesOf(ent.Kind, ent.Record)
 	for _, ix := range old {
 		if !contains(cur, ix) {
-			if err := txn.Delete(idxKey(ix.name, ix.value, e.ID)); err != nil {
+			if err := txn.Delete(idxKey(ix.name, ix.value, ent.ID)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, ix := range cur {
-		if err := txn.Set(idxKey(ix.name, ix.value, e.ID), nil); err != nil {
+		if err := txn.Set(idxKey(ix.name, ix.value, ent.ID), nil); err != nil {
 			return err
 		}
 	}
-	return txn.Set(key, raw)
+	return txn.Set(key, ent.Value)
 }
 
-// entityOf is the state an event carries for its kind.
-func entityOf(e *domain.Event) (any, error) {
-	v := e.Entity()
-	if v == nil {
-		return nil, fmt.Errorf("event %s is of unknown kind %q", e.Type, e.Kind)
-	}
-	// A typed nil pointer in an interface is not nil: ask JSON instead.
-	if b, _ := json.Marshal(v); bytes.Equal(b, []byte("null")) {
-		return nil, fmt.Errorf("event %s about %s %s carries no %s state", e.Type, e.Kind, e.ID, e.Kind)
-	}
-	return v, nil
-}
-
-type idxEntry struct{ name, value string }
-
-func contains(list []idxEntry, x idxEntry) bool {
-	for _, y := range list {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// entityIndexes lists the index entries of an entity's state. Only kinds
-// that the read API lists by a field have any.
-func entityIndexes(kind domain.Kind, raw []byte) ([]idxEntry, error) {
+// eventIndexes lists the trace indexes of a transaction: the datasets and
+// requests its entities concern, every department involved (the signer,
+// owners, requesters), the person who signed and each entity itself.
+func eventIndexes(tx block.Tx, ents []writeset.Entity, refs []writeset.Refs) []idxEntry {
 	var out []idxEntry
 	add := func(name, value string) {
 		if value != "" && !contains(out, idxEntry{name, value}) {
 			out = append(out, idxEntry{name, value})
 		}
-	}
-	switch kind {
-	case domain.KindDataset:
-		var d domain.Dataset
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("decode dataset: %w", err)
-		}
-		add("dataset.owner", d.Owner)
-		add("dataset.shareType", string(d.ShareType))
-		add("dataset.grade", strconv.Itoa(d.Grade))
-		for _, parent := range d.DerivedFrom {
-			add("dataset.derivedFrom", parent) // the reverse lineage: parent -> children
-		}
-	case domain.KindRequest:
-		var r domain.Request
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("decode request: %w", err)
-		}
-		add("request.dataset", r.DatasetID)
-		add("request.requester", r.Requester)
-		add("request.owner", r.Owner)
-		add("request.status", string(r.Status))
-		add("request.party", r.Requester)
-		add("request.party", r.Owner)
-	case domain.KindDelivery:
-		var d domain.Delivery
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("decode delivery: %w", err)
-		}
-		add("delivery.request", d.RequestID)
-		add("delivery.status", string(d.Status))
-		add("delivery.party", d.Requester)
-		add("delivery.party", d.Owner)
-	case domain.KindCorrection:
-		var c domain.Correction
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, fmt.Errorf("decode correction: %w", err)
-		}
-		add("correction.delivery", c.DeliveryID)
-		add("correction.status", string(c.Status))
-		add("correction.party", c.Requester)
-		add("correction.party", c.Owner)
-	case domain.KindUsage:
-		var u domain.Usage
-		if err := json.Unmarshal(raw, &u); err != nil {
-			return nil, fmt.Errorf("decode usage: %w", err)
-		}
-		add("usage.request", u.RequestID)
-		add("usage.party", u.Consumer)
-		add("usage.party", u.Owner)
-	case domain.KindContribution:
-		var c domain.Contribution
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, fmt.Errorf("decode contribution: %w", err)
-		}
-		add("contribution.dataset", c.DatasetID)
-		add("contribution.party", c.Contributor)
-		add("contribution.party", c.Owner)
-	}
-	return out, nil
-}
-
-// eventIndexes lists the trace indexes of an event: the dataset and request
-// it concerns, every department involved (signer, owner, requester), the
-// person who signed and the entity itself.
-func eventIndexes(tx block.Tx, e *domain.Event) []idxEntry {
-	var out []idxEntry
-	add := func(name, value string) {
-		if value != "" && !contains(out, idxEntry{name, value}) {
-			out = append(out, idxEntry{name, value})
-		}
-	}
-	add("dataset", e.DatasetID)
-	if e.Kind == domain.KindDataset {
-		add("dataset", e.ID)
-	}
-	add("request", e.RequestID)
-	if e.Kind == domain.KindRequest {
-		add("request", e.ID)
 	}
 	add("department", tx.Creator.MSPID)
-	add("department", e.Actor.MSPID)
-	add("department", e.Owner)
-	add("department", e.Requester)
 	add("actor", tx.Creator.Subject)
-	add("actor", e.Actor.Subject)
-	add("entity", entityValue(string(e.Kind), e.ID))
+	for i, ent := range ents {
+		r := refs[i]
+		add("dataset", r.DatasetID)
+		if ent.Kind == domain.KindDataset {
+			add("dataset", ent.ID)
+		}
+		add("request", r.RequestID)
+		if ent.Kind == domain.KindRequest {
+			add("request", ent.ID)
+		}
+		add("department", r.Owner)
+		add("department", r.Requester)
+		add("entity", entityValue(string(ent.Kind), ent.ID))
+	}
 	return out
 }

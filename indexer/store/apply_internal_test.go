@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
@@ -23,9 +24,17 @@ func TestApplyTxTwiceMetersOnce(t *testing.T) {
 	defer s.Close()
 	when := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	u := domain.Usage{ID: "u1", RequestID: "r1", DatasetID: "ds1", Consumer: "Dept2MSP", Owner: "Dept1MSP", Calls: 2, Records: 5}
-	e := &domain.Event{Version: 1, Type: domain.EventUsageRecorded, Kind: domain.KindUsage, ID: "u1", Time: when, Usage: &u}
+	e := &domain.Event{Version: 1, Type: domain.EventUsageRecorded, Kind: domain.KindUsage, ID: "u1", Time: when, Usage: &u,
+		DatasetID: "ds1", RequestID: "r1", Owner: "Dept1MSP", Requester: "Dept2MSP"}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, _ := json.Marshal(u)
+	key, _ := domain.EntityKey(domain.KindUsage, "u1")
 	b := &block.Block{Number: 1}
-	tx := block.Tx{Index: 0, ID: "t1", Timestamp: when, Event: e, Applied: true, EventPayload: []byte(`{}`)}
+	tx := block.Tx{Index: 0, ID: "t1", Timestamp: when, Event: e, Applied: true, EventPayload: payload,
+		Writes: []block.Write{{Key: key, Value: value}}}
 	for range 2 {
 		if err := s.update(func(txn *badger.Txn) error { return applyTx(txn, b, tx) }); err != nil {
 			t.Fatal(err)

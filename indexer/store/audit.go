@@ -187,7 +187,7 @@ func (s *Store) Lineage(ctx context.Context, id string) (*Lineage, error) {
 }
 
 func childrenOf(txn *badger.Txn, id string) ([]string, error) {
-	prefix := idxPrefix("dataset.derivedFrom", id)
+	prefix := idxDatasetDerivedFrom.prefix(id)
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix, opts.PrefetchValues = prefix, false
 	it := txn.NewIterator(opts)

@@ -38,18 +38,6 @@ func getKind[T any](ctx context.Context, s *Store, kind domain.Kind, id string) 
 	return &v, nil
 }
 
-// pickIndex returns the index prefix of the first filter that is set, or the
-// entity prefix of kind when none is: the scan is narrowed by one filter and
-// the others are checked on each entity found.
-func pickIndex(kind domain.Kind, filters ...[2]string) []byte {
-	for _, f := range filters {
-		if f[1] != "" {
-			return idxPrefix(f[0], f[1])
-		}
-	}
-	return entPrefix(string(kind))
-}
-
 func is(want, got string) bool { return want == "" || want == got }
 
 // GetDelivery returns a delivery.
@@ -67,8 +55,8 @@ type DeliveryFilter struct {
 
 // ListDeliveries lists deliveries in ID order.
 func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([]domain.Delivery, string, error) {
-	prefix := pickIndex(domain.KindDelivery, [2]string{"delivery.request", f.Request},
-		[2]string{"delivery.status", string(f.Status)}, [2]string{"delivery.party", f.Party})
+	prefix := pickIndex(domain.KindDelivery, filter{idxDeliveryRequest, f.Request},
+		filter{idxDeliveryStatus, string(f.Status)}, filter{idxDeliveryParty, f.Party})
 	return listKind(ctx, s, domain.KindDelivery, prefix, p, func(d domain.Delivery) bool {
 		return is(f.Request, d.RequestID) && is(string(f.Status), string(d.Status)) &&
 			(f.Party == "" || d.Owner == f.Party || d.Requester == f.Party)
@@ -90,8 +78,8 @@ type CorrectionFilter struct {
 
 // ListCorrections lists corrections in ID order.
 func (s *Store) ListCorrections(ctx context.Context, f CorrectionFilter, p Page) ([]domain.Correction, string, error) {
-	prefix := pickIndex(domain.KindCorrection, [2]string{"correction.delivery", f.Delivery},
-		[2]string{"correction.status", string(f.Status)}, [2]string{"correction.party", f.Party})
+	prefix := pickIndex(domain.KindCorrection, filter{idxCorrectionDelivery, f.Delivery},
+		filter{idxCorrectionStatus, string(f.Status)}, filter{idxCorrectionParty, f.Party})
 	return listKind(ctx, s, domain.KindCorrection, prefix, p, func(c domain.Correction) bool {
 		return is(f.Delivery, c.DeliveryID) && is(string(f.Status), string(c.Status)) &&
 			(f.Party == "" || c.Owner == f.Party || c.Requester == f.Party)
@@ -112,7 +100,7 @@ type UsageFilter struct {
 
 // ListUsage lists usage records in ID order.
 func (s *Store) ListUsage(ctx context.Context, f UsageFilter, p Page) ([]domain.Usage, string, error) {
-	prefix := pickIndex(domain.KindUsage, [2]string{"usage.request", f.Request}, [2]string{"usage.party", f.Party})
+	prefix := pickIndex(domain.KindUsage, filter{idxUsageRequest, f.Request}, filter{idxUsageParty, f.Party})
 	return listKind(ctx, s, domain.KindUsage, prefix, p, func(u domain.Usage) bool {
 		return is(f.Request, u.RequestID) && (f.Party == "" || u.Consumer == f.Party || u.Owner == f.Party)
 	})
@@ -134,8 +122,8 @@ type ContributionFilter struct {
 
 // ListContributions lists contributions in ID order.
 func (s *Store) ListContributions(ctx context.Context, f ContributionFilter, p Page) ([]domain.Contribution, string, error) {
-	prefix := pickIndex(domain.KindContribution, [2]string{"contribution.dataset", f.Dataset},
-		[2]string{"contribution.party", f.Contributor}, [2]string{"contribution.party", f.Party})
+	prefix := pickIndex(domain.KindContribution, filter{idxContributionDataset, f.Dataset},
+		filter{idxContributionParty, f.Contributor}, filter{idxContributionParty, f.Party})
 	return listKind(ctx, s, domain.KindContribution, prefix, p, func(c domain.Contribution) bool {
 		return is(f.Dataset, c.DatasetID) && is(f.Contributor, c.Contributor) &&
 			(f.Party == "" || c.Contributor == f.Party || c.Owner == f.Party)

@@ -16,9 +16,12 @@ import (
 //	meta/schema                                schemaVersion, written with block 0 (see checkSchema)
 //	block/<number:8>                           BlockRecord: the header hashes of every applied block
 //	tx/<txId>⊥<pos>                            TxRecord: every transaction, valid or not, of any chaincode
-//	ent/<kind>⊥<id>                            the entity's latest state (domain JSON), from its last event
-//	event/<pos>                                EventRecord: the event log in ledger order
-//	idx/<name>⊥<value>⊥<id>                    empty: entity indexes, name one of
+//	ent/<kind>⊥<id>                            the entity's latest state: the bytes its last write put on the ledger
+//	event/<pos>                                EventRecord: the trace in ledger order, one per transaction that wrote an entity
+//	anomaly/<pos>                              Anomaly: a VALID transaction whose event or writes failed a check
+//	                                             (package writeset), with the event as received
+//	idx/<name>⊥<value>⊥<id>                    empty: entity indexes, as the table in indexes.go computes
+//	                                             them from the typed entity, name one of
 //	                                             dataset.owner, dataset.shareType, dataset.grade,
 //	                                             dataset.derivedFrom (value = the parent: the reverse lineage),
 //	                                             request.dataset, request.requester, request.owner,
@@ -47,6 +50,7 @@ const (
 	prefixTx    = "tx/"
 	prefixEnt   = "ent/"
 	prefixEvent = "event/"
+	prefixAnom  = "anomaly/"
 	prefixIdx   = "idx/"
 	prefixEvIdx = "evidx/"
 	prefixMeter = "meter/"
@@ -61,7 +65,7 @@ var (
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {
@@ -110,6 +114,8 @@ func entPrefix(kind string) []byte { return appendString([]byte(prefixEnt), kind
 func entKey(kind, id string) []byte { return append(entPrefix(kind), id...) }
 
 func eventKey(p pos) []byte { return appendPos([]byte(prefixEvent), p) }
+
+func anomalyKey(p pos) []byte { return appendPos([]byte(prefixAnom), p) }
 
 func idxPrefix(name, value string) []byte {
 	return appendString(appendString([]byte(prefixIdx), name), value)

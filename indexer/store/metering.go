@@ -106,26 +106,31 @@ func (m *MeterRow) decode(b []byte) error {
 	return nil
 }
 
-// meterOf is the metered amount an event adds, with the department it is
-// attributed to; ok is false for events that meter nothing.
-func meterOf(e *domain.Event) (row MeterRow, ok bool) {
-	switch {
-	case e.Type == domain.EventUsageRecorded && e.Usage != nil:
-		u := e.Usage
-		return MeterRow{Department: u.Consumer, Dataset: u.DatasetID, Calls: u.Calls, Records: u.Records}, true
-	case e.Type == domain.EventDeliveryRecorded && e.Delivery != nil:
-		d := e.Delivery
-		return MeterRow{Department: d.Owner, Dataset: d.DatasetID, Deliveries: 1, Records: d.Records, Bytes: d.Bytes}, true
-	case e.Type == domain.EventContributionAdded && e.Contribution != nil:
-		c := e.Contribution
-		return MeterRow{Department: c.Contributor, Dataset: c.DatasetID, Contributions: 1, Records: c.Records, Bytes: c.Bytes}, true
+// meterOf is the metered amount that a change of type t to entity rec
+// adds, with the department it is attributed to; ok is false for changes
+// that meter nothing. The amounts are the entity's, as the transaction
+// wrote it; only the kind of change comes from the event.
+func meterOf(t domain.EventType, rec domain.Record) (row MeterRow, ok bool) {
+	switch v := rec.(type) {
+	case *domain.Usage:
+		if t == domain.EventUsageRecorded {
+			return MeterRow{Department: v.Consumer, Dataset: v.DatasetID, Calls: v.Calls, Records: v.Records}, true
+		}
+	case *domain.Delivery:
+		if t == domain.EventDeliveryRecorded {
+			return MeterRow{Department: v.Owner, Dataset: v.DatasetID, Deliveries: 1, Records: v.Records, Bytes: v.Bytes}, true
+		}
+	case *domain.Contribution:
+		if t == domain.EventContributionAdded {
+			return MeterRow{Department: v.Contributor, Dataset: v.DatasetID, Contributions: 1, Records: v.Records, Bytes: v.Bytes}, true
+		}
 	}
 	return MeterRow{}, false
 }
 
-// meter adds an event's metered amounts to its row of each bucket kind.
-func meter(txn *badger.Txn, at time.Time, e *domain.Event) error {
-	amount, ok := meterOf(e)
+// meter adds a change's metered amounts to its row of each bucket kind.
+func meter(txn *badger.Txn, at time.Time, t domain.EventType, rec domain.Record) error {
+	amount, ok := meterOf(t, rec)
 	if !ok {
 		return nil
 	}

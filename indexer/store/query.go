@@ -100,17 +100,12 @@ func (f DatasetFilter) match(d domain.Dataset) bool {
 // ListDatasets lists datasets in ID order. One filter picks the index to
 // scan; the others are checked on each dataset found there.
 func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]domain.Dataset, string, error) {
-	var prefix []byte
-	switch {
-	case f.Owner != "":
-		prefix = idxPrefix("dataset.owner", f.Owner)
-	case f.ShareType != "":
-		prefix = idxPrefix("dataset.shareType", string(f.ShareType))
-	case f.Grade != 0:
-		prefix = idxPrefix("dataset.grade", strconv.Itoa(f.Grade))
-	default:
-		prefix = entPrefix(string(domain.KindDataset))
+	grade := ""
+	if f.Grade != 0 {
+		grade = strconv.Itoa(f.Grade)
 	}
+	prefix := pickIndex(domain.KindDataset, filter{idxDatasetOwner, f.Owner},
+		filter{idxDatasetShareType, string(f.ShareType)}, filter{idxDatasetGrade, grade})
 	var items []domain.Dataset
 	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var d domain.Dataset
@@ -163,24 +158,13 @@ func (f RequestFilter) match(r domain.Request) bool {
 
 // ListRequests lists requests in ID order, each with its status as of f.Now.
 func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]domain.Request, string, error) {
-	var prefix []byte
-	switch {
-	case f.Dataset != "":
-		prefix = idxPrefix("request.dataset", f.Dataset)
-	case f.Requester != "":
-		prefix = idxPrefix("request.requester", f.Requester)
-	case f.Owner != "":
-		prefix = idxPrefix("request.owner", f.Owner)
-	case f.Party != "":
-		prefix = idxPrefix("request.party", f.Party)
-	case f.Status == domain.RequestExpired:
+	status := string(f.Status)
+	if f.Status == domain.RequestExpired {
 		// Expired is never stored: it is approved and past validUntil.
-		prefix = idxPrefix("request.status", string(domain.RequestApproved))
-	case f.Status != "":
-		prefix = idxPrefix("request.status", string(f.Status))
-	default:
-		prefix = entPrefix(string(domain.KindRequest))
+		status = string(domain.RequestApproved)
 	}
+	prefix := pickIndex(domain.KindRequest, filter{idxRequestDataset, f.Dataset}, filter{idxRequestRequester, f.Requester},
+		filter{idxRequestOwner, f.Owner}, filter{idxRequestParty, f.Party}, filter{idxRequestStatus, status})
 	var items []domain.Request
 	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var r domain.Request

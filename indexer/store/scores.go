@@ -167,7 +167,9 @@ func checkAsOf(txn *badger.Txn, asOfBlock uint64) error {
 	return nil
 }
 
-// feedScores adds to b every event of blocks first to last, in ledger order.
+// feedScores adds to b every event of blocks first to last, in ledger order:
+// the events the mirror believed (their entity is the one written), not the
+// changes it applied from an anomalous transaction's write set.
 func feedScores(ctx context.Context, txn *badger.Txn, b *score.Builder, first, last uint64) error {
 	return eachEventValue(ctx, txn, first, last, func(v []byte) error {
 		// One pass over the record, the event decoded in place rather
@@ -178,9 +180,13 @@ func feedScores(ctx context.Context, txn *badger.Txn, b *score.Builder, first, l
 			Timestamp     time.Time    `json:"timestamp"`
 			PayloadSHA256 string       `json:"payloadSha256"`
 			Event         domain.Event `json:"event"`
+			Anomaly       string       `json:"anomaly"`
 		}
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return fmt.Errorf("decode event record: %w", err)
+		}
+		if rec.Anomaly != "" {
+			return nil // a change whose event the mirror does not believe scores nothing
 		}
 		if rec.Event.Version < 1 || rec.Event.Version > domain.EventVersion {
 			return fmt.Errorf("event of tx %s has version %d; this build reads up to %d", rec.TxID, rec.Event.Version, domain.EventVersion)

@@ -1,8 +1,10 @@
 // Package store is the indexer's mirror of the ledger in Badger: the latest
-// state of every entity, the event log in ledger order, the secondary
-// indexes the read API needs, and the checkpoint that says how far the
-// mirror has got. It knows Badger and nothing of Fabric: it applies blocks
-// that package block has already decoded. Everything in it can be rebuilt
+// state of every entity, as the transactions wrote it, the trace in ledger
+// order, the anomalies (transactions whose event disagrees with what they
+// wrote, see package writeset for the apply path), the secondary indexes
+// the read API needs, and the checkpoint that says how far the mirror has
+// got. It knows Badger and nothing of Fabric: it applies blocks that
+// package block has already decoded. Everything in it can be rebuilt
 // from the ledger, and a block is applied with its checkpoint in one Badger
 // transaction, so that a crash leaves either all of a block or none of it.
 package store

@@ -1,7 +1,13 @@
 // Package blocktest builds real Fabric blocks for tests: envelopes signed by
-// generated X.509 identities, endorser transactions carrying chaincode
-// events, config transactions, validation filters and a hash chain that
-// links each header to the one before, exactly as a peer would deliver them.
+// generated X.509 identities, endorser transactions carrying a read-write
+// set and a chaincode event, config transactions, validation filters and a
+// hash chain that links each header to the one before, exactly as a peer
+// would deliver them.
+//
+// By default a transaction writes what the contract writes for its event
+// (ContractWrites): the entity the event carries, the parties' anchors and,
+// for a new dataset, the owner index. A test that plays a forger gives
+// Writes and Event separately, so that they disagree.
 package blocktest
 
 import (
@@ -15,9 +21,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"sort"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
@@ -76,6 +85,33 @@ type Tx struct {
 	EventName string
 	NoEvent   bool
 	Code      peer.TxValidationCode // VALID unless set
+	// Writes is the write set of the transaction's namespace. Nil means
+	// ContractWrites(Event), what the contract writes along with that
+	// event; NoWrites means none at all.
+	Writes   []Write
+	NoWrites bool
+	// Namespace is the namespace Writes go to; Chaincode's by default. A
+	// transaction of another chaincode that writes the ledger's namespace
+	// (a chaincode-to-chaincode call) sets it to "ledger".
+	Namespace string
+	// RawResults, when set, is used as the chaincode action's read-write
+	// set bytes as they are, instead of the one made from Writes.
+	RawResults []byte
+}
+
+// Write is one key-value write of a write set; Value is ignored for a delete.
+type Write struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Version is one committed change of a key, as a peer's history database
+// keeps it.
+type Version struct {
+	TxID   string
+	Value  []byte // nil for a delete
+	Delete bool
 }
 
 // Chain makes consecutive blocks of one channel.
@@ -88,6 +124,25 @@ type Chain struct {
 	// NoGenesisFilter leaves the transactions filter out of block 0, as
 	// configtxgen writes it.
 	NoGenesisFilter bool
+	// history holds, per key of the "ledger" namespace, the writes of the
+	// VALID transactions made so far, in ledger order: a peer's world state.
+	history map[string][]Version
+}
+
+// History is every committed change of a key of the "ledger" namespace, in
+// ledger order, as a peer's history database would return it: a test's
+// stand-in for the peer's world state.
+func (c *Chain) History(key string) []Version {
+	return append([]Version(nil), c.history[key]...)
+}
+
+// State is the value the peer's world state holds at key, nil if none.
+func (c *Chain) State(key string) []byte {
+	h := c.history[key]
+	if len(h) == 0 || h[len(h)-1].Delete {
+		return nil
+	}
+	return h[len(h)-1].Value
 }
 
 // NewChain starts a chain for channel; its first block is number 0.
@@ -149,6 +204,27 @@ func (c *Chain) envelope(tx Tx) []byte {
 		e.Time = tx.Time
 		tx.Event = &e
 	}
+	if tx.Namespace == "" {
+		tx.Namespace = tx.Chaincode
+	}
+	if tx.Writes == nil && !tx.NoWrites && !tx.Config {
+		tx.Writes = ContractWrites(tx.Event)
+	}
+	if tx.NoWrites {
+		tx.Writes = nil
+	}
+	if !tx.Config && tx.Code == peer.TxValidationCode_VALID && tx.Namespace == "ledger" && tx.RawResults == nil {
+		if c.history == nil {
+			c.history = map[string][]Version{}
+		}
+		for _, w := range tx.Writes {
+			v := Version{TxID: tx.ID, Delete: w.Delete}
+			if !w.Delete {
+				v.Value = append([]byte{}, w.Value...)
+			}
+			c.history[w.Key] = append(c.history[w.Key], v)
+		}
+	}
 	typ := common.HeaderType_ENDORSER_TRANSACTION
 	if tx.Config {
 		typ = common.HeaderType_CONFIG
@@ -198,8 +274,12 @@ func endorserData(tx Tx) []byte {
 			events = mustMarshal(&peer.ChaincodeEvent{ChaincodeId: tx.Chaincode, TxId: tx.ID, EventName: name, Payload: payload})
 		}
 	}
+	results := tx.RawResults
+	if results == nil {
+		results = readWriteSet(tx.Namespace, tx.Writes)
+	}
 	action := mustMarshal(&peer.ChaincodeAction{
-		Results:     []byte("rwset"),
+		Results:     results,
 		Events:      events,
 		Response:    &peer.Response{Status: 200, Payload: []byte("{}")},
 		ChaincodeId: &peer.ChaincodeID{Name: tx.Chaincode, Version: "1"},
@@ -213,6 +293,82 @@ func endorserData(tx Tx) []byte {
 		},
 	})
 	return mustMarshal(&peer.Transaction{Actions: []*peer.TransactionAction{{Header: []byte("sh"), Payload: ap}}})
+}
+
+// readWriteSet is the read-write set of a transaction that wrote writes in
+// namespace ns, as the peer's simulator records it.
+func readWriteSet(ns string, writes []Write) []byte {
+	kv := &kvrwset.KVRWSet{}
+	for _, w := range writes {
+		kw := &kvrwset.KVWrite{Key: w.Key, IsDelete: w.Delete}
+		if !w.Delete {
+			kw.Value = w.Value
+		}
+		kv.Writes = append(kv.Writes, kw)
+	}
+	return mustMarshal(&rwset.TxReadWriteSet{
+		DataModel: rwset.TxReadWriteSet_KV,
+		NsRwset:   []*rwset.NsReadWriteSet{{Namespace: ns, Rwset: mustMarshal(kv)}},
+	})
+}
+
+// EntityWrite is the write of an entity as the contract makes it: its JSON
+// under its composite key. It panics on an ID no key can hold.
+func EntityWrite(kind domain.Kind, id string, v any) Write {
+	key, err := domain.EntityKey(kind, id)
+	if err != nil {
+		panic(fmt.Sprintf("blocktest: %v", err))
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("blocktest: encode %s %s: %v", kind, id, err))
+	}
+	return Write{Key: key, Value: b}
+}
+
+// AnchorWrite is the write of a department's anchor key.
+func AnchorWrite(mspID string) Write {
+	key, err := domain.AnchorKey(mspID)
+	if err != nil {
+		panic(fmt.Sprintf("blocktest: %v", err))
+	}
+	return Write{Key: key, Value: domain.IndexValue}
+}
+
+// ContractWrites is the write set the contract makes along with event e:
+// the entity e carries, under its key; on a creation, the anchors of its
+// parties (a department's profile creates its own); for a new dataset,
+// the owner index. Sorted by key, as Fabric's simulator sorts them. Nil
+// for a nil event or one that carries no entity.
+func ContractWrites(e *domain.Event) []Write {
+	if e == nil {
+		return nil
+	}
+	v := e.Entity()
+	rec, ok := v.(domain.Record)
+	if !ok || rec == nil {
+		return nil
+	}
+	if b, _ := json.Marshal(v); string(b) == "null" {
+		return nil
+	}
+	out := []Write{EntityWrite(e.Kind, e.ID, v)}
+	switch e.Type {
+	case domain.EventDatasetRegistered, domain.EventRequestCreated, domain.EventDeliveryRecorded, domain.EventUsageRecorded,
+		domain.EventContributionAdded, domain.EventCorrectionOpened, domain.EventScoreSnapshotPublished, domain.EventDepartmentUpdated:
+		for _, p := range rec.Parties() {
+			out = append(out, AnchorWrite(p))
+		}
+	}
+	if d, ok := v.(*domain.Dataset); ok && e.Type == domain.EventDatasetRegistered {
+		key, err := domain.DatasetOwnerKey(d.Owner, d.ID)
+		if err != nil {
+			panic(fmt.Sprintf("blocktest: %v", err))
+		}
+		out = append(out, Write{Key: key, Value: domain.IndexValue})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }
 
 func mustMarshal(m proto.Message) []byte {

@@ -146,7 +146,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Ledger == nil {
 		gw, err := source.Dial(source.Config{MSPID: c.MSPID, Channel: c.Channel, Endpoint: c.Peer.Endpoint,
 			TLSCACert: c.Peer.TLSCACert, HostOverride: c.Peer.HostOverride,
-			CertPath: c.Identity.CertPath, KeyPath: c.Identity.KeyPath})
+			CertPath: c.Identity.CertPath, KeyPath: c.Identity.KeyPath, Chaincode: c.Chaincode})
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.listener = ln
 	opts := []httpapi.Option{httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model)}
 	if r, ok := m.Ledger.(source.BlockReader); ok {
-		opts = append(opts, httpapi.WithAuditor(audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}))
+		aud := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}
+		if state, ok := m.Ledger.(audit.State); ok {
+			aud.State = state // the peer's world state, for verify's state.peer check
+		}
+		opts = append(opts, httpapi.WithAuditor(aud))
 	}
 	api := httpapi.New(st, opts...)
 	m.server = &http.Server{
