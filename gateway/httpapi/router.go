@@ -190,6 +190,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.GET("/audit/lineage/:datasetId", allow(auditor), s.proxy)
 	v1.GET("/audit/verify/:txId", allow(auditor), s.proxy)
 	v1.GET("/audit/chain", allow(auditor), s.proxy)
+	v1.GET("/audit/anomalies", allow(auditor), s.proxy)
 	v1.GET("/audit/export", allow(auditor), s.proxy)
 	return r, nil
 }
