@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/govshare/ledger/gateway/indexclient"
 )
 
 // Proc is a process the consortium started: its name, PID and log file.
@@ -82,21 +84,20 @@ type procSpec struct {
 	Env   []string `json:"env,omitempty"` // added to the caller's environment
 	Dir   string   `json:"dir"`
 	Order int      `json:"order"` // start order: CAs, orderers, peers, chaincode, indexers, gateways
-	Ready string   `json:"ready"` // "tcp:<addr>" or an http:// URL answering 200 when ready
+	// Ready is "tcp:<addr>", an http:// URL answering 200 when ready, or
+	// "unix:<socket>" whose GET /healthz answers 200.
+	Ready string `json:"ready"`
 }
 
 // start launches a process in its own process group, detached from the
 // caller's terminal, with output appended to logs/<name>.log, and records
 // its PID and spec.
 func (ps *procs) start(spec procSpec) (*Proc, error) {
-	if err := os.MkdirAll(ps.pidDir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(ps.logDir, 0o755); err != nil {
+	if err := os.MkdirAll(ps.pidDir, 0o700); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(ps.logDir, spec.Name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := ps.openLog(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (ps *procs) start(spec procSpec) (*Proc, error) {
 		return nil, err
 	}
 	pidLine := fmt.Sprintf("%d %s\n", p.PID, spec.Bin)
-	if err := writeFileAtomic(filepath.Join(ps.pidDir, spec.Name+".pid"), []byte(pidLine), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(ps.pidDir, spec.Name+".pid"), []byte(pidLine), 0o600); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, err
 	}
@@ -146,29 +147,98 @@ func readSpec(run, name string) (procSpec, error) {
 	return spec, json.Unmarshal(raw, &spec)
 }
 
+// openLog opens a log for appending, readable by the consortium's user
+// only (logs show identities, hosts and what failed), in a 0700 folder.
+func (ps *procs) openLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(ps.logDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// A log from before logs were private keeps its old mode otherwise.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // runCmd runs a short command to completion; its output goes to logs/<log>.log
 // and a failure carries that log.
 func (ps *procs) runCmd(ctx context.Context, log string, env []string, bin string, args ...string) ([]byte, error) {
-	if err := os.MkdirAll(ps.logDir, 0o755); err != nil {
-		return nil, err
-	}
+	return ps.runCmdSecret(ctx, log, env, nil, bin, args...)
+}
+
+// runCmdSecret is runCmd for a command that is given secrets (in its
+// environment: never put one in args, /proc/<pid>/cmdline is world-readable).
+// Each secret is masked wherever the log would show it: the command line,
+// the environment entries that carry it (logged, masked, so that the log
+// still says what was passed) and the command's output.
+func (ps *procs) runCmdSecret(ctx context.Context, log string, env, secrets []string, bin string, args ...string) ([]byte, error) {
 	logPath := filepath.Join(ps.logDir, log+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := ps.openLog(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "$ %s %s\n", filepath.Base(bin), strings.Join(args, " "))
+	mask := masker(secrets)
+	line := filepath.Base(bin) + " " + strings.Join(args, " ")
+	for _, kv := range env {
+		if mask(kv) != kv {
+			line = mask(kv) + " " + line
+		}
+	}
+	fmt.Fprintf(f, "$ %s\n", mask(line))
+	// Output is logged once the command ends, masked: short commands only.
 	var out bytes.Buffer
+	combined := &lockedBuffer{}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
-	cmd.Stdout = io.MultiWriter(f, &out)
-	cmd.Stderr = f
+	cmd.Stdout = io.MultiWriter(combined, &out)
+	cmd.Stderr = combined
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return out.Bytes(), &LogError{Log: logPath, Err: fmt.Errorf("%s %s: %w", filepath.Base(bin), firstArgs(args), err)}
+	runErr := cmd.Run()
+	_, _ = io.WriteString(f, mask(combined.String()))
+	if runErr != nil {
+		return out.Bytes(), &LogError{Log: logPath, Err: fmt.Errorf("%s %s: %w", filepath.Base(bin), firstArgs(args), runErr)}
 	}
 	return out.Bytes(), nil
+}
+
+// masker replaces every non-empty secret with "***".
+func masker(secrets []string) func(string) string {
+	var pairs []string
+	for _, s := range secrets {
+		if s != "" {
+			pairs = append(pairs, s, "***")
+		}
+	}
+	if len(pairs) == 0 {
+		return func(s string) string { return s }
+	}
+	r := strings.NewReplacer(pairs...)
+	return r.Replace
+}
+
+// lockedBuffer collects a command's stdout and stderr, written from two
+// goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func firstArgs(args []string) string {
@@ -328,9 +398,17 @@ func waitTCP(ctx context.Context, p *Proc, addr string) error {
 	}
 }
 
-// waitHTTP waits until url answers 200, or p exits.
+// waitHTTP waits until url answers 200, or p exits. A "unix:<socket>" url
+// asks GET /healthz over that socket.
 func waitHTTP(ctx context.Context, p *Proc, url string, tlsConf *tls.Config) error {
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	if indexclient.SocketPath(url) != "" {
+		uc, base, err := indexclient.HTTPClient(url, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		hc, url = uc, base+"/healthz"
+	}
 	defer hc.CloseIdleConnections()
 	var last string
 	for {

@@ -11,7 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/indexclient"
 )
 
 // Endpoints is .run/endpoints.json, as API.md describes it.
@@ -77,6 +81,21 @@ type indexerConfig struct {
 	DataDir string `json:"dataDir"`
 }
 
+// indexerAddr is where a department's indexer listens and its gateway
+// calls it: a Unix socket in the run folder (mode 0600 in a 0700 folder),
+// so that no one but the consortium's user can send the caller headers the
+// indexer believes.
+func (n *Net) indexerAddr(d Department) string {
+	return "unix:" + n.path("sock", "indexer-"+d.Slug()+".sock")
+}
+
+// IndexerClient returns an HTTP client of the indexer at addr (an
+// endpoints.json "indexer": unix:<socket>) and the base URL to put before a
+// route's path; timeout 0 leaves calls bound by their contexts.
+func IndexerClient(addr string, timeout time.Duration) (*http.Client, string, error) {
+	return indexclient.HTTPClient(addr, timeout)
+}
+
 func (n *Net) peerRef(d Department) peerRef {
 	return peerRef{Endpoint: d.Addr(d.PeerPort), TLSCACert: filepath.Join(n.peerDir(d), "tls", "ca.crt")}
 }
@@ -100,11 +119,11 @@ func (n *Net) writeServiceConfigs() error {
 			return err
 		}
 		gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
-			Peer: n.peerRef(d), IndexerURL: "http://" + d.Addr(d.IndexerPort), Identities: idPath}
+			Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath}
 		if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
 			return err
 		}
-		ix := indexerConfig{MSPID: d.MSPID, Listen: d.Addr(d.IndexerPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
+		ix := indexerConfig{MSPID: d.MSPID, Listen: n.indexerAddr(d), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
 			Peer: n.peerRef(d), DataDir: n.path("data", "indexer-"+d.Slug())}
 		ixUser := n.userDir(d, IndexerUser)
 		ix.Identity.CertPath = filepath.Join(ixUser, "msp", "signcerts", "cert.pem")
@@ -113,7 +132,7 @@ func (n *Net) writeServiceConfigs() error {
 			return err
 		}
 		eps.Departments = append(eps.Departments, EndpointDept{MSPID: d.MSPID, Name: d.Name,
-			Gateway: "http://" + d.Addr(d.GatewayPort), Indexer: "http://" + d.Addr(d.IndexerPort), Peer: d.Addr(d.PeerPort)})
+			Gateway: "http://" + d.Addr(d.GatewayPort), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)})
 	}
 	if err := writeJSON(n.path("credentials.json"), creds, 0o600); err != nil {
 		return err
@@ -137,13 +156,13 @@ func (n *Net) startServices(ctx context.Context) error {
 		d := deps[i]
 		ix, err := n.procs.start(procSpec{Name: "indexer-" + d.Slug(), Bin: n.bin("indexer"), Order: 4, Dir: n.opts.Run,
 			Args:  []string{"-config", n.path("config", "indexer-"+d.Slug()+".json")},
-			Ready: "http://" + d.Addr(d.IndexerPort) + "/healthz"})
+			Ready: n.indexerAddr(d)})
 		if err != nil {
 			return err
 		}
 		wctx, cancel := withTimeout(ctx, 60*time.Second)
 		defer cancel()
-		if err := waitHTTP(wctx, ix, "http://"+d.Addr(d.IndexerPort)+"/healthz", nil); err != nil {
+		if err := waitHTTP(wctx, ix, n.indexerAddr(d), nil); err != nil {
 			return err
 		}
 		gw, err := n.procs.start(procSpec{Name: "gateway-" + d.Slug(), Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
@@ -186,6 +205,9 @@ func (n *Net) smoke(ctx context.Context) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := n.initPolicy(ctx, token); err != nil {
 		return err
 	}
 	for _, d := range deps {
@@ -231,4 +253,49 @@ func httpJSON(ctx context.Context, method, url, token string, body []byte, want 
 		}
 	}
 	return out, fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, bytes.TrimSpace(out))
+}
+
+// initPolicy sets the genesis consortium policy from the topology, once
+// every profile is on the ledger: every department a member, and as
+// evaluators and auditors the departments whose topology roles include
+// them. It goes through one admin's gateway; every member's peer endorses
+// it. A department's CA can issue any role, so only these departments'
+// evaluators and auditors count until a majority of admins approve a change.
+func (n *Net) initPolicy(ctx context.Context, token func(msp string) string) error {
+	in := domain.PolicyInput{Members: []string{}, Evaluators: []string{}, Auditors: []string{}}
+	via := Department{}
+	for _, d := range n.topo.Departments {
+		in.Members = append(in.Members, d.MSPID)
+		if d.HasRole(domain.RoleEvaluator) {
+			in.Evaluators = append(in.Evaluators, d.MSPID)
+		}
+		if d.HasRole(domain.RoleAuditor) {
+			in.Auditors = append(in.Auditors, d.MSPID)
+		}
+		if via.MSPID == "" && token(d.MSPID) != "" {
+			via = d
+		}
+	}
+	if via.MSPID == "" {
+		return fmt.Errorf("set the consortium policy: no department has an admin")
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	gw := "http://" + via.Addr(via.GatewayPort) + "/v1/policy"
+	if _, err := httpJSON(ctx, http.MethodPost, gw, token(via.MSPID), body, http.StatusCreated); err != nil {
+		// Set already (a smoke run again): fine if it is this policy.
+		out, gerr := httpJSON(ctx, http.MethodGet, gw, token(via.MSPID), nil, http.StatusOK)
+		var p domain.Policy
+		if gerr != nil || json.Unmarshal(out, &p) != nil || !samePolicy(p, in) {
+			return fmt.Errorf("set the consortium policy through %s: %w", via.MSPID, err)
+		}
+	}
+	return nil
+}
+
+func samePolicy(p domain.Policy, in domain.PolicyInput) bool {
+	n := in.Normalized()
+	return slices.Equal(p.Members, n.Members) && slices.Equal(p.Evaluators, n.Evaluators) && slices.Equal(p.Auditors, n.Auditors)
 }

@@ -54,7 +54,11 @@ func (n *Net) Up(ctx context.Context) error {
 	if err := n.checkPortsFree(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(n.opts.Run, 0o755); err != nil {
+	// 0700: the run folder holds keys, logs and the indexers' sockets.
+	if err := os.MkdirAll(n.opts.Run, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(n.opts.Run, 0o700); err != nil {
 		return err
 	}
 	var block string

@@ -15,6 +15,6 @@ else
   trap '$CONSORTIUM down' EXIT
   $CONSORTIUM up
 fi
-GOVSHARE_RUN="$RUN" go test -tags integration -count=1 -p 1 -timeout 20m ${GO_TEST_FLAGS:-} ./network/e2e/... "$@"
+GOVSHARE_RUN="$RUN" go test -tags integration -count=1 -p 1 -timeout 20m ${GO_TEST_FLAGS:-} ./network/e2e/... ./network/attack/... "$@"
 # The web console in a real headless browser, against the same consortium.
 GOVSHARE_RUN="$RUN" scripts/browser-test.sh

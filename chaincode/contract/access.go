@@ -45,7 +45,11 @@ func caller(ctx contractapi.TransactionContextInterface) (domain.Actor, error) {
 }
 
 // authorize returns the caller if it holds role; action completes the
-// sentence "role X is required to ...".
+// sentence "role X is required to ...". The evaluator and auditor roles
+// (domain.PolicyRoles) count only for the departments the consortium
+// policy on the ledger grants them to: any department's CA can write any
+// role into a certificate, so for these two the certificate alone proves
+// nothing.
 func authorize(ctx contractapi.TransactionContextInterface, role domain.Role, action string) (domain.Actor, error) {
 	a, err := caller(ctx)
 	if err != nil {
@@ -53,6 +57,15 @@ func authorize(ctx contractapi.TransactionContextInterface, role domain.Role, ac
 	}
 	if a.Role != role {
 		return domain.Actor{}, domain.Errorf(domain.CodeForbidden, "role %s is required to %s; caller has %s", role, action, describeRole(a.Role))
+	}
+	if role.Governed() {
+		_, p, err := readPolicy(ctx.GetStub())
+		if err != nil {
+			return domain.Actor{}, err
+		}
+		if why := domain.RoleRefusal(p, a.MSPID, role); why != "" {
+			return domain.Actor{}, domain.Errorf(domain.CodeForbidden, "role %s is required to %s; %s", role, action, why)
+		}
 	}
 	return a, nil
 }

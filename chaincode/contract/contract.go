@@ -16,7 +16,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
@@ -27,21 +31,89 @@ import (
 // gateway calls plain function names ("RegisterDataset").
 const Name = "ledger"
 
+// DefaultMaxSkew is how far a transaction's timestamp may be from the
+// endorsing peer's clock unless the chaincode server is told otherwise.
+const DefaultMaxSkew = 5 * time.Minute
+
 // Contract holds every transaction of the ledger chaincode.
 type Contract struct {
 	contractapi.Contract
+
+	// Now is the endorsing peer's clock: the chaincode server runs beside
+	// its peer, so it reads the host's wall clock (nil: time.Now). It only
+	// decides whether a transaction is accepted, never what it writes, so
+	// endorsements still agree on the write set.
+	Now func() time.Time
+	// MaxSkew is how far the client-signed transaction timestamp may be
+	// from Now, either way, for a state-changing transaction to be endorsed
+	// (zero: DefaultMaxSkew).
+	MaxSkew time.Duration
 }
 
-// New returns the contract, named and described for the chaincode metadata.
+// New returns the contract, named and described for the chaincode metadata,
+// with the peer's clock and the default skew. Every transaction passes
+// checkClock first.
 func New() *Contract {
-	c := &Contract{}
+	c := &Contract{Now: time.Now, MaxSkew: DefaultMaxSkew}
 	c.Name = Name
 	c.Info = metadata.InfoMetadata{
 		Title:       "govshare ledger",
 		Description: "Data sharing, metering and contribution ledger of the consortium's departments",
 		Version:     "1",
 	}
+	c.BeforeTransaction = c.checkClock
 	return c
+}
+
+// checkClock refuses a state-changing transaction whose timestamp is more
+// than MaxSkew from this endorser's clock. The timestamp is whatever the
+// client signed; without this check a department could date an approval
+// before its request or meter usage in a month long closed. Each endorser
+// judges its own clock, so a forged date needs the owners' own peers to be
+// wrong too. It runs before every transaction (contractapi's
+// BeforeTransaction), so no write can forget it; evaluations skip it, since
+// they change nothing and a read's timestamp only dates its own answer.
+func (c *Contract) checkClock(ctx contractapi.TransactionContextInterface) error {
+	fn, _ := ctx.GetStub().GetFunctionAndParameters()
+	if i := strings.LastIndex(fn, ":"); i >= 0 {
+		fn = fn[i+1:]
+	}
+	if r, n := utf8.DecodeRuneInString(fn); n > 0 {
+		fn = string(unicode.ToUpper(r)) + fn[n:] // contractapi routes "getRequest" to GetRequest
+	}
+	if slices.Contains(c.GetEvaluateTransactions(), fn) {
+		return nil
+	}
+	ts, err := txTime(ctx)
+	if err != nil {
+		return err
+	}
+	return c.checkSkew(ts)
+}
+
+// checkSkew compares a transaction timestamp with the peer's clock.
+func (c *Contract) checkSkew(ts time.Time) error {
+	now, limit := time.Now, c.MaxSkew
+	if c.Now != nil {
+		now = c.Now
+	}
+	if limit <= 0 {
+		limit = DefaultMaxSkew
+	}
+	peer := now().UTC()
+	skew := ts.Sub(peer)
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > limit {
+		shown := skew.Round(time.Millisecond)
+		if shown <= limit {
+			shown = skew // just over: show how far over
+		}
+		return domain.Errorf(domain.CodeInvalid, "transaction timestamp %s is %s from this peer's clock (%s); at most %s is allowed",
+			stamp(ts), shown, stamp(peer), limit)
+	}
+	return nil
 }
 
 // GetEvaluateTransactions marks the reads, so clients know to evaluate rather
@@ -50,13 +122,21 @@ func (c *Contract) GetEvaluateTransactions() []string {
 	return []string{
 		"GetDepartment", "ListDepartments", "GetDataset", "ListDatasets", "GetRequest",
 		"GetDelivery", "GetUsage", "GetContribution", "GetCorrection", "GetScoreSnapshot", "History",
+		"GetAttestations", "ListScoreSnapshots",
+		"GetPolicy", "GetPolicyProposal",
 	}
 }
 
 // decodeInput parses a transaction's JSON argument strictly: unknown fields
 // and trailing data are rejected, so a client's typo never silently drops a
-// field.
+// field; invalid UTF-8, lone surrogate escapes and repeated keys (also in
+// another case) are rejected (domain.CheckJSON), so what was signed is what
+// is stored, never a silently repaired or second-chosen value.
 func decodeInput(what, arg string, v any) error {
+	if !utf8.ValidString(arg) {
+		// Before decoding: the decoder would turn the bytes into U+FFFD.
+		return domain.CheckJSON(what+" JSON", []byte(arg))
+	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(arg)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -68,11 +148,13 @@ func decodeInput(what, arg string, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return domain.Errorf(domain.CodeInvalid, "%s JSON has data after the object", what)
 	}
-	return nil
+	return domain.CheckJSON(what+" JSON", []byte(arg))
 }
 
-// txTime is the transaction timestamp in UTC: the only clock the chaincode
-// may read, because every endorser sees the same one.
+// txTime is the transaction timestamp in UTC: the only clock whose value the
+// chaincode may use, because every endorser sees the same one. For a
+// state-changing transaction, checkClock has already held it against the
+// peer's clock.
 func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 	ts, err := ctx.GetStub().GetTxTimestamp()
 	if err != nil {
@@ -82,6 +164,21 @@ func txTime(ctx contractapi.TransactionContextInterface) (time.Time, error) {
 		return time.Time{}, domain.Errorf(domain.CodeInternal, "the transaction has no timestamp")
 	}
 	return ts.AsTime().UTC(), nil
+}
+
+// stamp formats a time for an error message, to the nanosecond, so that two
+// times a second apart never read alike.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// notBefore refuses a step dated before the step it follows: the
+// transaction timestamp is the client's, within the peer's skew, so order
+// on the ledger must be checked, not assumed. The message reads "<prior>
+// at <time>; <step> cannot be dated <now>".
+func notBefore(now, priorAt time.Time, prior, step string) error {
+	if now.Before(priorAt) {
+		return domain.Errorf(domain.CodeConflict, "%s at %s; %s cannot be dated %s", prior, stamp(priorAt), step, stamp(now))
+	}
+	return nil
 }
 
 // derivedID names a new entity after the transaction that creates it: unique

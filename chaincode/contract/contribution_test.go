@@ -2,6 +2,7 @@ package contract
 
 import (
 	"testing"
+	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
 )
@@ -12,7 +13,7 @@ func TestRecordContribution(t *testing.T) {
 		as   who
 	}{
 		{"another department", op3},
-		{"the pool's owner", op1},
+		{"a second department", op2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,4 +67,15 @@ func TestRecordContributionRejects(t *testing.T) {
 			h.reject(tt.as, tt.code, tt.want, "RecordContribution", with(t, valid, tt.patch))
 		})
 	}
+}
+
+func TestContributionCannotPrecedeItsPool(t *testing.T) {
+	runBackwards(t, []backwardsCase{
+		{"before the pool was registered", func(h *harness) (who, string, string, []string) {
+			h.registerDataset(op1, datasetInput("pool", domain.ShareConditional))
+			h.advance(-time.Minute)
+			return op3, "dataset pool was registered at 2026-03-10T09:30:00.123456789Z; a contribution to it cannot be dated 2026-03-10T09:29:00.123456789Z",
+				"RecordContribution", []string{jsonOf(h.t, domain.ContributionInput{DatasetID: "pool", Records: 1, Bytes: 1, SHA256: hashA})}
+		}},
+	})
 }

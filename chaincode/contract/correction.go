@@ -32,6 +32,9 @@ func (c *Contract) OpenCorrection(ctx contractapi.TransactionContextInterface, i
 	if err := requireDepartment(a, d.Requester, "open a correction of delivery "+d.ID+" (its requester)"); err != nil {
 		return "", err
 	}
+	if err := notBefore(now, d.DeliveredAt, "delivery "+d.ID+" was delivered", "a correction of it"); err != nil {
+		return "", err
+	}
 	id, err := derivedID("cr-", stub.GetTxID())
 	if err != nil {
 		return "", err
@@ -89,6 +92,9 @@ func (c *Contract) ResolveCorrection(ctx contractapi.TransactionContextInterface
 	}
 	if co.Status != domain.CorrectionOpen {
 		return "", domain.Errorf(domain.CodeConflict, "correction %s is already %s", id, co.Status)
+	}
+	if err := notBefore(now, co.OpenedAt, "correction "+id+" was opened", "its resolution"); err != nil {
+		return "", err
 	}
 	co.Status, co.Resolution, co.ResolvedAt, co.ResolvedBy = domain.CorrectionResolved, in.Resolution, &now, &a
 	if err := updateEntity(stub, key, &co); err != nil {

@@ -102,3 +102,23 @@ func TestResolveCorrectionRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestCorrectionStepsCannotRunBackwards(t *testing.T) {
+	runBackwards(t, []backwardsCase{
+		{"opened before the delivery", func(h *harness) (who, string, string, []string) {
+			d := h.delivered()
+			h.advance(-time.Minute)
+			return op2, "delivery " + d.ID + " was delivered at 2026-03-10T09:30:00.123456789Z; a correction of it cannot be dated 2026-03-10T09:29:00.123456789Z",
+				"OpenCorrection", []string{jsonOf(h.t, domain.CorrectionInput{DeliveryID: d.ID, Description: "wrong totals"})}
+		}},
+		{"resolved before it was opened", func(h *harness) (who, string, string, []string) {
+			d := h.received()
+			h.advance(time.Hour)
+			var c domain.Correction
+			h.submit(op2, &c, "OpenCorrection", jsonOf(h.t, domain.CorrectionInput{DeliveryID: d.ID, Description: "wrong totals"}))
+			h.advance(-30 * time.Minute)
+			return op1, "correction " + c.ID + " was opened at 2026-03-10T10:30:00.123456789Z; its resolution cannot be dated 2026-03-10T10:00:00.123456789Z",
+				"ResolveCorrection", []string{c.ID, `{"resolution":"fixed"}`}
+		}},
+	})
+}

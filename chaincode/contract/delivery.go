@@ -40,6 +40,13 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 	if s := r.StatusAt(now); s != domain.RequestApproved {
 		return "", domain.Errorf(domain.CodeConflict, "request %s is %s, not approved", requestID, s)
 	}
+	// A date after validUntil is refused above, as expired.
+	if err := notBefore(now, approvedAt(&r), "request "+requestID+" was approved", "a delivery"); err != nil {
+		return "", err
+	}
+	if err := requireActiveDataset(stub, r.DatasetID, "nothing more can be delivered for it"); err != nil {
+		return "", err
+	}
 	id, err := derivedID("dl-", stub.GetTxID())
 	if err != nil {
 		return "", err
@@ -70,7 +77,7 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 // disputed. Only the requester's operator may, once, on a delivered delivery.
 func (c *Contract) RecordReceipt(ctx contractapi.TransactionContextInterface, deliveryID, input string) (string, error) {
 	return applyRequesterStep(ctx, deliveryID, input, requesterStep[domain.ReceiptInput]{
-		what: "ReceiptInput", action: "record a receipt", event: domain.EventDeliveryReceived,
+		what: "ReceiptInput", action: "record a receipt", noun: "a receipt", event: domain.EventDeliveryReceived,
 		apply: func(d *domain.Delivery, in domain.ReceiptInput, now time.Time, a domain.Actor) error {
 			if d.Status != domain.DeliveryDelivered {
 				return domain.Errorf(domain.CodeConflict, "delivery %s is %s; a receipt can only be recorded for a delivered delivery", d.ID, d.Status)
@@ -90,7 +97,7 @@ func (c *Contract) RecordReceipt(ctx contractapi.TransactionContextInterface, de
 // may.
 func (c *Contract) RateDelivery(ctx contractapi.TransactionContextInterface, deliveryID, input string) (string, error) {
 	return applyRequesterStep(ctx, deliveryID, input, requesterStep[domain.FeedbackInput]{
-		what: "FeedbackInput", action: "rate a delivery", event: domain.EventDeliveryRated,
+		what: "FeedbackInput", action: "rate a delivery", noun: "a rating", event: domain.EventDeliveryRated,
 		apply: func(d *domain.Delivery, in domain.FeedbackInput, now time.Time, a domain.Actor) error {
 			if d.Feedback != nil {
 				return domain.Errorf(domain.CodeConflict, "delivery %s was already rated", d.ID)
@@ -111,7 +118,7 @@ func (c *Contract) RateDelivery(ctx contractapi.TransactionContextInterface, del
 // destroyed it. Only the requester's operator may, once.
 func (c *Contract) RecordDestruction(ctx contractapi.TransactionContextInterface, deliveryID, input string) (string, error) {
 	return applyRequesterStep(ctx, deliveryID, input, requesterStep[domain.DestructionInput]{
-		what: "DestructionInput", action: "record a destruction", event: domain.EventDeliveryDestroyed,
+		what: "DestructionInput", action: "record a destruction", noun: "a destruction", event: domain.EventDeliveryDestroyed,
 		apply: func(d *domain.Delivery, in domain.DestructionInput, now time.Time, a domain.Actor) error {
 			switch d.Status {
 			case domain.DeliveryDelivered, domain.DeliveryReceived, domain.DeliveryDisputed:
@@ -124,6 +131,22 @@ func (c *Contract) RecordDestruction(ctx contractapi.TransactionContextInterface
 	})
 }
 
+// lastStep is the latest step recorded on a delivery and when: each
+// requester step must be dated no earlier.
+func lastStep(d *domain.Delivery) (string, time.Time) {
+	step, at := "delivered", d.DeliveredAt
+	if d.ReceivedAt != nil && d.ReceivedAt.After(at) {
+		step, at = "received", *d.ReceivedAt
+	}
+	if d.Feedback != nil && d.Feedback.At.After(at) {
+		step, at = "rated", d.Feedback.At
+	}
+	if d.DestroyedAt != nil && d.DestroyedAt.After(at) {
+		step, at = "destroyed", *d.DestroyedAt
+	}
+	return step, at
+}
+
 // GetDelivery returns one delivery.
 func (c *Contract) GetDelivery(ctx contractapi.TransactionContextInterface, id string) (string, error) {
 	return readEntity[domain.Delivery](ctx, domain.KindDelivery, id)
@@ -134,6 +157,7 @@ func (c *Contract) GetDelivery(ctx contractapi.TransactionContextInterface, id s
 type requesterStep[T interface{ Validate() error }] struct {
 	what   string // the input type's name, for errors
 	action string // completes "role operator is required to ..."
+	noun   string // "a receipt", for messages
 	event  domain.EventType
 	apply  func(d *domain.Delivery, in T, now time.Time, a domain.Actor) error
 }
@@ -168,7 +192,12 @@ func applyRequesterStep[T interface{ Validate() error }](ctx contractapi.Transac
 	if err := requireDepartment(a, d.Requester, st.action+" for delivery "+deliveryID+" (its requester)"); err != nil {
 		return "", err
 	}
+	prior, priorAt := lastStep(&d)
 	if err := st.apply(&d, in, now, a); err != nil {
+		return "", err
+	}
+	// After the state rules, whose messages say more; the write comes later.
+	if err := notBefore(now, priorAt, "delivery "+deliveryID+" was "+prior, st.noun); err != nil {
 		return "", err
 	}
 	if err := updateEntity(stub, key, &d); err != nil {

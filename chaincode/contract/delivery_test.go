@@ -263,3 +263,90 @@ func TestReceiptRejects(t *testing.T) {
 	h := newHarness(t)
 	h.reject(op2, domain.CodeNotFound, "delivery dl-ghost does not exist", "RecordReceipt", "dl-ghost", `{"sha256":"`+hashA+`"}`)
 }
+
+func TestDeliveryStepsCannotRunBackwards(t *testing.T) {
+	const rating = `{"timeliness":5,"accuracy":4,"completeness":4,"consistency":5}`
+	runBackwards(t, []backwardsCase{
+		{"delivery before the approval", func(h *harness) (who, string, string, []string) {
+			p := h.pendingRequest()
+			h.advance(time.Hour)
+			h.submit(ap1, nil, "ApproveRequest", p.ID, `{}`)
+			h.advance(-time.Minute)
+			return op1, "request " + p.ID + " was approved at 2026-03-10T10:30:00.123456789Z; a delivery cannot be dated 2026-03-10T10:29:00.123456789Z",
+				"RecordDelivery", []string{p.ID, jsonOf(h.t, deliveryInput())}
+		}},
+		{"delivery before an unconditional approval", func(h *harness) (who, string, string, []string) {
+			h.registerDataset(op1, datasetInput("free", domain.ShareUnconditional))
+			h.advance(time.Hour)
+			r := h.createRequest(op2, h.requestInput("free"))
+			h.advance(-time.Nanosecond)
+			return op1, "request " + r.ID + " was approved at 2026-03-10T10:30:00.123456789Z; a delivery cannot be dated 2026-03-10T10:30:00.123456788Z",
+				"RecordDelivery", []string{r.ID, jsonOf(h.t, deliveryInput())}
+		}},
+		{"receipt before the delivery", func(h *harness) (who, string, string, []string) {
+			d := h.delivered()
+			h.advance(-time.Nanosecond)
+			return op2, "delivery " + d.ID + " was delivered at 2026-03-10T09:30:00.123456789Z; a receipt cannot be dated 2026-03-10T09:30:00.123456788Z",
+				"RecordReceipt", []string{d.ID, `{"sha256":"` + hashA + `"}`}
+		}},
+		{"rating before the receipt", func(h *harness) (who, string, string, []string) {
+			d := h.delivered()
+			h.advance(time.Minute)
+			h.submit(op2, nil, "RecordReceipt", d.ID, `{"sha256":"`+hashB+`"}`)
+			h.advance(-30 * time.Second)
+			return op2, "delivery " + d.ID + " was received at 2026-03-10T09:31:00.123456789Z; a rating cannot be dated 2026-03-10T09:30:30.123456789Z",
+				"RateDelivery", []string{d.ID, rating}
+		}},
+		{"destruction before the delivery", func(h *harness) (who, string, string, []string) {
+			d := h.delivered()
+			h.advance(-time.Hour)
+			return op2, "delivery " + d.ID + " was delivered at 2026-03-10T09:30:00.123456789Z; a destruction cannot be dated 2026-03-10T08:30:00.123456789Z",
+				"RecordDestruction", []string{d.ID, `{}`}
+		}},
+		{"destruction before the rating", func(h *harness) (who, string, string, []string) {
+			d := h.received()
+			h.advance(time.Hour)
+			h.submit(op2, nil, "RateDelivery", d.ID, rating)
+			h.advance(-time.Minute)
+			return op2, "delivery " + d.ID + " was rated at 2026-03-10T10:30:00.123456789Z; a destruction cannot be dated 2026-03-10T10:29:00.123456789Z",
+				"RecordDestruction", []string{d.ID, `{"method":"shredded"}`}
+		}},
+	})
+}
+
+// TestDeliveryWindow: a delivery may be dated from the approval up to, not
+// including, validUntil, and only while the dataset is active.
+func TestDeliveryWindow(t *testing.T) {
+	tests := []struct {
+		name   string
+		offset time.Duration // from the approval
+		retire bool
+		code   domain.Code
+		want   string // "" to succeed
+	}{
+		{"at the approval", 0, false, "", ""},
+		{"just before validUntil", time.Hour - time.Nanosecond, false, "", ""},
+		{"at validUntil", time.Hour, false, domain.CodeConflict, "is expired, not approved"},
+		{"after validUntil", 2 * time.Hour, false, domain.CodeConflict, "is expired, not approved"},
+		{"retired dataset", time.Minute, true, domain.CodeConflict, "dataset households is retired; nothing more can be delivered for it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.registerDataset(op1, datasetInput("households", domain.ShareConditional))
+			in := h.requestInput("households")
+			in.ValidUntil = h.now.Add(time.Hour)
+			r := h.createRequest(op2, in)
+			h.submit(ap1, nil, "ApproveRequest", r.ID, `{}`)
+			if tt.retire {
+				h.submit(op1, nil, "RetireDataset", "households", `{}`)
+			}
+			h.advance(tt.offset)
+			if tt.want == "" {
+				h.submit(op1, nil, "RecordDelivery", r.ID, jsonOf(t, deliveryInput()))
+				return
+			}
+			h.reject(op1, tt.code, tt.want, "RecordDelivery", r.ID, jsonOf(t, deliveryInput()))
+		})
+	}
+}

@@ -58,9 +58,9 @@ func usageEvent(now time.Time, a domain.Actor, u *domain.Usage) domain.Event {
 	}
 }
 
-func contributionEvent(now time.Time, a domain.Actor, c *domain.Contribution) domain.Event {
+func contributionEvent(t domain.EventType, now time.Time, a domain.Actor, c *domain.Contribution) domain.Event {
 	return domain.Event{
-		Type: domain.EventContributionAdded, Kind: domain.KindContribution, ID: c.ID, Time: now, Actor: a,
+		Type: t, Kind: domain.KindContribution, ID: c.ID, Time: now, Actor: a, Status: string(c.Status),
 		DatasetID: c.DatasetID, Owner: c.Owner, Requester: c.Contributor, Contribution: c,
 	}
 }

@@ -32,6 +32,10 @@ var historyKinds = []historyKind{
 	{domain.KindContribution, checkID},
 	{domain.KindCorrection, checkID},
 	{domain.KindSnapshot, domain.CheckPeriod},
+	{domain.KindAttestation, checkAttestationID},
+	{domain.KindPolicy, checkID},
+	{domain.KindPolicyProposal, checkID},
+	{domain.KindPolicyApproval, checkPolicyApprovalID},
 }
 
 func checkID(id string) error { return domain.CheckID("id", id) }

@@ -46,9 +46,13 @@ func flow(h *harness, ownerMSP, requesterMSP, dsID string) map[string][]string {
 	run(rop, nil, "RecordDestruction", d.ID, `{}`)
 	run(ap, nil, "RevokeRequest", r.ID, `{"reason":"done"}`)
 	run(op, nil, "RetireDataset", dsID, `{}`)
-	run(ev, nil, "PublishScores", jsonOf(h.t, domain.Scores{
-		Period: "2026-0" + dsID[len(dsID)-1:], InputDigest: hashA,
+	doc := domain.Scores{
+		Period: "2026-0" + dsID[len(dsID)-1:], AsOfBlock: 1, InputDigest: hashA,
 		Items: []domain.ScoreItem{{MSPID: ownerMSP, Rank: 1, Score: 1}},
+	}
+	run(ev, nil, "PublishScores", jsonOf(h.t, doc))
+	run(ad, nil, "AttestScores", jsonOf(h.t, domain.AttestationInput{
+		Period: doc.Period, SnapshotDigest: doc.Digest(), InputDigest: doc.InputDigest, ScoresDigest: domain.ItemsDigest(doc.Items), Matched: true,
 	}))
 	return writes
 }
@@ -63,15 +67,16 @@ func TestKeyLayout(t *testing.T) {
 			want = 3 // the new record and both parties' anchors
 		case "RegisterDataset":
 			want = 3 // the entry, its owner index and the owner's anchor
-		case "PublishScores":
-			want = 2 // the snapshot and the publisher's anchor
+		case "PublishScores", "AttestScores":
+			want = 2 // the snapshot (or attestation) and the signer's anchor
 		}
 		if len(keys) != want {
 			t.Errorf("%s wrote %d keys %q, want %d", fn, len(keys), keys, want)
 		}
 	}
 	s := &txStub{}
-	kinds := []string{"department", "dataset", "request", "delivery", "usage", "contribution", "correction", "snapshot"}
+	kinds := []string{"department", "dataset", "request", "delivery", "usage", "contribution", "correction", "snapshot", "attestation"}
+	kinds = append(kinds, string(domain.KindPolicy)) // the harness seeds the consortium policy (policy_test.go)
 	for k := range h.ledger.state {
 		objectType, attrs, err := s.SplitCompositeKey(k)
 		if err != nil {
@@ -127,10 +132,13 @@ func TestEveryKeyHasItsOwnersPolicy(t *testing.T) {
 		want := map[string][]string{
 			"dataset": {"Dept1MSP"}, datasetByOwner: {"Dept1MSP"},
 			"request": {"Dept1MSP", "Dept2MSP"}, "delivery": {"Dept1MSP", "Dept2MSP"}, "correction": {"Dept1MSP", "Dept2MSP"},
-			"usage": {"Dept1MSP", "Dept2MSP"}, "contribution": {"Dept1MSP", "Dept2MSP"}, "snapshot": {"Dept2MSP"},
+			"usage": {"Dept1MSP", "Dept2MSP"}, "contribution": {"Dept1MSP", "Dept2MSP"}, "snapshot": {"Dept2MSP"}, "attestation": {"Dept1MSP"},
 		}[objectType]
 		if objectType == "department" || objectType == domain.AnchorType {
 			want = attrs // a department's own profile and anchor: its own peer
+		}
+		if objectType == string(domain.KindPolicy) {
+			continue // a majority of the members' peers: TestInitPolicy
 		}
 		if got := h.endorsers(k); !slices.Equal(got, want) {
 			t.Errorf("%s key endorsers %v, want %v", objectType, got, want)

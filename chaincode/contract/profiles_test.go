@@ -26,4 +26,5 @@ func (l *fakeLedger) seedProfiles() {
 		policy, _ := ep.Policy()
 		l.sbe[k], l.sbe[a] = policy, policy
 	}
+	l.seedPolicy() // policy_test.go
 }

@@ -1,9 +1,11 @@
 package contract
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
@@ -45,6 +47,9 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 	if d.ShareType == domain.ShareNone {
 		return "", domain.Errorf(domain.CodeForbidden, "dataset %s is not shared", d.ID)
 	}
+	if err := notBefore(now, d.UpdatedAt, fmt.Sprintf("dataset %s version %d was published", d.ID, d.Version), "a request for it"); err != nil {
+		return "", err
+	}
 	fields, err := requestedFields(d, in.Fields)
 	if err != nil {
 		return "", err
@@ -82,7 +87,7 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 // and only before the request's period has ended. The reason is optional.
 func (c *Contract) ApproveRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
-		action: "approve", required: false, event: domain.EventRequestApproved,
+		action: "approve", noun: "an approval", required: false, activeDataset: true, event: domain.EventRequestApproved,
 		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if r.Status != domain.RequestPending {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be approved", r.ID, r.Status)
@@ -100,7 +105,7 @@ func (c *Contract) ApproveRequest(ctx contractapi.TransactionContextInterface, i
 // approver may.
 func (c *Contract) RejectRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
-		action: "reject", required: true, event: domain.EventRequestRejected,
+		action: "reject", noun: "a rejection", required: true, event: domain.EventRequestRejected,
 		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if r.Status != domain.RequestPending {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be rejected", r.ID, r.Status)
@@ -115,10 +120,13 @@ func (c *Contract) RejectRequest(ctx contractapi.TransactionContextInterface, id
 // only the owner's approver may.
 func (c *Contract) RevokeRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
-		action: "revoke", required: true, event: domain.EventRequestRevoked,
+		action: "revoke", noun: "a revocation", required: true, event: domain.EventRequestRevoked,
 		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if s := r.StatusAt(now); s != domain.RequestApproved {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only an approved, unexpired request can be revoked", r.ID, s)
+			}
+			if err := notBefore(now, approvedAt(r), "request "+r.ID+" was approved", "a revocation"); err != nil {
+				return err
 			}
 			r.Status, r.RevokedAt, r.RevokedBy, r.Reason = domain.RequestRevoked, &now, &a, reason
 			return nil
@@ -147,10 +155,12 @@ func (c *Contract) GetRequest(ctx contractapi.TransactionContextInterface, id st
 
 // decision is one of the owner's approver's transitions of a request.
 type decision struct {
-	action   string // approve, reject, revoke
-	required bool   // whether a reason is required
-	event    domain.EventType
-	apply    func(r *domain.Request, now time.Time, a domain.Actor, reason string) error
+	action        string // approve, reject, revoke
+	noun          string // "an approval", for messages
+	required      bool   // whether a reason is required
+	activeDataset bool   // whether the dataset must still be active
+	event         domain.EventType
+	apply         func(r *domain.Request, now time.Time, a domain.Actor, reason string) error
 }
 
 func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input string, dc decision) (string, error) {
@@ -181,6 +191,14 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 	if err := requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")"); err != nil {
 		return "", err
 	}
+	if err := notBefore(now, r.CreatedAt, "request "+id+" was created", dc.noun); err != nil {
+		return "", err
+	}
+	if dc.activeDataset {
+		if err := requireActiveDataset(stub, r.DatasetID, "a request for it can no longer be approved"); err != nil {
+			return "", err
+		}
+	}
 	if err := dc.apply(&r, now, a, in.Reason); err != nil {
 		return "", err
 	}
@@ -191,6 +209,29 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 		return "", err
 	}
 	return result(r)
+}
+
+// approvedAt is when an approved request was approved. Every approval
+// records DecidedAt; a record without one is dated by its creation, the
+// earliest an approval can have been.
+func approvedAt(r *domain.Request) time.Time {
+	if r.DecidedAt != nil {
+		return *r.DecidedAt
+	}
+	return r.CreatedAt
+}
+
+// requireActiveDataset reads the dataset a request is for and refuses a
+// retired one: what then must not happen completes the message.
+func requireActiveDataset(stub shim.ChaincodeStubInterface, id, then string) error {
+	var d domain.Dataset
+	if _, err := mustGetEntity(stub, domain.KindDataset, id, &d); err != nil {
+		return err
+	}
+	if d.Status != domain.DatasetActive {
+		return domain.Errorf(domain.CodeConflict, "dataset %s is %s; %s", d.ID, d.Status, then)
+	}
+	return nil
 }
 
 // requestedFields checks that every requested field is one of the dataset's;

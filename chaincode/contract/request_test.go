@@ -238,3 +238,81 @@ func TestGetRequestReportsExpiry(t *testing.T) {
 	h.reject(au3, domain.CodeNotFound, "request rq-ghost does not exist", "GetRequest", "rq-ghost")
 	h.reject(au3, domain.CodeInvalid, "id", "GetRequest", "rq ghost")
 }
+
+func TestRequestStepsCannotRunBackwards(t *testing.T) {
+	runBackwards(t, []backwardsCase{
+		{"approval before the request", func(h *harness) (who, string, string, []string) {
+			p := h.pendingRequest()
+			h.advance(-time.Nanosecond)
+			return ap1, "request " + p.ID + " was created at 2026-03-10T09:30:00.123456789Z; an approval cannot be dated 2026-03-10T09:30:00.123456788Z",
+				"ApproveRequest", []string{p.ID, `{}`}
+		}},
+		{"rejection before the request", func(h *harness) (who, string, string, []string) {
+			p := h.pendingRequest()
+			h.advance(-time.Minute)
+			return ap1, "request " + p.ID + " was created at 2026-03-10T09:30:00.123456789Z; a rejection cannot be dated 2026-03-10T09:29:00.123456789Z",
+				"RejectRequest", []string{p.ID, `{"reason":"no"}`}
+		}},
+		{"revocation before the approval", func(h *harness) (who, string, string, []string) {
+			p := h.pendingRequest()
+			h.advance(time.Hour)
+			h.submit(ap1, nil, "ApproveRequest", p.ID, `{}`)
+			h.advance(-30 * time.Minute)
+			return ap1, "request " + p.ID + " was approved at 2026-03-10T10:30:00.123456789Z; a revocation cannot be dated 2026-03-10T10:00:00.123456789Z",
+				"RevokeRequest", []string{p.ID, `{"reason":"ended"}`}
+		}},
+		{"revocation before the request", func(h *harness) (who, string, string, []string) {
+			a := h.approvedRequest()
+			h.advance(-time.Second)
+			return ap1, "request " + a.ID + " was created at 2026-03-10T09:30:00.123456789Z; a revocation cannot be dated",
+				"RevokeRequest", []string{a.ID, `{"reason":"ended"}`}
+		}},
+		{"request before the dataset's version", func(h *harness) (who, string, string, []string) {
+			h.registerDataset(op1, datasetInput("households", domain.ShareConditional))
+			h.advance(time.Hour)
+			h.submit(op1, nil, "UpdateDataset", "households", jsonOf(h.t, datasetInput("households", domain.ShareConditional)))
+			h.advance(-30 * time.Minute)
+			return op2, "dataset households version 2 was published at 2026-03-10T10:30:00.123456789Z; a request for it cannot be dated 2026-03-10T10:00:00.123456789Z",
+				"CreateRequest", []string{jsonOf(h.t, h.requestInput("households"))}
+		}},
+	})
+	// The same instant is not backwards: an unconditional request is
+	// approved as it is created, and an approver may decide at once.
+	h := newHarness(t)
+	p := h.pendingRequest()
+	h.submit(ap1, nil, "RejectRequest", p.ID, `{"reason":"no legal basis"}`)
+}
+
+// TestRetiredDatasetStopsApproval: once the owner retires a dataset, its
+// pending requests can no longer be approved (nor new ones made:
+// TestCreateRequestRejects), but the owner can still reject them and revoke
+// what it approved.
+func TestRetiredDatasetStopsApproval(t *testing.T) {
+	tests := []struct {
+		name, fn, state, input string
+		want                   string // "" to succeed
+	}{
+		{"approve", "ApproveRequest", "pending", `{"reason":"ok"}`, "dataset households is retired; a request for it can no longer be approved"},
+		{"approve without a reason", "ApproveRequest", "pending", `{}`, "dataset households is retired; a request for it can no longer be approved"},
+		{"reject", "RejectRequest", "pending", `{"reason":"dataset retired"}`, ""},
+		{"revoke", "RevokeRequest", "approved", `{"reason":"dataset retired"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.registerDataset(op1, datasetInput("households", domain.ShareConditional))
+			r := h.createRequest(op2, h.requestInput("households"))
+			if tt.state == "approved" {
+				h.submit(ap1, nil, "ApproveRequest", r.ID, `{}`)
+			}
+			h.advance(time.Minute)
+			h.submit(op1, nil, "RetireDataset", "households", `{"reason":"superseded"}`)
+			h.advance(time.Minute)
+			if tt.want == "" {
+				h.submit(ap1, nil, tt.fn, r.ID, tt.input)
+				return
+			}
+			h.reject(ap1, domain.CodeConflict, tt.want, tt.fn, r.ID, tt.input)
+		})
+	}
+}

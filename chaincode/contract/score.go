@@ -8,8 +8,11 @@ import (
 // PublishScores puts an evaluator's score document for a period on the
 // ledger. There is one snapshot per period: a second one for the same period
 // is rejected as a conflict, so "the published scores of 2026-03" always
-// means one document. Anyone can still recompute scores at a later height
-// off chain; the snapshot is the statement the consortium holds to.
+// means one document. A period is published only once it is over (the
+// transaction time at or after the first instant of the next month, UTC),
+// since until then its scores still change. Anyone can still recompute
+// scores at a later height off chain; the snapshot becomes the statement the
+// consortium holds to once a majority of departments attest it (AttestScores).
 func (c *Contract) PublishScores(ctx contractapi.TransactionContextInterface, input string) (string, error) {
 	var in domain.Scores
 	if err := decodeInput("Scores", input, &in); err != nil {
@@ -24,6 +27,9 @@ func (c *Contract) PublishScores(ctx contractapi.TransactionContextInterface, in
 	}
 	a, err := authorize(ctx, domain.RoleEvaluator, "publish scores")
 	if err != nil {
+		return "", err
+	}
+	if err := domain.CheckPeriodOver(in.Period, now); err != nil {
 		return "", err
 	}
 	stub := ctx.GetStub()

@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
 )
@@ -44,7 +45,7 @@ func TestPublishScores(t *testing.T) {
 	later := scores()
 	later.AsOfBlock = 900
 	h.reject(ev3, domain.CodeConflict, "scores for period 2026-02 are already published", "PublishScores", jsonOf(t, later))
-	later.Period = "2026-03"
+	later.Period = "2026-01"
 	h.submit(ev3, nil, "PublishScores", jsonOf(t, later))
 
 	h.reject(au3, domain.CodeNotFound, "snapshot 2026-04 does not exist", "GetScoreSnapshot", "2026-04")
@@ -64,7 +65,9 @@ func TestPublishScoresRejects(t *testing.T) {
 		{"period malformed", `{"period":"2026-2"}`, ev3, domain.CodeInvalid, `period "2026-2" must be YYYY-MM`},
 		{"input digest", `{"inputDigest":"x"}`, ev3, domain.CodeInvalid, "inputDigest must be a lowercase hex SHA-256"},
 		{"model digest", `{"modelDigest":"x"}`, ev3, domain.CodeInvalid, "modelDigest must be"},
-		{"no items", `{"items":[]}`, ev3, domain.CodeInvalid, "items must hold 1 to 1000 scores"},
+		{"no asOfBlock", `{"asOfBlock":0}`, ev3, domain.CodeInvalid, "asOfBlock is required"},
+		{"period not over", `{"period":"2026-03"}`, ev3, domain.CodeConflict, "period 2026-03 is not over: it ends at 2026-04-01T00:00:00Z"},
+		{"far future", `{"period":"2099-12"}`, ev3, domain.CodeConflict, "period 2099-12 is not over: it ends at 2100-01-01T00:00:00Z"},
 		{"rank order", `{"items":[{"mspId":"Dept1MSP","rank":2,"score":1}]}`, ev3, domain.CodeInvalid, "item 1 has rank 2"},
 		{"department twice", `{"items":[{"mspId":"Dept1MSP","rank":1,"score":1},{"mspId":"Dept1MSP","rank":2,"score":1}]}`, ev3, domain.CodeInvalid, "items list Dept1MSP twice"},
 		{"bad MSP ID", `{"items":[{"mspId":"!","rank":1,"score":1}]}`, ev3, domain.CodeInvalid, "is not a valid MSP ID"},
@@ -76,4 +79,30 @@ func TestPublishScoresRejects(t *testing.T) {
 			h.reject(tt.as, tt.code, tt.want, "PublishScores", with(t, valid, tt.patch))
 		})
 	}
+}
+
+// TestPublishScoresOnlyOnceThePeriodIsOver: the current month is refused up
+// to its last nanosecond and accepted from the first instant of the next
+// month, UTC; a period that scored nobody can be published too.
+func TestPublishScoresOnlyOnceThePeriodIsOver(t *testing.T) {
+	h := newHarness(t)
+	in := scores()
+	in.Period = "2026-03"
+	h.now = time.Date(2026, 3, 31, 23, 59, 59, 999999999, time.UTC)
+	h.reject(ev3, domain.CodeConflict, "period 2026-03 is not over: it ends at 2026-04-01T00:00:00Z", "PublishScores", jsonOf(t, in))
+	h.now = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	var s domain.ScoreSnapshot
+	h.submit(ev3, &s, "PublishScores", jsonOf(t, in))
+	if s.Period != "2026-03" || !s.PublishedAt.Equal(h.now) {
+		t.Fatalf("snapshot %+v", s)
+	}
+	empty := domain.Scores{Period: "1999-01", AsOfBlock: 3, InputDigest: hashA, Items: []domain.ScoreItem{}}
+	var e domain.ScoreSnapshot
+	h.submit(ev3, &e, "PublishScores", jsonOf(t, empty))
+	if len(e.Items) != 0 || e.Digest() != empty.Digest() {
+		t.Fatalf("empty snapshot %+v", e)
+	}
+	h.reject(ev3, domain.CodeInvalid, "at most 1000 scores", "PublishScores", jsonOf(t, domain.Scores{
+		Period: "1999-02", AsOfBlock: 3, InputDigest: hashA, Items: make([]domain.ScoreItem, 1001),
+	}))
 }

@@ -330,9 +330,12 @@ type harness struct {
 	cc     *contractapi.ContractChaincode
 	ledger *fakeLedger
 	now    time.Time
-	seq    int
-	certs  map[who][]byte
-	last   *txStub
+	// peerOffset is how far the endorsing peer's clock is ahead of the
+	// transaction timestamps (now); zero: the client's clock is right.
+	peerOffset time.Duration
+	seq        int
+	certs      map[who][]byte
+	last       *txStub
 
 	// Overrides for the next transactions: a fixed transaction ID (to
 	// force a derived-ID collision) and peer failures.
@@ -342,16 +345,20 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	cc, err := contractapi.NewChaincode(New())
+	l := newFakeLedger()
+	l.seedProfiles()
+	h := &harness{
+		t: t, ledger: l, certs: map[who][]byte{},
+		now: time.Date(2026, 3, 10, 9, 30, 0, 123456789, time.UTC),
+	}
+	c := New()
+	c.Now = func() time.Time { return h.now.Add(h.peerOffset) }
+	cc, err := contractapi.NewChaincode(c)
 	if err != nil {
 		t.Fatalf("NewChaincode: %v", err)
 	}
-	l := newFakeLedger()
-	l.seedProfiles()
-	return &harness{
-		t: t, cc: cc, ledger: l, certs: map[who][]byte{},
-		now: time.Date(2026, 3, 10, 9, 30, 0, 123456789, time.UTC),
-	}
+	h.cc = cc
+	return h
 }
 
 // advance moves the clock that the next transactions are stamped with.

@@ -33,8 +33,12 @@ func (c *Contract) RecordUsage(ctx contractapi.TransactionContextInterface, inpu
 	if err := requireDepartment(a, r.Requester, "record usage under request "+r.ID+" (its requester)"); err != nil {
 		return "", err
 	}
+	// Usage after expiry or revocation is refused here, as expired or revoked.
 	if s := r.StatusAt(now); s != domain.RequestApproved {
 		return "", domain.Errorf(domain.CodeConflict, "request %s is %s, not approved", r.ID, s)
+	}
+	if err := notBefore(now, approvedAt(&r), "request "+r.ID+" was approved", "usage under it"); err != nil {
+		return "", err
 	}
 	id, err := derivedID("us-", stub.GetTxID())
 	if err != nil {

@@ -65,3 +65,32 @@ func TestRecordUsageRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestUsageCannotPrecedeItsApproval(t *testing.T) {
+	usage := func(id string) string { return `{"requestId":"` + id + `","calls":1,"records":10}` }
+	runBackwards(t, []backwardsCase{
+		{"before the approval", func(h *harness) (who, string, string, []string) {
+			p := h.pendingRequest()
+			h.advance(time.Hour)
+			h.submit(ap1, nil, "ApproveRequest", p.ID, `{}`)
+			h.advance(-time.Minute)
+			return op2, "request " + p.ID + " was approved at 2026-03-10T10:30:00.123456789Z; usage under it cannot be dated 2026-03-10T10:29:00.123456789Z",
+				"RecordUsage", []string{usage(p.ID)}
+		}},
+		{"before an unconditional approval", func(h *harness) (who, string, string, []string) {
+			h.registerDataset(op1, datasetInput("free", domain.ShareUnconditional))
+			r := h.createRequest(op2, h.requestInput("free"))
+			h.advance(-time.Nanosecond)
+			return op2, "request " + r.ID + " was approved at 2026-03-10T09:30:00.123456789Z; usage under it cannot be dated 2026-03-10T09:30:00.123456788Z",
+				"RecordUsage", []string{usage(r.ID)}
+		}},
+	})
+	// Dated two weeks back while the peer's clock says now (the attack of
+	// issue 11): the clock check refuses it before any rule is read.
+	h := newHarness(t)
+	a := h.approvedRequest()
+	h.advance(-14 * 24 * time.Hour)
+	h.peerOffset = 14 * 24 * time.Hour
+	h.reject(op2, domain.CodeInvalid, "transaction timestamp 2026-02-24T09:30:00.123456789Z is 336h0m0s from this peer's clock (2026-03-10T09:30:00.123456789Z)",
+		"RecordUsage", usage(a.ID))
+}

@@ -28,7 +28,9 @@ const (
 	EventDeliveryRated          EventType = "delivery.rated"
 	EventDeliveryDestroyed      EventType = "delivery.destroyed"
 	EventUsageRecorded          EventType = "usage.recorded"
-	EventContributionAdded      EventType = "contribution.recorded"
+	EventContributionAdded      EventType = "contribution.recorded" // status pending
+	EventContributionAccepted   EventType = "contribution.accepted" // by the pool's owner: it counts from now
+	EventContributionRejected   EventType = "contribution.rejected"
 	EventCorrectionOpened       EventType = "correction.opened"
 	EventCorrectionResolved     EventType = "correction.resolved"
 	EventScoreSnapshotPublished EventType = "score.published"
@@ -69,14 +71,18 @@ type Event struct {
 	Requester string `json:"requester,omitempty"` // consuming or contributing department
 
 	// Exactly one of these holds the entity's new state.
-	Department   *Department    `json:"department,omitempty"`
-	Dataset      *Dataset       `json:"dataset,omitempty"`
-	Request      *Request       `json:"request,omitempty"`
-	Delivery     *Delivery      `json:"delivery,omitempty"`
-	Usage        *Usage         `json:"usage,omitempty"`
-	Contribution *Contribution  `json:"contribution,omitempty"`
-	Correction   *Correction    `json:"correction,omitempty"`
-	Snapshot     *ScoreSnapshot `json:"snapshot,omitempty"`
+	Department     *Department       `json:"department,omitempty"`
+	Dataset        *Dataset          `json:"dataset,omitempty"`
+	Request        *Request          `json:"request,omitempty"`
+	Delivery       *Delivery         `json:"delivery,omitempty"`
+	Usage          *Usage            `json:"usage,omitempty"`
+	Contribution   *Contribution     `json:"contribution,omitempty"`
+	Correction     *Correction       `json:"correction,omitempty"`
+	Snapshot       *ScoreSnapshot    `json:"snapshot,omitempty"`
+	Attestation    *ScoreAttestation `json:"attestation,omitempty"`
+	Policy         *Policy           `json:"policy,omitempty"`
+	PolicyProposal *PolicyProposal   `json:"policyProposal,omitempty"`
+	PolicyApproval *PolicyApproval   `json:"policyApproval,omitempty"`
 }
 
 // DecodeEvent parses an event payload and checks that this code understands its version.
@@ -114,6 +120,14 @@ func (e *Event) Entity() any {
 		return e.Correction
 	case KindSnapshot:
 		return e.Snapshot
+	case KindAttestation:
+		return e.Attestation
+	case KindPolicy:
+		return e.Policy
+	case KindPolicyProposal:
+		return e.PolicyProposal
+	case KindPolicyApproval:
+		return e.PolicyApproval
 	}
 	return nil
 }

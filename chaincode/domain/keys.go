@@ -149,7 +149,7 @@ func ParseKey(key string) (KeyInfo, error) {
 }
 
 // Kinds lists every entity kind.
-var Kinds = []Kind{KindDepartment, KindDataset, KindRequest, KindDelivery, KindUsage, KindContribution, KindCorrection, KindSnapshot}
+var Kinds = []Kind{KindDepartment, KindDataset, KindRequest, KindDelivery, KindUsage, KindContribution, KindCorrection, KindSnapshot, KindAttestation, KindPolicy, KindPolicyProposal, KindPolicyApproval}
 
 // Valid reports whether k is a known entity kind.
 func (k Kind) Valid() bool {
@@ -180,6 +180,14 @@ func NewRecord(kind Kind) (Record, error) {
 		return &Correction{}, nil
 	case KindSnapshot:
 		return &ScoreSnapshot{}, nil
+	case KindAttestation:
+		return &ScoreAttestation{}, nil
+	case KindPolicy:
+		return &Policy{}, nil
+	case KindPolicyProposal:
+		return &PolicyProposal{}, nil
+	case KindPolicyApproval:
+		return &PolicyApproval{}, nil
 	}
 	return nil, fmt.Errorf("unknown entity kind %q", truncate(string(kind), 40))
 }
@@ -269,3 +277,8 @@ func (c *Correction) RecordID() string     { return c.ID }
 func (c *Correction) Parties() []string    { return parties(c.Owner, c.Requester) }
 func (s *ScoreSnapshot) RecordID() string  { return s.ID }
 func (s *ScoreSnapshot) Parties() []string { return parties(s.PublishedBy.MSPID) }
+
+// An attestation names the attesting department alone: its own peer must
+// endorse what its admin says of a snapshot.
+func (a *ScoreAttestation) RecordID() string  { return a.ID }
+func (a *ScoreAttestation) Parties() []string { return parties(a.MSPID) }

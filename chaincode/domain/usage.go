@@ -33,17 +33,34 @@ func (in UsageInput) Validate() error {
 	return CheckCount("records", in.Records, false)
 }
 
-// Contribution is data a department added to a collection or pool (归集).
+// ContributionStatus is where a contribution stands: it counts towards the
+// contributor's score only once the pool's owner accepted it.
+type ContributionStatus string
+
+// The contribution statuses.
+const (
+	ContributionPending  ContributionStatus = "pending"
+	ContributionAccepted ContributionStatus = "accepted"
+	ContributionRejected ContributionStatus = "rejected"
+)
+
+// Contribution is data a department added to a collection or pool (归集),
+// owned by another department. It is the contributor's claim until the
+// pool's owner accepts it (or rejects it, which stays on the record).
 type Contribution struct {
-	ID          string    `json:"id"`
-	DatasetID   string    `json:"datasetId"`
-	Contributor string    `json:"contributor"`
-	Owner       string    `json:"owner"` // the pool's owner
-	Records     int64     `json:"records"`
-	Bytes       int64     `json:"bytes"`
-	SHA256      string    `json:"sha256"`
-	At          time.Time `json:"at"`
-	By          Actor     `json:"by"`
+	ID          string             `json:"id"`
+	DatasetID   string             `json:"datasetId"`
+	Contributor string             `json:"contributor"`
+	Owner       string             `json:"owner"` // the pool's owner
+	Records     int64              `json:"records"`
+	Bytes       int64              `json:"bytes"`
+	SHA256      string             `json:"sha256"`
+	At          time.Time          `json:"at"`
+	By          Actor              `json:"by"`
+	Status      ContributionStatus `json:"status"`
+	Reason      string             `json:"reason,omitempty"`
+	DecidedAt   *time.Time         `json:"decidedAt,omitempty"`
+	DecidedBy   *Actor             `json:"decidedBy,omitempty"`
 }
 
 // ContributionInput is what a contributing operator supplies.

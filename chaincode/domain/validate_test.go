@@ -183,3 +183,108 @@ func TestDecodeEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckTextCharacters(t *testing.T) {
+	tests := []struct {
+		name, field, text string
+		want              string // substring of the error; "" for valid
+	}{
+		{"plain", "title", "Registered households", ""},
+		{"Chinese", "title", "户籍人口 统计", ""},
+		{"Arabic with a direction mark", "title", "سجل\u200f 2026", ""},
+		{"left-to-right mark", "purpose", "a\u200eb", ""},
+		{"replacement character is a character", "title", "a\uFFFDb", ""},
+		{"NUL", "title", "a\x00b", "title holds the control character NUL (U+0000) at character 2"},
+		{"ESC", "purpose", "x\x1b[31mred", "purpose holds the control character ESC (U+001B) at character 2"},
+		{"bell", "reason", "\a", "reason holds the control character U+0007 at character 1"},
+		{"DEL", "legalBasis", "Act\x7f12", "legalBasis holds the control character DEL (U+007F)"},
+		{"C1 next line", "title", "a\u0085b", "title holds the control character U+0085"},
+		{"C1 CSI", "comment", "a\u009b31m", "comment holds the control character U+009B"},
+		{"LF in a title", "title", "line one\nline two", "title must be a single line; it holds a line feed (U+000A) at character 9"},
+		{"CR in a purpose", "purpose", "a\rb", "purpose must be a single line; it holds a carriage return (U+000D)"},
+		{"tab in a reason", "reason", "a\tb", "reason must be a single line; it holds a tab (U+0009)"},
+		{"LF in a channel", "channel", "sftp\nforged row", "channel must be a single line"},
+		{"line separator in a title", "title", "a\u2028b", "title must be a single line; it holds a line separator (U+2028)"},
+		{"paragraph separator in a legal basis", "legalBasis", "a\u2029b", "a paragraph separator (U+2029)"},
+		{"LF in a description", "description", "line one\nline two", ""},
+		{"tab in a comment", "comment", "col\tcol", ""},
+		{"LF in a resolution", "resolution", "fixed:\n- codes\n- totals", ""},
+		{"CRLF in a description", "description", "line one\r\nline two", "description holds a carriage return (U+000D) at character 9; separate lines with LF (U+000A) only"},
+		{"line separator in a comment", "comment", "a\u2028b", "comment holds a line separator (U+2028)"},
+		{"ESC in a description", "description", "a\n\x1b]0;pwned\a", "description holds the control character ESC (U+001B) at character 3"},
+		{"RLO", "title", "invoice\u202egpj.exe", "title holds the bidirectional formatting character U+202E at character 8"},
+		{"LRE", "description", "\u202aa", "U+202A"},
+		{"PDF", "comment", "a\u202c", "U+202C"},
+		{"LRI", "purpose", "a\u2066b", "U+2066"},
+		{"PDI", "resolution", "a\u2069", "U+2069"},
+		{"invalid UTF-8", "title", "a\xffb", "title is not valid UTF-8"},
+		{"truncated UTF-8", "description", "户\xe7", "description is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckText(tt.field, tt.text, false, MaxTextLen)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+			if ErrorCode(err) != CodeInvalid {
+				t.Errorf("code = %s, want invalid", ErrorCode(err))
+			}
+		})
+	}
+}
+
+// TestEveryTextFieldRefusesControls breaks each free text of each input in
+// turn, so that no field escapes the rule.
+func TestEveryTextFieldRefusesControls(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		err  func(bad string) error
+		want string
+	}{
+		{"dataset title", func(s string) error { d := validDataset(); d.Title = s; return d.Validate() }, "title"},
+		{"dataset description", func(s string) error { d := validDataset(); d.Description = s; return d.Validate() }, "description"},
+		{"dataset field name", func(s string) error { d := validDataset(); d.Fields = []string{"id", s}; return d.Validate() }, "fields entry"},
+		{"request purpose", func(s string) error {
+			return RequestInput{DatasetID: "d", Purpose: s, LegalBasis: "Act 12", ValidUntil: now.Add(time.Hour)}.Validate(now)
+		}, "purpose"},
+		{"request legal basis", func(s string) error {
+			return RequestInput{DatasetID: "d", Purpose: "checks", LegalBasis: s, ValidUntil: now.Add(time.Hour)}.Validate(now)
+		}, "legalBasis"},
+		{"request field name", func(s string) error {
+			return RequestInput{DatasetID: "d", Purpose: "checks", LegalBasis: "Act 12", Fields: []string{s}, ValidUntil: now.Add(time.Hour)}.Validate(now)
+		}, "fields entry"},
+		{"decision reason", func(s string) error { return DecisionInput{Reason: s}.Validate(true) }, "reason"},
+		{"delivery channel", func(s string) error {
+			return DeliveryInput{SHA256: hash, Records: 1, Bytes: 1, Channel: s}.Validate()
+		}, "channel"},
+		{"feedback comment", func(s string) error { return FeedbackInput{5, 5, 5, 5, s}.Validate() }, "comment"},
+		{"destruction method", func(s string) error { return DestructionInput{Method: s}.Validate() }, "method"},
+		{"correction description", func(s string) error { return CorrectionInput{DeliveryID: "dl", Description: s}.Validate() }, "description"},
+		{"resolution", func(s string) error { return ResolutionInput{Resolution: s}.Validate() }, "resolution"},
+		{"department name", func(s string) error {
+			return DepartmentInput{Name: s, Code: "CAB", Level: LevelMunicipal}.Validate()
+		}, "name"},
+	}
+	bads := []struct{ name, text string }{
+		{"NUL", "a\x00b"}, {"ESC", "a\x1bb"}, {"RLO", "a\u202eb"}, {"RLI", "a\u2067b"},
+		{"C1", "a\u009bb"}, {"CR", "a\rb"}, {"bad UTF-8", "a\xc3b"},
+	}
+	for _, tt := range tests {
+		for _, bad := range bads {
+			t.Run(tt.name+" "+bad.name, func(t *testing.T) {
+				err := tt.err(bad.text)
+				if err == nil || !strings.Contains(err.Error(), tt.want) || ErrorCode(err) != CodeInvalid {
+					t.Fatalf("error = %v, want an invalid error naming %s", err, tt.want)
+				}
+			})
+		}
+	}
+}

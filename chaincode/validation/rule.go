@@ -40,7 +40,10 @@ type Committed func(keys []string) ([][]byte, error)
 //   - a delete (the contract never deletes: records stay on the ledger);
 //   - a creation without a read of the key at no version, so that two
 //     creations of one key in one block cannot both be valid (Fabric's MVCC
-//     check invalidates the second).
+//     check invalidates the second);
+//   - an update that breaks its kind's update rule (domain.CheckUpdate):
+//     the consortium policy keeps its members and goes up one version at a
+//     time, whichever majority of peers endorsed it.
 func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 	if rw == nil {
 		return nil, nil
@@ -77,7 +80,12 @@ func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 	need := map[string]bool{}
 	for i, w := range written {
 		if values[i] != nil {
-			continue // an update: the key's own endorsement policy governs it
+			// An update: the key's own endorsement policy governs it, and
+			// the consortium policy's successor rule binds even a majority.
+			if err := domain.CheckUpdate(w, values[i]); err != nil {
+				return nil, fmt.Errorf("the transaction updates key %q against its rule: %w", printable(w.Key), err)
+			}
+			continue
 		}
 		if !readAbsent[w.Key] {
 			return nil, fmt.Errorf("the transaction creates key %q without reading it as absent", printable(w.Key))

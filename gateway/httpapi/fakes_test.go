@@ -168,6 +168,7 @@ func newFixture(t *testing.T) *fixture {
 		Ledger: f.ledger,
 		Index:  f.index,
 		Auth:   testPeople,
+		Policy: grantingDept1, // policy_test.go
 		Logger: f.logger(),
 		Now:    func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
 	})

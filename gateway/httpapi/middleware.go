@@ -152,6 +152,10 @@ func (s *server) allow(roles ...domain.Role) gin.HandlerFunc {
 		}
 		err := domain.Errorf(domain.CodeForbidden, "%s %s needs %s; %s is %s", c.Request.Method, c.FullPath(), rule, p.User, p.Role).
 			WithDetail("rule", rule).WithDetail("role", string(p.Role))
+		if why := c.GetString(ctxRoleRefused); why != "" { // honourRoles
+			err = domain.Errorf(domain.CodeForbidden, "%s %s needs %s; %s", c.Request.Method, c.FullPath(), rule, why).
+				WithDetail("rule", rule).WithDetail("policy", why)
+		}
 		s.fail(c, err)
 	}
 }

@@ -248,18 +248,3 @@ func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 	}
 }
-
-// getSnapshot reads a published score snapshot from the ledger: the
-// authoritative copy, to compare with a recomputation at its asOfBlock.
-func (s *server) getSnapshot(c *gin.Context) {
-	period := c.Param("period")
-	if err := domain.CheckPeriod(period); err != nil {
-		s.fail(c, err)
-		return
-	}
-	out, ok := s.evaluate(c, "GetScoreSnapshot", period)
-	if !ok {
-		return
-	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
-}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -66,6 +67,11 @@ type Options struct {
 	MaxIndexLag    uint64        // /readyz fails beyond this many blocks behind, default 100
 	RetryAfter     time.Duration // sent with 503, default 5 s
 	Now            func() time.Time
+	// Policy is the consortium policy that decides whose evaluator and
+	// auditor roles count; nil reads it from Ledger, kept for PolicyTTL
+	// (default 5 s).
+	Policy    PolicyReader
+	PolicyTTL time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -96,12 +102,21 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.PolicyTTL <= 0 {
+		o.PolicyTTL = 5 * time.Second
+	}
+	if o.Policy == nil {
+		o.Policy = &ledgerPolicy{ledger: o.Ledger, ttl: o.PolicyTTL, now: o.Now}
+	}
 	return nil
 }
 
 type server struct {
 	Options
 	metrics *metrics
+
+	rolelessMu     sync.Mutex
+	rolelessPeople map[*identity.Person]*identity.Person // honourRoles
 }
 
 // NewRouter builds the gateway's HTTP handler. Every route is listed here.
@@ -113,7 +128,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Options: o, metrics: m}
+	s := &server{Options: o, metrics: m, rolelessPeople: map[*identity.Person]*identity.Person{}}
 
 	r := gin.New()
 	// Clients connect directly; no proxy's X-Forwarded-For is trusted.
@@ -142,11 +157,17 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	)
 	allow := s.allow
 	created, changed := http.StatusCreated, http.StatusOK
-	v1 := r.Group("/v1", s.authenticate, s.awaitMinBlock)
+	v1 := r.Group("/v1", s.authenticate, s.awaitMinBlock, s.honourRoles)
 
 	v1.GET("/me", s.me)
 	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))
 	v1.GET("/departments", s.listDepartments)
+
+	v1.GET("/policy", s.getPolicy)
+	v1.POST("/policy", allow(admin), s.policyWrite(submit(s, created, "policy", "InitPolicy", noID, domain.PolicyInput.Validate)))
+	v1.POST("/policy/proposals", allow(admin), submit(s, created, "proposal", "ProposePolicy", noID, domain.PolicyProposalInput.Validate))
+	v1.GET("/policy/proposals/:id", s.getPolicyProposal)
+	v1.POST("/policy/proposals/:id/approve", allow(admin), s.policyWrite(s.approvePolicyProposal))
 
 	v1.POST("/datasets", allow(operator), submit(s, created, "dataset", "RegisterDataset", noID, domain.DatasetInput.Validate))
 	v1.GET("/datasets", s.listDatasets)
@@ -168,6 +189,8 @@ func NewRouter(o Options) (*gin.Engine, error) {
 
 	v1.POST("/usage", allow(operator), submit(s, created, "usage", "RecordUsage", noID, domain.UsageInput.Validate))
 	v1.POST("/contributions", allow(operator), submit(s, created, "contribution", "RecordContribution", noID, domain.ContributionInput.Validate))
+	v1.POST("/contributions/:id/accept", allow(approver), submit(s, changed, "contribution", "AcceptContribution", pathIDEmptyOK, decision(false)))
+	v1.POST("/contributions/:id/reject", allow(approver), submit(s, changed, "contribution", "RejectContribution", pathID, decision(true)))
 	v1.POST("/corrections", allow(operator), submit(s, created, "correction", "OpenCorrection", noID, domain.CorrectionInput.Validate))
 	v1.POST("/corrections/:id/resolve", allow(operator), submit(s, changed, "correction", "ResolveCorrection", pathID, domain.ResolutionInput.Validate))
 

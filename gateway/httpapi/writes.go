@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -119,34 +121,44 @@ func (e *committedError) TransactionID() string { return e.txID }
 // in, unknown fields refused, and turns decoding failures into invalid or
 // too_large errors that name the field. Trailing data is refused rather
 // than ignored: the input is re-encoded before it reaches the chaincode,
-// whose strict decoder would otherwise never see it.
+// whose strict decoder would otherwise never see it. So is what the decoder
+// would silently repair or pick for the caller (domain.CheckJSON): invalid
+// UTF-8, lone surrogate escapes, and a key given twice, also in another
+// case ("title" and "TITLE"); the chaincode applies the same check. The body
+// is read whole first (it is bounded by limitBody), since re-encoding would
+// hide all three from the chaincode.
 func bindJSON(c *gin.Context, in any, emptyOK bool) error {
 	if emptyOK && c.Request.ContentLength == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(in)
-	if err == nil {
-		_, next := dec.Token()
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
 		var maxErr *http.MaxBytesError
-		switch {
-		case errors.Is(next, io.EOF):
-			return nil
-		case errors.As(next, &maxErr):
+		if errors.As(err, &maxErr) {
 			return tooLarge(maxErr.Limit)
 		}
-		return domain.Errorf(domain.CodeInvalid, "the request body holds more than one JSON value; send exactly one object")
+		return domain.Errorf(domain.CodeInvalid, "the request body cannot be read: %v", err)
+	}
+	const subject = "the request body"
+	if !utf8.Valid(raw) {
+		// Before decoding: the decoder would turn the bytes into U+FFFD.
+		return domain.CheckJSON(subject, raw)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(in)
+	if err == nil {
+		if _, next := dec.Token(); !errors.Is(next, io.EOF) {
+			return domain.Errorf(domain.CodeInvalid, "the request body holds more than one JSON value; send exactly one object")
+		}
+		return domain.CheckJSON(subject, raw)
 	}
 	var (
-		maxErr    *http.MaxBytesError
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 		timeErr   *time.ParseError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return tooLarge(maxErr.Limit)
 	case errors.Is(err, io.EOF):
 		if emptyOK {
 			return nil

@@ -2,6 +2,10 @@
 // indexer: it forwards public read routes with the caller's identity in
 // X-Caller-* headers, reads the indexer's status, and waits until a block has
 // been applied so that a read after a write sees it.
+//
+// The indexer believes those headers, so it listens on a Unix socket that
+// only the consortium's user may open (mode 0600 in a 0700 folder): an
+// address "unix:/abs/path.sock" dials that socket for every request.
 package indexclient
 
 import (
@@ -10,12 +14,60 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// unixPrefix marks an indexer address that is a Unix socket's path.
+const unixPrefix = "unix:"
+
+// unixBase is the base URL of requests sent over a Unix socket: the host
+// is never resolved, the transport dials the socket whatever it says.
+const unixBase = "http://indexer"
+
+// SocketPath returns the socket of a "unix:<path>" address, or "" for
+// another address.
+func SocketPath(addr string) string {
+	if !strings.HasPrefix(addr, unixPrefix) {
+		return ""
+	}
+	return strings.TrimPrefix(addr, unixPrefix)
+}
+
+// HTTPClient returns an HTTP client of the indexer at addr ("unix:<absolute
+// socket path>", or http://host:port for a test indexer on TCP) and the base
+// URL to put before a route's path. timeout 0 leaves every call bound by its
+// context only.
+func HTTPClient(addr string, timeout time.Duration) (*http.Client, string, error) {
+	sock := SocketPath(addr)
+	if sock == "" {
+		u, err := url.Parse(strings.TrimRight(addr, "/"))
+		if err != nil {
+			return nil, "", fmt.Errorf("indexer URL: %w", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return nil, "", fmt.Errorf("indexer address %q must be unix:/path.sock or http(s)://host:port", addr)
+		}
+		return &http.Client{Timeout: timeout}, u.String(), nil
+	}
+	if !filepath.IsAbs(sock) {
+		return nil, "", fmt.Errorf("indexer socket %q must be an absolute path", sock)
+	}
+	var d net.Dialer
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &http.Client{Timeout: timeout, Transport: tr}, unixBase, nil
+}
 
 // ErrWaitTimeout says the indexer had not applied the block when the wait ended.
 var ErrWaitTimeout = errors.New("the index had not applied the block in time")
@@ -35,19 +87,26 @@ type Client struct {
 	hc   *http.Client
 }
 
-// New returns a client of the indexer at baseURL (e.g. http://127.0.0.1:7108).
-// hc may be nil for a client without an overall timeout: every call is bound
-// by its context instead, so that a long export can stream.
-func New(baseURL string, hc *http.Client) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+// New returns a client of the indexer at addr (unix:/path/to/indexer.sock,
+// or http://127.0.0.1:7108 for a test indexer). hc may be nil for a client
+// without an overall timeout: every call is bound by its context instead, so
+// that a long export can stream. A Unix socket address ignores hc's
+// transport (it needs its own dialer) but keeps its timeout.
+func New(addr string, hc *http.Client) (*Client, error) {
+	var timeout time.Duration
+	if hc != nil {
+		timeout = hc.Timeout
+	}
+	own, base, err := HTTPClient(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil || SocketPath(addr) != "" {
+		hc = own
+	}
+	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("indexer URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("indexer URL %q must be http(s)://host:port", baseURL)
-	}
-	if hc == nil {
-		hc = &http.Client{}
 	}
 	return &Client{base: u, hc: hc}, nil
 }

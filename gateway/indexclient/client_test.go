@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,7 +79,7 @@ func TestClient(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	for _, bad := range []string{"", "127.0.0.1:7108", "ftp://x"} {
+	for _, bad := range []string{"", "127.0.0.1:7108", "ftp://x", "unix:indexer.sock"} {
 		if _, err := New(bad, nil); err == nil {
 			t.Errorf("New(%q) succeeded", bad)
 		}
@@ -90,5 +92,43 @@ func TestClientErrors(t *testing.T) {
 	}
 	if err := c.WaitForBlock(context.Background(), 1, time.Second); err == nil || errors.Is(err, ErrWaitTimeout) {
 		t.Errorf("WaitForBlock of a stopped indexer = %v, want a connection error", err)
+	}
+}
+
+// TestClientUnixSocket reaches an indexer on a Unix socket: the URL's host
+// does not matter, the socket does.
+func TestClientUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "indexer.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(fakeIndexer(t).Config.Handler)
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	c, err := New("unix:"+sock, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Status(context.Background()); err != nil || s.Height != 10 {
+		t.Fatalf("Status over the socket = %+v, %v", s, err)
+	}
+	hc, base, err := HTTPClient("unix:"+sock, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(base + "/internal/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET over the socket = %d", resp.StatusCode)
+	}
+	srv.Close()
+	if _, err := c.Status(context.Background()); err == nil {
+		t.Error("Status over a closed socket succeeded")
 	}
 }

@@ -13,7 +13,11 @@ func (s *Server) scoreParams(r *http.Request) (period string, asOf uint64, err e
 	if err := c.require(); err != nil {
 		return "", 0, err
 	}
-	if c.Role != domain.RoleEvaluator && c.Role != domain.RoleAuditor {
+	// A department's admin reads them too: its gateway's attestor
+	// (gateway/attest) recomputes each published snapshot as the admin who
+	// signs the attestation. The gateway's public score routes still admit
+	// evaluators and auditors only.
+	if c.Role != domain.RoleEvaluator && c.Role != domain.RoleAuditor && c.Role != domain.RoleAdmin {
 		return "", 0, domain.Errorf(domain.CodeForbidden, "scores are for evaluators and auditors, not %q", c.Role)
 	}
 	q := r.URL.Query()

@@ -20,6 +20,10 @@ func TestScoresRoute(t *testing.T) {
 	if code := f.get(t, "/v1/scores?period=2025-01&asOfBlock=2", "BureauMSP", "auditor", &early); code != 200 || early.AsOfBlock != 2 || early.InputDigest == doc.InputDigest {
 		t.Fatalf("asOfBlock=2: %d %+v", code, early)
 	}
+	var asAdmin domain.Scores // the attestor's view: the same document
+	if code := f.get(t, "/v1/scores?period=2025-01", "Dept1MSP", "admin", &asAdmin); code != 200 || asAdmin.InputDigest != doc.InputDigest {
+		t.Fatalf("as an admin: %d %+v", code, asAdmin)
+	}
 	var one domain.Scores
 	if code := f.get(t, "/v1/scores/Dept2MSP?period=2025-01", "BureauMSP", "auditor", &one); code != 200 || len(one.Items) != 1 || one.Items[0].MSPID != "Dept2MSP" || one.InputDigest != doc.InputDigest {
 		t.Fatalf("one department: %d %+v", code, one)

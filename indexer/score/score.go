@@ -55,13 +55,14 @@ type Builder struct {
 }
 
 type dept struct {
-	supply, contribution int64
-	partners             map[string]bool
-	ratings              int
-	ratingSum            float64
-	receipts, disputed   int
-	requestHours         []float64
-	correctionHours      []float64
+	supply             int64
+	contribution       float64 // Σ ContributionWeight of accepted contributions
+	partners           map[string]bool
+	ratings            int
+	ratingSum          float64
+	receipts, disputed int
+	requestHours       []float64
+	correctionHours    []float64
 }
 
 type dataset struct {
@@ -206,12 +207,27 @@ func (b *Builder) Add(in Input) error {
 			b.dataset(u.DatasetID).used = true
 			b.flows[[2]string{u.Consumer, u.Owner}] += float64(u.Records)
 		}
-	case domain.EventContributionAdded:
-		if c := e.Contribution; c != nil {
-			b.department(c.Contributor).contribution += c.Records
+	case domain.EventContributionAccepted:
+		// A contribution counts once the pool's owner accepted it, in the
+		// period of the acceptance, damped: see ContributionWeight.
+		if c := e.Contribution; c != nil && c.Contributor != c.Owner {
+			b.department(c.Contributor).contribution += ContributionWeight(c.Records)
 		}
 	}
 	return nil
+}
+
+// ContributionWeight is what one accepted contribution of n records adds to
+// its contributor's contribution indicator: log2(1+n), rounded to 6
+// decimals. Declared volumes are claims (the ledger holds a hash, never the
+// data), and the indicator is normalised to the best department, so on a
+// linear scale one large declaration would win it outright; on a log scale
+// 2^50 records weigh 50, as much as five ordinary contributions of 1,000.
+func ContributionWeight(n int64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return math.Round(math.Log2(1+float64(n))*1e6) / 1e6
 }
 
 // department returns d's aggregates, creating them; "" is no department.
@@ -314,7 +330,7 @@ func (b *Builder) compute(asOf uint64) domain.Scores {
 		x := map[string]float64{}
 		extra[i] = x
 		raw["supply"][i] = float64(d.supply)
-		raw["contribution"][i] = float64(d.contribution)
+		raw["contribution"][i] = d.contribution
 		raw["breadth"][i] = float64(len(d.partners))
 		x["useRate.activeDatasets"] = float64(active[i])
 		if active[i] > 0 {

@@ -60,8 +60,8 @@ func usage(id, rqID, dsID, consumer, owner string, records int64) *domain.Event 
 }
 
 func contribution(id, dsID, contributor, owner string, records int64) *domain.Event {
-	c := domain.Contribution{ID: id, DatasetID: dsID, Contributor: contributor, Owner: owner, Records: records, Bytes: 1}
-	return &domain.Event{Type: domain.EventContributionAdded, Kind: domain.KindContribution, ID: id, DatasetID: dsID, Owner: owner, Requester: contributor, Contribution: &c}
+	c := domain.Contribution{ID: id, DatasetID: dsID, Contributor: contributor, Owner: owner, Records: records, Bytes: 1, Status: domain.ContributionAccepted}
+	return &domain.Event{Type: domain.EventContributionAccepted, Kind: domain.KindContribution, ID: id, DatasetID: dsID, Owner: owner, Requester: contributor, Status: "accepted", Contribution: &c}
 }
 
 func correction(typ domain.EventType, id, dlID, requester, owner string, st domain.CorrectionStatus, opened string) *domain.Event {
@@ -133,7 +133,8 @@ func TestHandComputedConsortium(t *testing.T) {
 		B: {"supply": 0, "supply.norm": 0, "breadth": 0, "useRate": 0, "useRate.activeDatasets": 1, "quality": 0.5, "quality.norm": 2.0 / 3,
 			"disputes.norm": 0.5, "disputes.receipts": 0, "responsiveness": 2.0 / 3, "responsiveness.norm": 1, "responsiveness.requestHours": 12,
 			"openness": 0.25, "openness.norm": 1.0 / 3, "influence": x, "influence.norm": 1 / 1.85},
-		C: {"contribution": 30, "contribution.norm": 1, "quality.norm": 2.0 / 3, "disputes.norm": 0.5, "responsiveness": 0.5,
+		C: {"contribution": 4.954196, // log2(1+30)
+			"contribution.norm": 1, "quality.norm": 2.0 / 3, "disputes.norm": 0.5, "responsiveness": 0.5,
 			"responsiveness.norm": 0.75, "openness": 0, "useRate.activeDatasets": 0, "influence.norm": 1 / 1.85},
 	}
 	scores := map[string]float64{A: 87.5, B: 100 * (0.225 + 0.15/1.85), C: 100 * (0.1 + 0.2/3 + 0.025 + 0.075 + 0.15/1.85)}
@@ -274,7 +275,7 @@ func TestCutOffs(t *testing.T) {
 	}
 	// April sees them, and the catalog from before.
 	apr := byID(compute(t, l, "2026-04", 1000))
-	if apr[A].Breakdown["supply"] != 1000 || apr[B].Breakdown["contribution"] != 1000 || apr[A].Breakdown["useRate.activeDatasets"] != 2 {
+	if apr[A].Breakdown["supply"] != 1000 || apr[B].Breakdown["contribution"] != ContributionWeight(1000) || apr[A].Breakdown["useRate.activeDatasets"] != 2 {
 		t.Fatalf("april: %v / %v", apr[A].Breakdown, apr[B].Breakdown)
 	}
 	// A period before anything happened lists nobody.
@@ -365,5 +366,38 @@ func TestModel(t *testing.T) {
 	doc := b2.Scores()
 	if doc.Items[0].MSPID != C || doc.ModelDigest == def.Digest() {
 		t.Fatalf("with contribution weighing most, C should lead: %+v", doc.Items)
+	}
+}
+
+func TestContributionsCountOnlyAcceptedAndDamped(t *testing.T) {
+	l := &events{}
+	l.add("2026-02-15T00:00:00Z", ds("pool", A, domain.ShareConditional, domain.OpenRestricted))
+	l.add("2026-02-16T00:00:00Z", profile(B))
+	l.add("2026-02-16T00:00:00Z", profile(C))
+	// B declares 2^50 records once; C makes six ordinary contributions of 1,000.
+	huge := contribution("cb-huge", "pool", B, A, 1<<50)
+	l.add("2026-03-01T00:00:00Z", huge)
+	for i := range 6 {
+		l.add("2026-03-02T00:00:00Z", contribution(fmt.Sprintf("cb-%d", i), "pool", C, A, 1000))
+	}
+	// Recorded but not accepted (pending) and rejected claims count for nothing.
+	pending := contribution("cb-pending", "pool", C, A, 1<<40)
+	pending.Type, pending.Status, pending.Contribution.Status = domain.EventContributionAdded, "pending", domain.ContributionPending
+	l.add("2026-03-03T00:00:00Z", pending)
+	rejected := contribution("cb-rejected", "pool", B, A, 1<<40)
+	rejected.Type, rejected.Status, rejected.Contribution.Status = domain.EventContributionRejected, "rejected", domain.ContributionRejected
+	l.add("2026-03-03T00:00:00Z", rejected)
+	got := map[string]domain.ScoreItem{}
+	for _, it := range compute(t, l, "2026-03", 1000).Items {
+		got[it.MSPID] = it
+	}
+	if b := got[B].Breakdown["contribution"]; b != 50 {
+		t.Errorf("one declaration of 2^50 records weighs %v, want 50", b)
+	}
+	if c := got[C].Breakdown["contribution"]; c != Round(6*ContributionWeight(1000)) {
+		t.Errorf("six contributions of 1,000 weigh %v, want %v", c, 6*ContributionWeight(1000))
+	}
+	if got[B].Breakdown["contribution.norm"] >= 1 {
+		t.Errorf("the single huge declaration leads the indicator: %v", got[B].Breakdown)
 	}
 }

@@ -25,6 +25,8 @@ var eventTypes = map[domain.EventType]domain.Kind{
 	domain.EventDeliveryDestroyed:      domain.KindDelivery,
 	domain.EventUsageRecorded:          domain.KindUsage,
 	domain.EventContributionAdded:      domain.KindContribution,
+	domain.EventContributionAccepted:   domain.KindContribution,
+	domain.EventContributionRejected:   domain.KindContribution,
 	domain.EventCorrectionOpened:       domain.KindCorrection,
 	domain.EventCorrectionResolved:     domain.KindCorrection,
 	domain.EventScoreSnapshotPublished: domain.KindSnapshot,
@@ -43,7 +45,7 @@ func typeOf(k domain.Kind, t domain.EventType) bool {
 // this build does not know, whose references it cannot check.
 func RefsOf(r domain.Record) (refs Refs, ok bool) {
 	switch v := r.(type) {
-	case *domain.Department, *domain.ScoreSnapshot:
+	case *domain.Department, *domain.ScoreSnapshot, *domain.ScoreAttestation, *domain.Policy, *domain.PolicyProposal, *domain.PolicyApproval:
 		return Refs{}, true
 	case *domain.Dataset:
 		return Refs{Status: string(v.Status), DatasetID: v.ID, Owner: v.Owner}, true
@@ -54,7 +56,7 @@ func RefsOf(r domain.Record) (refs Refs, ok bool) {
 	case *domain.Usage:
 		return Refs{DatasetID: v.DatasetID, RequestID: v.RequestID, Owner: v.Owner, Requester: v.Consumer}, true
 	case *domain.Contribution:
-		return Refs{DatasetID: v.DatasetID, Owner: v.Owner, Requester: v.Contributor}, true
+		return Refs{Status: string(v.Status), DatasetID: v.DatasetID, Owner: v.Owner, Requester: v.Contributor}, true
 	case *domain.Correction:
 		return Refs{Status: string(v.Status), DatasetID: v.DatasetID, RequestID: v.RequestID, Owner: v.Owner, Requester: v.Requester}, true
 	}

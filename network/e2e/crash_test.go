@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/govshare/ledger/network"
 )
 
 // The indexer under test: Dept3's. The load goes through the other
@@ -42,22 +44,41 @@ type mirrorDigest struct {
 	Digest string `json:"digest"`
 }
 
+// indexerURL is the base URL of msp's indexer routes, to call with
+// indexerClient(t, msp): the indexer listens on a Unix socket only.
 func indexerURL(t *testing.T, msp string) string {
+	t.Helper()
+	_, base := indexerAt(t, msp)
+	return base
+}
+
+// indexerClient is an HTTP client that reaches msp's indexer over its socket.
+func indexerClient(t *testing.T, msp string) *http.Client {
+	t.Helper()
+	hc, _ := indexerAt(t, msp)
+	return hc
+}
+
+func indexerAt(t *testing.T, msp string) (*http.Client, string) {
 	t.Helper()
 	for _, d := range shared.eps.Departments {
 		if d.MSPID == msp {
-			return d.Indexer
+			hc, base, err := network.IndexerClient(d.Indexer, 0)
+			if err != nil {
+				t.Fatalf("indexer of %s: %v", msp, err)
+			}
+			return hc, base
 		}
 	}
 	t.Fatalf("no department %s", msp)
-	return ""
+	return nil, ""
 }
 
-func getJSON(url string, v any) error {
+func getJSON(hc *http.Client, url string, v any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -74,7 +95,7 @@ func digestAt(t *testing.T, msp string, height uint64) mirrorDigest {
 	t.Helper()
 	var d mirrorDigest
 	eventually(t, 60*time.Second, func() error {
-		if err := getJSON(indexerURL(t, msp)+"/internal/digest", &d); err != nil {
+		if err := getJSON(indexerClient(t, msp), indexerURL(t, msp)+"/internal/digest", &d); err != nil {
 			return err
 		}
 		if d.Height != height {
@@ -94,7 +115,7 @@ func settledHeight(t *testing.T) uint64 {
 		var st struct {
 			Height uint64 `json:"height"`
 		}
-		if err := getJSON(indexerURL(t, "Dept1MSP")+"/internal/status", &st); err != nil {
+		if err := getJSON(indexerClient(t, "Dept1MSP"), indexerURL(t, "Dept1MSP")+"/internal/status", &st); err != nil {
 			t.Fatal(err)
 		}
 		if st.Height == last {

@@ -216,6 +216,8 @@ func TestForbidden(t *testing.T) {
 
 		// Reads of a request by a department that is not a party to it.
 		{name: "third department reads a request", who: op3, method: http.MethodGet, path: "/v1/requests/" + w.rqPending, says: []string{"Dept3MSP", "not a party"}},
+		{name: "contribution to its own pool", who: op1, method: http.MethodPost, path: "/v1/contributions",
+			body: map[string]any{"datasetId": w.dsOpen, "records": 1, "bytes": 1, "sha256": sha("own")}, says: []string{"own pool"}, keys: []entityKey{dsKey(w.dsOpen)}},
 	}
 	checkRejections(t, cases, func(c *rejection) {
 		c.status, c.code = http.StatusForbidden, "forbidden"
@@ -426,6 +428,19 @@ func TestInvalidInput(t *testing.T) {
 			says: []string{"description", "required"}, keys: []entityKey{dlKey(w.dlReceived)}},
 		{name: "resolution without text", who: op1, method: http.MethodPost, path: "/v1/corrections/" + w.crOpen + "/resolve", body: map[string]any{"resolution": " "},
 			says: []string{"resolution", "required"}, keys: []entityKey{crKey(w.crOpen)}},
+		// What a reader could be misled by, and JSON a decoder would silently repair.
+		{name: "repeated key", who: ap1, method: http.MethodPost, path: "/v1/requests/" + w.rqPending + "/reject",
+			body: `{"reason":"not needed","reason":"approved after all"}`, says: []string{"repeats the key", "reason"}, keys: []entityKey{rqKey(w.rqPending)}},
+		{name: "key in another case", who: op2, method: http.MethodPost, path: "/v1/usage",
+			body: `{"requestId":"` + w.rqApproved + `","calls":1,"records":1,"RECORDS":900}`, says: []string{"RECORDS", "case-insensitively"}, keys: []entityKey{rqKey(w.rqApproved)}},
+		{name: "invalid UTF-8", who: op2, method: http.MethodPost, path: "/v1/usage",
+			body: "{\"requestId\":\"" + w.rqApproved + "\",\"calls\":1,\"records\":1,\"x\":\"\xff\"}", says: []string{"UTF-8"}, keys: []entityKey{rqKey(w.rqApproved)}},
+		{name: "control character in a reason", who: ap1, method: http.MethodPost, path: "/v1/requests/" + w.rqPending + "/reject",
+			body: map[string]any{"reason": "ok\x1b[2J"}, says: []string{"reason", "control character"}, keys: []entityKey{rqKey(w.rqPending)}},
+		{name: "bidi override in a purpose", who: op2, method: http.MethodPost, path: "/v1/requests", body: request("purpose", "audit \u202egnp.exe"),
+			says: []string{"purpose", "bidirectional"}, keys: []entityKey{dsKey(w.dsOpen)}},
+		{name: "line break in a single-line reason", who: ap1, method: http.MethodPost, path: "/v1/requests/" + w.rqPending + "/reject",
+			body: map[string]any{"reason": "first\nsecond"}, says: []string{"reason", "single line"}, keys: []entityKey{rqKey(w.rqPending)}},
 		{name: "department with a bad level", who: ad1, method: http.MethodPut, path: "/v1/departments/me", body: map[string]any{"name": "PSB", "code": "PSB", "level": "galactic"},
 			says: []string{"level", "galactic"}, paths: []string{"/v1/departments"}},
 

@@ -210,6 +210,11 @@ func TestEveryWriteRoute(t *testing.T) {
 				map[string]any{"datasetId": child, "records": 40, "bytes": 2048, "sha256": sha("contributed " + child)}, "Contribution")
 			want(t, "contribution", c.entity, map[string]any{"datasetId": child, "contributor": "Dept3MSP", "owner": "Dept1MSP", "records": 40, "bytes": 2048})
 			record(c, "contribution.recorded")
+			// It counts once the pool's owner accepts it; the contributor cannot.
+			shared.as(t, "Dept3MSP", "approver").in(t).must(http.StatusForbidden, http.MethodPost, "/v1/contributions/"+c.entity["id"].(string)+"/accept", map[string]any{})
+			a := write(t, v, ap1, http.StatusOK, http.MethodPost, "/v1/contributions/"+c.entity["id"].(string)+"/accept", map[string]any{"reason": "pool intake checked"}, "Contribution")
+			want(t, "contribution", a.entity, map[string]any{"status": "accepted", "contributor": "Dept3MSP", "owner": "Dept1MSP"})
+			record(a, "contribution.accepted")
 		}},
 		{"POST /v1/corrections", func(t *testing.T) {
 			c := write(t, v, op2, http.StatusCreated, http.MethodPost, "/v1/corrections", map[string]any{"deliveryId": dl, "description": "district 7 is missing"}, "Correction")

@@ -33,18 +33,27 @@ func TestEveryGetRouteAnswers(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"contribution"`
 	}
-	owner.must(http.StatusCreated, http.MethodPost, "/v1/contributions", map[string]any{"datasetId": w.dsOpen, "records": 1, "bytes": 1, "sha256": sha("walk")}).json(t, &cb)
+	consumer.must(http.StatusCreated, http.MethodPost, "/v1/contributions", map[string]any{"datasetId": w.dsOpen, "records": 1, "bytes": 1, "sha256": sha("walk")}).json(t, &cb)
 	var dl struct {
 		TxID string `json:"txId"`
 	}
 	owner.must(http.StatusCreated, http.MethodPost, "/v1/requests/"+w.rqApproved+"/deliveries",
 		map[string]any{"sha256": sha("walk"), "records": 1, "bytes": 1, "channel": "api"}).json(t, &dl)
 	period := time.Now().UTC().Format("2006-01")
-	// Make sure this month has a published snapshot to read back.
-	if r := evaluator.do(http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": period}); r.status != http.StatusCreated && r.status != http.StatusConflict {
+	// Make sure a past period has a published snapshot to read back.
+	if r := evaluator.do(http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": snapshotPeriod()}); r.status != http.StatusCreated && r.status != http.StatusConflict {
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
+	awaitAttested(t, evaluator, snapshotPeriod())
 	eventually(t, 10*time.Second, func() error { return statusIs(auditor, "/v1/audit/verify/"+dl.TxID, http.StatusOK) })
+	// A policy proposal to read back; never approved, so it changes nothing.
+	var pp struct {
+		Proposal struct {
+			ID string `json:"id"`
+		} `json:"proposal"`
+	}
+	shared.as(t, "BureauMSP", "admin").must(http.StatusCreated, http.MethodPost, "/v1/policy/proposals",
+		map[string]any{"evaluators": []string{}, "auditors": []string{"BureauMSP"}}).json(t, &pp)
 
 	values := map[string]string{
 		"/v1/datasets/{id}":             w.dsConditional,
@@ -54,10 +63,11 @@ func TestEveryGetRouteAnswers(t *testing.T) {
 		"/v1/contributions/{id}":        cb.Contribution.ID,
 		"/v1/corrections/{id}":          w.crOpen,
 		"/v1/scores/{mspId}":            "Dept1MSP",
-		"/v1/scores/snapshots/{period}": period,
+		"/v1/scores/snapshots/{period}": snapshotPeriod(),
 		"/v1/audit/lineage/{datasetId}": w.dsChild,
 		"/v1/audit/verify/{txId}":       dl.TxID,
 		"/console/{file}":               "app.js",
+		"/v1/policy/proposals/{id}":     pp.Proposal.ID,
 	}
 	query := map[string]string{
 		"/v1/scores":         "period=" + period,

@@ -23,7 +23,7 @@ func indexerGet(t *testing.T, msp, role, path string) (int, []byte) {
 	req.Header.Set("X-Caller-Msp", msp)
 	req.Header.Set("X-Caller-Role", role)
 	req.Header.Set("X-Caller-User", "e2e")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := indexerClient(t, msp).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +108,40 @@ func TestScoresAreReproducible(t *testing.T) {
 	ev.must(http.StatusBadRequest, http.MethodGet, "/v1/scores?period=2026-13", nil)
 }
 
-// TestPublishSnapshot: an evaluator publishes this month's scores on the
+// snapshotPeriod is the period the e2e tests publish: three months ago, so
+// that it is over (the current month cannot be published) and is not one of
+// those the attack tests publish on the same ledger (the two before).
+func snapshotPeriod() string {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month()-3, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+}
+
+// awaitAttested waits until every department's gateway has attested the
+// snapshot of period, so that no attestation is still to be written when a
+// later test needs the ledger quiet.
+func awaitAttested(t *testing.T, ev *person, period string) {
+	t.Helper()
+	eventually(t, 90*time.Second, func() error {
+		var a struct {
+			Attestations []json.RawMessage `json:"attestations"`
+			Summary      string            `json:"summary"`
+		}
+		ev.must(http.StatusOK, http.MethodGet, "/v1/scores/snapshots/"+period, nil).json(t, &a)
+		if len(a.Attestations) != len(shared.eps.Departments) {
+			return fmt.Errorf("%d of %d departments attested %s: %s", len(a.Attestations), len(shared.eps.Departments), period, a.Summary)
+		}
+		return nil
+	})
+}
+
+// TestPublishSnapshot: an evaluator publishes a past period's scores on the
 // ledger; the published document is what any department's indexer
-// recomputes at the same height; a period is published once, and the
-// ledger's copy can be read back.
+// recomputes at the same height; a period is published once, only once it
+// is over, and the ledger's copy can be read back with every department's
+// attestation.
 func TestPublishSnapshot(t *testing.T) {
 	ev := shared.as(t, "BureauMSP", "evaluator")
-	period := time.Now().UTC().Format("2006-01")
+	period := snapshotPeriod()
 	type snapshot struct {
 		scoresDoc
 		PublishedBy struct {
@@ -141,8 +168,21 @@ func TestPublishSnapshot(t *testing.T) {
 	default:
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
-	var onLedger snapshot
+	var onLedger struct {
+		snapshot
+		Attestations []struct {
+			MSPID   string `json:"mspId"`
+			Matched bool   `json:"matched"`
+		} `json:"attestations"`
+		Official bool   `json:"official"`
+		Summary  string `json:"summary"`
+	}
+	// Every department's gateway attests it within seconds.
+	awaitAttested(t, ev, period)
 	ev.must(http.StatusOK, http.MethodGet, "/v1/scores/snapshots/"+period, nil).json(t, &onLedger)
+	if !onLedger.Official {
+		t.Fatalf("the honest snapshot of %s is not official: %s", period, onLedger.Summary)
+	}
 	if snap.Period != "" && (onLedger.InputDigest != snap.InputDigest || onLedger.AsOfBlock != snap.AsOfBlock) {
 		t.Fatalf("ledger copy %+v differs from the published answer %+v", onLedger, snap)
 	}
@@ -159,7 +199,7 @@ func TestPublishSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		if again.InputDigest != onLedger.InputDigest || again.ModelDigest != onLedger.ModelDigest || len(again.Items) != len(onLedger.Items) {
-			t.Fatalf("recomputed at %s %+v, published %+v", d.MSPID, again, onLedger.scoresDoc)
+			t.Fatalf("recomputed at %s %+v, published %+v", d.MSPID, again, onLedger.snapshot.scoresDoc)
 		}
 		for i := range again.Items {
 			if again.Items[i].MSPID != onLedger.Items[i].MSPID || again.Items[i].Score != onLedger.Items[i].Score || again.Items[i].Rank != onLedger.Items[i].Rank {
@@ -170,6 +210,6 @@ func TestPublishSnapshot(t *testing.T) {
 	ev.must(http.StatusConflict, http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": period})
 	shared.as(t, "BureauMSP", "auditor").must(http.StatusForbidden, http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": period})
 	ev.must(http.StatusBadRequest, http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": "last month"})
-	// A period before the consortium existed has nothing to publish.
-	ev.must(http.StatusBadRequest, http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": "1999-01"})
+	// The current month is not over: it cannot be published (or frozen).
+	ev.must(http.StatusConflict, http.MethodPost, "/v1/scores/snapshots", map[string]any{"period": time.Now().UTC().Format("2006-01")})
 }

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/network"
 )
 
 // ledgerView reads every department's peer straight through the Fabric
@@ -248,14 +249,14 @@ type mirror struct {
 	Digest string `json:"digest"`
 }
 
-func getJSON(ctx context.Context, url string, v any) error {
+func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -271,8 +272,14 @@ func getJSON(ctx context.Context, url string, v any) error {
 func mirrorAt(t *testing.T, msp string, height uint64, within time.Duration) mirror {
 	t.Helper()
 	var m mirror
+	// The indexer listens on its Unix socket only.
+	hc, base, err := network.IndexerClient(shared.dept(t, msp).Indexer, 45*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
 	eventually(t, within, func() error {
-		if err := getJSON(context.Background(), shared.dept(t, msp).Indexer+"/internal/digest", &m); err != nil {
+		if err := getJSON(context.Background(), hc, base+"/internal/digest", &m); err != nil {
 			return err
 		}
 		if m.Height != height {

@@ -359,7 +359,7 @@ func (b *Bench) syntheticQueries(ctx context.Context) error {
 	if err != nil {
 		b.rep.Errors = append(b.rep.Errors, fmt.Sprintf("synthetic indexer: %v; querying anyway", err))
 	}
-	hc := &http.Client{Timeout: time.Minute}
+	hc := ix.HC
 	defer hc.CloseIdleConnections()
 	n, warm := b.cfg.QuerySamples, 3
 	where := "indexer process, synthetic mirror"

@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"google.golang.org/grpc"
@@ -35,7 +37,9 @@ type Dept struct {
 	Slug    string // folder and process name: the MSP ID lowercased, without "msp"
 	Peer    string // host:port
 	Gateway string // http://host:port
-	Indexer string // http://host:port
+	Indexer string // base URL of the indexer's routes, to call with IndexerHC
+	// IndexerHC reaches the indexer over its Unix socket (the only way in).
+	IndexerHC *http.Client
 	// Users maps a role to the enrolment name and bearer token of the
 	// first person of that role.
 	Users map[domain.Role]Credential
@@ -63,8 +67,12 @@ func LoadConsortium(run string) (*Consortium, error) {
 	}
 	c := &Consortium{Run: run, Channel: eps.Channel, Chaincode: eps.Chaincode}
 	for _, e := range eps.Departments {
+		hc, base, err := network.IndexerClient(e.Indexer, time.Minute)
+		if err != nil {
+			return nil, fmt.Errorf("indexer of %s: %w", e.MSPID, err)
+		}
 		d := Dept{MSPID: e.MSPID, Slug: strings.TrimSuffix(strings.ToLower(e.MSPID), "msp"),
-			Peer: e.Peer, Gateway: e.Gateway, Indexer: e.Indexer, Users: map[domain.Role]Credential{}}
+			Peer: e.Peer, Gateway: e.Gateway, Indexer: base, IndexerHC: hc, Users: map[domain.Role]Credential{}}
 		for _, cr := range creds {
 			r := domain.Role(cr.Role)
 			if _, seen := d.Users[r]; cr.MSPID == d.MSPID && !seen {

@@ -26,7 +26,6 @@ import (
 type LagMonitor struct {
 	fab    *Fabric
 	c      *Consortium
-	hc     *http.Client
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	depts  map[string]*deptLag
@@ -67,8 +66,7 @@ type DeptLag struct {
 // current height on.
 func StartLagMonitor(ctx context.Context, fab *Fabric, c *Consortium) (*LagMonitor, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	m := &LagMonitor{fab: fab, c: c, cancel: cancel, depts: map[string]*deptLag{},
-		hc: &http.Client{Timeout: time.Minute}}
+	m := &LagMonitor{fab: fab, c: c, cancel: cancel, depts: map[string]*deptLag{}}
 	for i := range c.Depts {
 		d := &c.Depts[i]
 		h, err := fab.Height(ctx, d.MSPID)
@@ -173,7 +171,7 @@ func (m *LagMonitor) wait(ctx context.Context, d *Dept, n uint64) (height uint64
 	if err != nil {
 		return 0, false, err
 	}
-	resp, err := m.hc.Do(req)
+	resp, err := d.IndexerHC.Do(req)
 	if err != nil {
 		return 0, false, err
 	}
@@ -199,7 +197,7 @@ func (m *LagMonitor) indexerStatus(ctx context.Context, d *Dept) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := m.hc.Do(req)
+	resp, err := d.IndexerHC.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("indexer of %s: %w", d.MSPID, err)
 	}
@@ -238,7 +236,9 @@ func (m *LagMonitor) CaughtUp(ctx context.Context) error {
 func (m *LagMonitor) Stop() {
 	m.cancel()
 	m.wg.Wait()
-	m.hc.CloseIdleConnections()
+	for _, d := range m.c.Depts {
+		d.IndexerHC.CloseIdleConnections()
+	}
 }
 
 // Result summarises the blocks committed in [from, to].

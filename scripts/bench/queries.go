@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/govshare/ledger/network"
 )
 
 // QueryResult is the latency of one query, asked again and again by one
@@ -236,7 +238,8 @@ func bearer(token string) http.Header {
 // points at an address where no peer listens, so it retries in the
 // background and the mirror stays as replayed.
 type IndexerProc struct {
-	URL string
+	URL string       // base URL of its routes, to call with HC
+	HC  *http.Client // reaches it over its Unix socket, as its gateway would
 	cmd *exec.Cmd
 	log string
 }
@@ -244,7 +247,10 @@ type IndexerProc struct {
 // startIndexer runs bin over dataDir, with a throwaway identity and a
 // configuration written in work.
 func startIndexer(ctx context.Context, bin, work, dataDir, tlsCA, channel, chaincode string) (*IndexerProc, error) {
-	listen, err := freeAddr()
+	// A Unix socket, as the consortium's indexers listen: the queries are
+	// timed over the transport the gateways use.
+	listen := "unix:" + filepath.Join(work, "indexer.sock")
+	hc, base, err := network.IndexerClient(listen, time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +285,9 @@ func startIndexer(ctx context.Context, bin, work, dataDir, tlsCA, channel, chain
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start indexer: %w", err)
 	}
-	p := &IndexerProc{URL: "http://" + listen, cmd: cmd, log: logPath}
+	p := &IndexerProc{URL: base, HC: hc, cmd: cmd, log: logPath}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	hc := &http.Client{Timeout: time.Second}
-	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -291,7 +295,11 @@ func startIndexer(ctx context.Context, bin, work, dataDir, tlsCA, channel, chain
 			return nil, fmt.Errorf("indexer exited (%v); see %s", err, logPath)
 		default:
 		}
-		if resp, err := hc.Get(p.URL + "/healthz"); err == nil {
+		hctx, cancel := context.WithTimeout(ctx, time.Second)
+		req, _ := http.NewRequestWithContext(hctx, http.MethodGet, p.URL+"/healthz", nil)
+		resp, err := hc.Do(req)
+		cancel()
+		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				go func() { <-exited }()

@@ -157,11 +157,11 @@ func replayConsortium(ctx context.Context, n *network.Net, fab *Fabric, c *Conso
 	if err := n.Start(ctx, name); err != nil {
 		return r, fmt.Errorf("start %s: %w", name, err)
 	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		h, err := indexerHeight(ctx, hc, d.Indexer)
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		h, err := indexerHeight(sctx, d.IndexerHC, d.Indexer)
+		cancel()
 		if err == nil && h >= height {
 			break
 		}

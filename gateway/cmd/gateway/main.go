@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/govshare/ledger/gateway/attest"
 	"github.com/govshare/ledger/gateway/fabric"
 	"github.com/govshare/ledger/gateway/httpapi"
 	"github.com/govshare/ledger/gateway/identity"
@@ -130,7 +132,17 @@ type Main struct {
 	// RequestTimeout bounds each HTTP request, ledger and index calls included.
 	RequestTimeout time.Duration
 
+	// Attest runs the department's attestor (gateway/attest) beside the
+	// API: every published score snapshot is recomputed on the
+	// department's indexer and attested on the ledger by its admin.
+	// -attest=false or GATEWAY_ATTEST=false turns it off.
+	Attest         bool
+	AttestInterval time.Duration
+
 	ledger   *fabric.Ledger
+	attestor *attest.Attestor
+	stop     context.CancelFunc
+	attested chan struct{}
 	server   *http.Server
 	listener net.Listener
 	served   chan error
@@ -143,6 +155,8 @@ func NewMain() *Main {
 		Getenv:         os.Getenv,
 		LogOutput:      os.Stderr,
 		RequestTimeout: 30 * time.Second,
+		Attest:         true,
+		AttestInterval: attest.DefaultInterval,
 	}
 }
 
@@ -151,9 +165,25 @@ func NewMain() *Main {
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.StringVar(&m.ConfigPath, "config", m.Getenv("GATEWAY_CONFIG"), "path of the JSON configuration file")
+	if v := m.Getenv("GATEWAY_ATTEST"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("GATEWAY_ATTEST %q must be true or false", v)
+		}
+		m.Attest = on
+	}
+	if v := m.Getenv("GATEWAY_ATTEST_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("GATEWAY_ATTEST_INTERVAL %q must be a positive duration", v)
+		}
+		m.AttestInterval = d
+	}
+	fs.BoolVar(&m.Attest, "attest", m.Attest, "attest every published score snapshot as the department's admin")
+	fs.DurationVar(&m.AttestInterval, "attest-interval", m.AttestInterval, "how often the attestor looks for published snapshots")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: gateway -config /abs/path/gateway.json\n\nEnvironment overrides: GATEWAY_CONFIG, GATEWAY_LOG_LEVEL (debug|info|warn|error),")
-		fmt.Fprintln(fs.Output(), "GATEWAY_MSP_ID, GATEWAY_LISTEN, GATEWAY_CHANNEL, GATEWAY_CHAINCODE, GATEWAY_PEER_ENDPOINT,\nGATEWAY_PEER_TLS_CA_CERT, GATEWAY_PEER_HOST_OVERRIDE, GATEWAY_INDEXER_URL, GATEWAY_IDENTITIES.")
+		fmt.Fprintln(fs.Output(), "GATEWAY_MSP_ID, GATEWAY_LISTEN, GATEWAY_CHANNEL, GATEWAY_CHAINCODE, GATEWAY_PEER_ENDPOINT,\nGATEWAY_PEER_TLS_CA_CERT, GATEWAY_PEER_HOST_OVERRIDE, GATEWAY_INDEXER_URL, GATEWAY_IDENTITIES,\nGATEWAY_ATTEST (true|false), GATEWAY_ATTEST_INTERVAL.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -242,8 +272,36 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
+	if err := m.startAttestor(ctx, people.People(), index); err != nil {
+		return err
+	}
 	m.Logger.Info("serving", "addr", m.listener.Addr().String(), "peer", c.Peer.Endpoint,
 		"indexer", c.IndexerURL, "channel", c.Channel, "chaincode", c.Chaincode, "people", len(people.People()))
+	return nil
+}
+
+// startAttestor runs the attestor in the background as the department's
+// first admin, when Attest is on and the department has an admin here.
+func (m *Main) startAttestor(ctx context.Context, people []*identity.Person, index *indexclient.Client) error {
+	if !m.Attest {
+		m.Logger.Info("attestor off")
+		return nil
+	}
+	admin := attest.Admin(people)
+	if admin == nil {
+		m.Logger.Warn("attestor off: no admin among the identities, so nobody can sign the department's attestations")
+		return nil
+	}
+	a, err := attest.New(m.ledger, index, admin, attest.WithInterval(m.AttestInterval), attest.WithLogger(m.Logger.With("component", "attestor")))
+	if err != nil {
+		return err
+	}
+	actx, stop := context.WithCancel(ctx)
+	m.attestor, m.stop, m.attested = a, stop, make(chan struct{})
+	go func() {
+		defer close(m.attested)
+		a.Run(actx)
+	}()
 	return nil
 }
 
@@ -269,6 +327,11 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
 		m.server = nil
+	}
+	if m.stop != nil {
+		m.stop() // the attestor's calls end with its context
+		<-m.attested
+		m.stop = nil
 	}
 	if m.ledger != nil {
 		if err := m.ledger.Close(); err != nil {

@@ -175,6 +175,8 @@ func TestMainConfigErrors(t *testing.T) {
 		{"stray argument", []string{"-config", good, "extra"}, nil, "unexpected arguments"},
 		{"readable key", []string{"-config", openKey}, map[string]string{"GATEWAY_LISTEN": "127.0.0.1:0"}, "group or others may read it"},
 		{"bad indexer URL", []string{"-config", good}, map[string]string{"GATEWAY_LISTEN": "127.0.0.1:0", "GATEWAY_INDEXER_URL": "127.0.0.1:7108"}, "indexer URL"},
+		{"bad GATEWAY_ATTEST", []string{"-config", good}, map[string]string{"GATEWAY_ATTEST": "sometimes"}, "GATEWAY_ATTEST"},
+		{"bad GATEWAY_ATTEST_INTERVAL", []string{"-config", good}, map[string]string{"GATEWAY_ATTEST_INTERVAL": "-1s"}, "GATEWAY_ATTEST_INTERVAL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,4 +191,78 @@ func TestMainConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMainAttestor: the attestor runs by default, as the department's
+// admin; without an admin among the identities it says so and stays off,
+// and GATEWAY_ATTEST=false or -attest=false turns it off.
+func TestMainAttestor(t *testing.T) {
+	cfg := setup(t, 0o600) // an operator only
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"on, but no admin", nil, nil, "attestor off: no admin among the identities"},
+		{"off by environment", nil, map[string]string{"GATEWAY_ATTEST": "false"}, `"msg":"attestor off"`},
+		{"off by flag", []string{"-attest=false"}, map[string]string{"GATEWAY_ATTEST": "true"}, `"msg":"attestor off"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"GATEWAY_LISTEN": "127.0.0.1:0"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			m, logs := newTestMain(env)
+			if err := m.ParseFlags(append([]string{"-config", cfg}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logs.String(), tt.want) || m.attestor != nil {
+				t.Fatalf("logs lack %q: %s", tt.want, logs)
+			}
+		})
+	}
+	t.Run("on, as the admin", func(t *testing.T) {
+		// The same person, made the department's admin.
+		raw, _ := os.ReadFile(cfg)
+		var c struct {
+			Identities string `json:"identities"`
+		}
+		_ = json.Unmarshal(raw, &c)
+		ids, _ := os.ReadFile(c.Identities)
+		if err := os.WriteFile(c.Identities, bytes.Replace(ids, []byte(`"role":"operator"`), []byte(`"role":"admin"`), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, logs := newTestMain(map[string]string{"GATEWAY_LISTEN": "127.0.0.1:0", "GATEWAY_ATTEST_INTERVAL": "50ms"})
+		if err := m.ParseFlags([]string{"-config", cfg}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if m.attestor == nil {
+			t.Fatalf("no attestor: %s", logs)
+		}
+		time.Sleep(200 * time.Millisecond) // a few rounds against a peer that does not exist
+		done := make(chan error, 1)
+		go func() { done <- m.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Close did not stop the attestor")
+		}
+		if !strings.Contains(logs.String(), `"msg":"attestor started"`) || !strings.Contains(logs.String(), `"admin":"olive"`) {
+			t.Fatalf("logs: %s", logs)
+		}
+	})
 }

@@ -413,7 +413,32 @@ test('leaderboard: ranking, breakdowns and trend agree with the API', T, async (
   } else {
     assert.ok((await page.textContent('[data-test=scores-error]')).includes(want.message));
   }
+  // The snapshot card: this month is not over, so it is not published.
+  const none = await apiOrError(BU, 'evaluator', `/v1/scores/snapshots/${p}`);
+  assert.equal(none.ok, false);
+  await page.waitForSelector('[data-test=snapshot-none]');
   await shot(page, 'leaderboard');
+  // A published past period (the integration tests publish some): official
+  // or not, matched by k of n, each department's attestation.
+  for (const past of [1, 2, 3].map((n) => addMonths(p, -n))) {
+    const snap = await apiOrError(BU, 'evaluator', `/v1/scores/snapshots/${past}`);
+    if (!snap.ok) continue;
+    await show(page, `leaderboard?period=${past}`);
+    const verdict = await page.waitForSelector('[data-test=snapshot]');
+    assert.equal(await verdict.getAttribute('data-official'), String(snap.body.official));
+    assert.equal(await page.textContent('[data-test=snapshot-matched]'),
+      `matched by ${snap.body.matchedBy.length} of ${snap.body.departments.length}`);
+    assert.equal(await page.textContent('[data-test=snapshot-summary]'), snap.body.summary);
+    const rows = await page.$$eval('[data-test=attestations] tbody tr', (trs) => trs.map((tr) => ({
+      msp: tr.dataset.key, att: tr.querySelector('[data-test=attestation]').textContent,
+    })));
+    assert.deepEqual(rows.map((r) => r.msp), snap.body.departments);
+    for (const r of rows) {
+      const a = snap.body.attestations.find((x) => x.mspId === r.msp);
+      assert.equal(r.att, !a ? 'not attested yet' : a.matched ? 'matched' : 'disagrees');
+    }
+    await shot(page, `leaderboard-snapshot-${past}`);
+  }
   await page.close();
   noProblems();
 });

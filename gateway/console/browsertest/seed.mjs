@@ -117,8 +117,10 @@ export async function seed(run, suffix = Date.now().toString(36)) {
   await use(D2, rqEmployment, 1, 100);
 
   const contribute = (msp, records) => api(run, msp, 'operator', 'POST', '/v1/contributions', { datasetId: ids.pool, records, bytes: records * 30, sha256: sha(msp + suffix) });
-  await contribute(D1, 2000);
-  await contribute(D3, 900);
+  // A contribution counts once the pool's owner (the bureau) accepts it.
+  for (const c of [await contribute(D1, 2000), await contribute(D3, 900)]) {
+    await api(run, BU, 'approver', 'POST', `/v1/contributions/${c.body.contribution.id}/accept`, { reason: 'pooled' });
+  }
 
   return {
     suffix, ids,

@@ -1,10 +1,12 @@
 // Leaderboard: GET /v1/scores?period= (evaluators and auditors). The ranking
 // with each department's score, each score's breakdown as a chart (every
 // indicator normalised 0..1, with its raw value), and the score's change
-// over the six periods up to the chosen one (one GET per period).
+// over the six periods up to the chosen one (one GET per period). For a
+// period published on the ledger, GET /v1/scores/snapshots/{period}: official
+// or not, matched by k of n departments, and each department's attestation.
 
 import { session, get, deptLabel, deptName, deptColor } from './api.js';
-import { h, card, table, apiNotice, notice, fmtNum, fmtInt, short, field, currentPeriod, addMonths, deptChip } from './ui.js';
+import { h, card, table, apiNotice, notice, fmtNum, fmtInt, fmtTime, short, cn, badge, field, currentPeriod, addMonths, deptChip } from './ui.js';
 import { hbars, lines } from './charts.js';
 
 const KNOWN = ['supply', 'contribution', 'breadth', 'useRate', 'quality', 'disputes', 'responsiveness', 'openness', 'influence'];
@@ -26,7 +28,11 @@ export async function leaderboard(view, params, { go }) {
   view.append(form);
 
   const periods = Array.from({ length: TREND }, (_, i) => addMonths(period, i - TREND + 1));
-  const answers = await Promise.allSettled(periods.map((p) => get('/v1/scores', { period: p })));
+  const [published, ...answers] = await Promise.allSettled([
+    get(`/v1/scores/snapshots/${period}`),
+    ...periods.map((p) => get('/v1/scores', { period: p })),
+  ]);
+  view.append(snapshotCard(period, published));
   const current = answers[TREND - 1];
   if (current.status === 'rejected') {
     view.append(apiNotice(current.reason, `Scores for ${period}`, current.reason.notAvailable ? 'not-available' : 'scores-error'));
@@ -71,6 +77,42 @@ export async function leaderboard(view, params, { go }) {
     lines({ labels: periods, series, yLabel: 'score', max: 100, test: 'trend', width: 620, height: 260 }),
     missing.length ? h('p', { class: 'hint', text: `No scores for ${missing.join(', ')}.` }) : null);
   view.append(h('div', { class: 'cols cols-even' }, ranking, trend), breakdowns);
+}
+
+// snapshotCard says whether the period is published on the ledger and, if
+// so, whether the consortium holds to it: official only when a majority of
+// the departments on the ledger attested that their own indexer computes
+// the same document.
+function snapshotCard(period, res) {
+  if (res.status === 'rejected') {
+    const err = res.reason;
+    if (err.status === 404 && !err.notAvailable) {
+      return card('Published snapshot', h('p', { class: 'meta', 'data-test': 'snapshot-none' },
+        `${period} is not published on the ledger. A period can be published once it is over, from ${addMonths(period, 1)}-01 00:00 UTC.`));
+    }
+    return card('Published snapshot', apiNotice(err, `Snapshot of ${period}`, err.notAvailable ? 'snapshot-not-available' : 'snapshot-error'));
+  }
+  const snap = res.value;
+  const atts = new Map((snap.attestations || []).map((a) => [a.mspId, a]));
+  const depts = snap.departments || [];
+  const rows = depts.map((mspId) => ({ mspId, att: atts.get(mspId) || null }));
+  const verdict = h('p', { class: 'meta', 'data-test': 'snapshot' },
+    snap.official ? badge('official', 'approved') : badge('not official', 'rejected'),
+    ' ',
+    h('strong', { 'data-test': 'snapshot-matched', text: `matched by ${(snap.matchedBy || []).length} of ${depts.length}` }),
+    ` departments · published by ${cn(snap.publishedBy && snap.publishedBy.subject)} (${snap.publishedBy ? snap.publishedBy.mspId : '?'}) at ${fmtTime(snap.publishedAt)} · up to block ${fmtInt(snap.asOfBlock)} · input digest `,
+    h('code', { title: snap.inputDigest, text: short(snap.inputDigest, 16) }));
+  verdict.dataset.official = String(!!snap.official);
+  const list = table([
+    { label: 'Department', value: (r) => deptChip(r.mspId, deptName(r.mspId), deptColor(r.mspId)) },
+    { label: 'Attestation', value: (r) => (!r.att ? badge('not attested yet', 'pending') : r.att.matched ? badge('matched', 'approved') : badge('disagrees', 'disputed')), test: 'attestation' },
+    { label: 'Its input digest', value: (r) => (r.att ? h('code', { title: r.att.inputDigest, text: short(r.att.inputDigest, 12) }) : '—') },
+    { label: 'Its scores digest', value: (r) => (r.att ? h('code', { title: r.att.scoresDigest, text: short(r.att.scoresDigest, 12) }) : '—') },
+    { label: 'Attested', value: (r) => (r.att ? `${fmtTime(r.att.at)} by ${cn(r.att.by && r.att.by.subject)}` : '—') },
+    { label: 'What differs', value: (r) => (r.att && r.att.detail ? r.att.detail : '—') },
+  ], rows, { test: 'attestations', key: (r) => r.mspId });
+  return card('Published snapshot', verdict, h('p', { class: 'hint', 'data-test': 'snapshot-summary', text: snap.summary || '' }), list,
+    h('p', { class: 'hint', text: "Each department's gateway recomputes the published document on its own indexer, at the snapshot's block, and its admin attests on the ledger whether the input digest and the scores match. The snapshot is official only when a majority of the departments on the ledger matched it." }));
 }
 
 // scoreBar is a plain bar in the table, as wide as the score.

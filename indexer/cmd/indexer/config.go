@@ -11,7 +11,11 @@ import (
 
 // Config is the indexer's configuration file, with environment overrides.
 type Config struct {
-	MSPID     string `json:"mspId"`
+	MSPID string `json:"mspId"`
+	// Listen is "unix:<absolute socket path>": the API believes the caller
+	// headers its gateway sets, so only the consortium's user may connect
+	// (the socket is 0600 in a 0700 folder). A loopback host:port is for
+	// tests of the command alone.
 	Listen    string `json:"listen"`
 	Channel   string `json:"channel"`
 	Chaincode string `json:"chaincode"`
@@ -69,14 +73,20 @@ func (c Config) validate(needPeer bool) error {
 	if !needPeer {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
-	}
-	// The API trusts the caller headers the gateway sets: only the same
-	// machine may reach it.
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("config: listen %q must be a loopback address", c.Listen)
+	if sock, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
+		if !filepath.IsAbs(sock) {
+			return fmt.Errorf("config: listen %q: the socket must be an absolute path", c.Listen)
+		}
+	} else {
+		// TCP is for tests of the command alone: anyone on the machine can
+		// reach a TCP port, and the API believes the caller headers.
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("config: listen %q must be unix:<socket path> or a loopback address", c.Listen)
+		}
 	}
 	if c.MSPID == "" || c.Channel == "" || c.Chaincode == "" {
 		return fmt.Errorf("config: mspId, channel and chaincode are required")

@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -154,9 +156,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	follower := &source.Follower{Ledger: m.Ledger, Sink: st, Decoder: block.Decoder{Chaincode: c.Chaincode}, Log: m.Log}
 
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := listen(c.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+		return err
 	}
 	m.listener = ln
 	opts := []httpapi.Option{httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model)}
@@ -259,4 +261,48 @@ func (m *Main) Rebuild() error {
 	}
 	m.Log.Info("mirror dropped; the next run replays from block 0", "dataDir", m.Config.DataDir, "heightWas", before.Height)
 	return st.Close()
+}
+
+// listen opens the API's listener: a Unix socket for "unix:<path>", mode
+// 0600 in a folder of mode 0700, so that only the consortium's user (its
+// gateway) can connect; otherwise TCP (tests only). A socket left by an
+// indexer that died is removed; one that still answers is not.
+func listen(addr string) (net.Listener, error) {
+	sock, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	dir := filepath.Dir(sock)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("socket folder: %w", err)
+	}
+	// The folder keeps others out between bind and chmod below.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("socket folder: %w", err)
+	}
+	if fi, err := os.Lstat(sock); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("listen on %s: a file that is not a socket is in the way", sock)
+		}
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on %s: another process serves this socket", sock)
+		}
+		if err := os.Remove(sock); err != nil {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return ln, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -216,6 +217,8 @@ func TestLoadConfig(t *testing.T) {
 		{"unknown field", unknown, nil, nil, "unknown field"},
 		{"relative data dir", good, map[string]string{"INDEXER_DATA_DIR": "data"}, nil, "dataDir"},
 		{"public listen", good, map[string]string{"INDEXER_LISTEN": "0.0.0.0:7108"}, nil, "loopback"},
+		{"relative socket", good, map[string]string{"INDEXER_LISTEN": "unix:run/indexer.sock"}, nil, "absolute"},
+		{"socket", good, map[string]string{"INDEXER_LISTEN": "unix:/run/sock/indexer.sock"}, nil, ""},
 		{"relative key", good, nil, func(c *Config) { c.Identity.KeyPath = "k" }, "identity.keyPath"},
 		{"no endpoint", good, nil, func(c *Config) { c.Peer.Endpoint = "" }, "peer.endpoint"},
 		{"relative scoring model", good, nil, func(c *Config) { c.Scoring = "s.json" }, "scoring"},
@@ -317,5 +320,45 @@ func TestSetMemoryLimit(t *testing.T) {
 				t.Fatalf("limit %d (runtime %d), want %d", got, debug.SetMemoryLimit(-1), tt.want)
 			}
 		})
+	}
+}
+
+// TestListenUnixSocket: the socket is 0600 in a 0700 folder, a stale one
+// is replaced and a live one is left alone.
+func TestListenUnixSocket(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sock")
+	sock := filepath.Join(dir, "indexer.sock")
+	ln, err := listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, sock: 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+	}
+	if _, err := listen("unix:" + sock); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("second listen on a live socket = %v", err)
+	}
+	// A socket whose server died without unlinking it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatal(err)
+	}
+	ln, err = listen("unix:" + sock)
+	if err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	ln.Close()
+	if err := os.WriteFile(sock, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listen("unix:" + sock); err == nil {
+		t.Error("listen over a regular file succeeded")
 	}
 }
