@@ -18,7 +18,7 @@ CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLO
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status test test-unit test-integration test-faults bench lint fmt
+.PHONY: help build fabric up down stop start status bundle test test-unit test-integration test-faults bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ start: ## start a stopped consortium again, state intact
 
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status
+
+DEPT ?=
+OUT  ?= $(RUN)/bundles/$(DEPT)
+BUNDLE_FLAGS ?=
+bundle: build ## write one department's bundle from the run folder: make bundle DEPT=Dept1MSP [OUT=dir] [BUNDLE_FLAGS=-with-ledger]
+	@test -n "$(DEPT)" || { echo "make bundle DEPT=<mspId> [OUT=<dir>] [BUNDLE_FLAGS=-with-ledger]"; exit 2; }
+	$(CONSORTIUM) bundle -dept $(DEPT) -out $(OUT) $(BUNDLE_FLAGS)
 
 test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
 

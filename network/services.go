@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/gateway/indexclient"
 )
@@ -35,11 +37,29 @@ type EndpointDept struct {
 }
 
 // Credential is one line of .run/credentials.json: a person and their token.
+// These tokens are long-lived (Kind "long-lived": they last as long as the
+// consortium's configuration); people sign in for an expiring session with
+// the password of .run/passwords.json instead (POST /v1/sessions).
 type Credential struct {
 	MSPID string `json:"mspId"`
 	User  string `json:"user"`
 	Role  string `json:"role"`
 	Token string `json:"token"`
+	Kind  string `json:"kind"`
+}
+
+// CredentialLongLived is the Kind of every token that `up` mints.
+const CredentialLongLived = "long-lived"
+
+// Password is one line of .run/passwords.json (0600): a person's initial
+// password for POST /v1/sessions. The gateway keeps only its bcrypt hash,
+// and the person can change it (PUT /v1/sessions/password); this file then
+// holds a stale one.
+type Password struct {
+	MSPID    string `json:"mspId"`
+	User     string `json:"user"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
 }
 
 // gatewayIdentity is one line of a gateway's identities.json: the token is
@@ -48,8 +68,11 @@ type gatewayIdentity struct {
 	User        string `json:"user"`
 	Role        string `json:"role"`
 	TokenSHA256 string `json:"tokenSha256"`
-	CertPath    string `json:"certPath"`
-	KeyPath     string `json:"keyPath"`
+	// PasswordBcrypt is the bcrypt hash of the person's initial password
+	// (the gateway keeps no password, and this file is 0600).
+	PasswordBcrypt string `json:"passwordBcrypt"`
+	CertPath       string `json:"certPath"`
+	KeyPath        string `json:"keyPath"`
 }
 
 type peerRef struct {
@@ -105,14 +128,22 @@ func (n *Net) peerRef(d Department) peerRef {
 // credentials and endpoints files.
 func (n *Net) writeServiceConfigs() error {
 	var creds []Credential
+	var passwords []Password
 	eps := Endpoints{Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name}
 	for _, d := range n.topo.Departments {
 		var ids []gatewayIdentity
 		for _, p := range n.people(d) {
 			token := randomHex(24)
 			sum := sha256.Sum256([]byte(token))
-			creds = append(creds, Credential{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Token: token})
-			ids = append(ids, gatewayIdentity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]), CertPath: p.CertPath, KeyPath: p.KeyPath})
+			password := randomHex(12)
+			hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+			if err != nil {
+				return fmt.Errorf("hash the password of %s: %w", p.User, err)
+			}
+			creds = append(creds, Credential{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Token: token, Kind: CredentialLongLived})
+			passwords = append(passwords, Password{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Password: password})
+			ids = append(ids, gatewayIdentity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]),
+				PasswordBcrypt: string(hash), CertPath: p.CertPath, KeyPath: p.KeyPath})
 		}
 		idPath := n.path("config", "gateway-"+d.Slug()+"-identities.json")
 		if err := writeJSON(idPath, ids, 0o600); err != nil {
@@ -135,6 +166,9 @@ func (n *Net) writeServiceConfigs() error {
 			Gateway: "http://" + d.Addr(d.GatewayPort), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)})
 	}
 	if err := writeJSON(n.path("credentials.json"), creds, 0o600); err != nil {
+		return err
+	}
+	if err := writeJSON(n.path("passwords.json"), passwords, 0o600); err != nil {
 		return err
 	}
 	return writeJSON(n.path("endpoints.json"), eps, 0o644)

@@ -156,6 +156,11 @@ func (l *Ledger) Submit(ctx context.Context, p *identity.Person, txName string, 
 	if err != nil {
 		return nil, "", 0, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
 	}
+	return l.run(ctx, proposal)
+}
+
+// run takes a proposal through endorsement, ordering and commit.
+func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []byte, txID string, blockNumber uint64, err error) {
 	txID = proposal.TransactionID()
 
 	endorseCtx, cancel := context.WithTimeout(ctx, l.timeouts.Endorse)

@@ -127,6 +127,16 @@ func (s *server) authenticate(c *gin.Context) {
 		s.fail(c, domain.Errorf(domain.CodeUnauthorized, "send Authorization: Bearer <token>"))
 		return
 	}
+	if s.Sessions != nil { // says whether a session expired or was ended
+		p, err := s.Sessions.Check(strings.TrimSpace(token))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Set(ctxPerson, p)
+		c.Next()
+		return
+	}
 	p, ok := s.Auth.Authenticate(strings.TrimSpace(token))
 	if !ok {
 		s.fail(c, domain.Errorf(domain.CodeUnauthorized, "the bearer token is not known here"))

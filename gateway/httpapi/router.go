@@ -56,7 +56,10 @@ type Options struct {
 	Ledger Ledger
 	Index  Index
 	Auth   Authenticator
-	Logger *slog.Logger
+	// Sessions serves /v1/sessions and, when set, authenticates instead of
+	// Auth (which may then be nil).
+	Sessions Sessions
+	Logger   *slog.Logger
 	// Registry receives the gateway's metrics and is served on /metrics; a
 	// new one is made when nil.
 	Registry *prometheus.Registry
@@ -75,6 +78,9 @@ type Options struct {
 }
 
 func (o *Options) defaults() error {
+	if o.Auth == nil && o.Sessions != nil {
+		o.Auth = o.Sessions
+	}
 	if o.Ledger == nil || o.Index == nil || o.Auth == nil {
 		return errors.New("httpapi: Ledger, Index and Auth are required")
 	}
@@ -157,9 +163,14 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	)
 	allow := s.allow
 	created, changed := http.StatusCreated, http.StatusOK
+	r.POST("/v1/sessions", s.signIn) // the one /v1 route without a token
 	v1 := r.Group("/v1", s.authenticate, s.awaitMinBlock, s.honourRoles)
 
 	v1.GET("/me", s.me)
+	v1.GET("/sessions", allow(admin), s.listSessions)
+	v1.DELETE("/sessions/current", s.signOut)
+	v1.DELETE("/sessions/:id", allow(admin), s.endSession)
+	v1.PUT("/sessions/password", s.changePassword)
 	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))
 	v1.GET("/departments", s.listDepartments)
 

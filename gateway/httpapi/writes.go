@@ -73,14 +73,23 @@ func submit[T any](s *server, status int, entity, txName string, mode idMode, va
 // saying so, rather than invite a retry that would duplicate it.
 func (s *server) write(c *gin.Context, status int, entity, txName string, args ...string) {
 	ctx := c.Request.Context()
+	key, err := idempotencyKey(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	start := time.Now()
-	result, txID, block, err := s.Ledger.Submit(ctx, person(c), txName, args...)
+	result, txID, block, replayed, err := s.submitWrite(c, key, txName, args)
 	s.metrics.observeFabric("submit", txName, err, time.Since(start))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Set(ctxTxID, txID)
+	if replayed {
+		c.Header(ReplayedHeader, "true")
+		s.Logger.Info("write replayed from the ledger", "requestId", c.GetString(ctxRequestID), "tx", txName, "txId", txID, "block", block)
+	}
 	if !json.Valid(result) {
 		s.fail(c, &committedError{txID: txID, err: fmt.Errorf("%s returned %d bytes that are not JSON", txName, len(result))})
 		return

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	fabid "github.com/hyperledger/fabric-gateway/pkg/identity"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/govshare/ledger/chaincode/domain"
 )
@@ -34,7 +35,8 @@ type Person struct {
 	ID    *fabid.X509Identity
 	Sign  fabid.Sign
 
-	tokenHash [sha256.Size]byte
+	tokenHash    [sha256.Size]byte
+	passwordHash []byte // bcrypt; guarded by Sessions.mu once sessions serve
 }
 
 // Entry is one line of identities.json.
@@ -42,13 +44,19 @@ type Entry struct {
 	User        string `json:"user"`
 	Role        string `json:"role"`
 	TokenSHA256 string `json:"tokenSha256"`
-	CertPath    string `json:"certPath"`
-	KeyPath     string `json:"keyPath"`
+	// PasswordBcrypt is the bcrypt hash of the person's password for
+	// sessions (sessions.go); empty means the person cannot sign in with a
+	// password, only with the long-lived token.
+	PasswordBcrypt string `json:"passwordBcrypt,omitempty"`
+	CertPath       string `json:"certPath"`
+	KeyPath        string `json:"keyPath"`
 }
 
 // Directory maps bearer tokens to people.
 type Directory struct {
-	people []*Person
+	people  []*Person
+	path    string  // the identities file, when loaded from one (password changes go there)
+	entries []Entry // as loaded, guarded by the Sessions that change passwords
 }
 
 // Load reads identities.json at path and every certificate and key it names.
@@ -65,7 +73,12 @@ func Load(path, mspID string) (*Directory, error) {
 	if err := dec.Decode(&entries); err != nil {
 		return nil, fmt.Errorf("parse identities %s: %w", path, err)
 	}
-	return New(mspID, entries)
+	d, err := New(mspID, entries)
+	if err != nil {
+		return nil, err
+	}
+	d.path = path
+	return d, nil
 }
 
 // New builds a directory from entries, loading their certificates and keys.
@@ -76,7 +89,7 @@ func New(mspID string, entries []Entry) (*Directory, error) {
 	if len(entries) == 0 {
 		return nil, errors.New("identities: no person is listed")
 	}
-	d := &Directory{}
+	d := &Directory{entries: append([]Entry(nil), entries...)}
 	users := map[string]bool{}
 	tokens := map[[sha256.Size]byte]string{}
 	for i, e := range entries {
@@ -143,8 +156,14 @@ func loadPerson(mspID string, e Entry) (*Person, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", keyFile, err)
 	}
+	if e.PasswordBcrypt != "" {
+		if _, err := bcrypt.Cost([]byte(e.PasswordBcrypt)); err != nil {
+			return nil, fmt.Errorf("passwordBcrypt is not a bcrypt hash: %w", err)
+		}
+	}
 	p := &Person{MSPID: mspID, User: e.User, Role: role, ID: id, Sign: sign}
 	copy(p.tokenHash[:], h)
+	p.passwordHash = []byte(e.PasswordBcrypt)
 	return p, nil
 }
 

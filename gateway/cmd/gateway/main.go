@@ -66,6 +66,9 @@ type Config struct {
 	Peer       fabric.Peer `json:"peer"`
 	IndexerURL string      `json:"indexerURL"`
 	Identities string      `json:"identities"` // path of identities.json
+	// SessionTTL is how long a session from POST /v1/sessions lasts (a Go
+	// duration, default 8h). Sessions live in memory: a restart ends them.
+	SessionTTL string `json:"sessionTTL,omitempty"`
 }
 
 // defaultConfig suits department 1 of the local consortium (basePort 7000).
@@ -92,6 +95,7 @@ func (c *Config) envOverrides() map[string]*string {
 		"GATEWAY_PEER_HOST_OVERRIDE": &c.Peer.HostOverride,
 		"GATEWAY_INDEXER_URL":        &c.IndexerURL,
 		"GATEWAY_IDENTITIES":         &c.Identities,
+		"GATEWAY_SESSION_TTL":        &c.SessionTTL,
 	}
 }
 
@@ -117,7 +121,18 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", name, p))
 		}
 	}
+	if c.SessionTTL != "" {
+		if d, err := time.ParseDuration(c.SessionTTL); err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("sessionTTL %q must be a positive duration such as 8h", c.SessionTTL))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// sessionTTL is SessionTTL parsed, 0 for the default.
+func (c *Config) sessionTTL() time.Duration {
+	d, _ := time.ParseDuration(c.SessionTTL)
+	return d
 }
 
 // Main is the gateway process: ParseFlags, Run, then Close, so that tests
@@ -183,7 +198,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.AttestInterval, "attest-interval", m.AttestInterval, "how often the attestor looks for published snapshots")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: gateway -config /abs/path/gateway.json\n\nEnvironment overrides: GATEWAY_CONFIG, GATEWAY_LOG_LEVEL (debug|info|warn|error),")
-		fmt.Fprintln(fs.Output(), "GATEWAY_MSP_ID, GATEWAY_LISTEN, GATEWAY_CHANNEL, GATEWAY_CHAINCODE, GATEWAY_PEER_ENDPOINT,\nGATEWAY_PEER_TLS_CA_CERT, GATEWAY_PEER_HOST_OVERRIDE, GATEWAY_INDEXER_URL, GATEWAY_IDENTITIES,\nGATEWAY_ATTEST (true|false), GATEWAY_ATTEST_INTERVAL.")
+		fmt.Fprintln(fs.Output(), "GATEWAY_MSP_ID, GATEWAY_LISTEN, GATEWAY_CHANNEL, GATEWAY_CHAINCODE, GATEWAY_PEER_ENDPOINT,\nGATEWAY_PEER_TLS_CA_CERT, GATEWAY_PEER_HOST_OVERRIDE, GATEWAY_INDEXER_URL, GATEWAY_IDENTITIES,\nGATEWAY_SESSION_TTL, GATEWAY_ATTEST (true|false), GATEWAY_ATTEST_INTERVAL.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -248,7 +263,7 @@ func (m *Main) Run(ctx context.Context) error {
 	router, err := httpapi.NewRouter(httpapi.Options{
 		Ledger:         m.ledger,
 		Index:          index,
-		Auth:           people,
+		Sessions:       identity.NewSessions(people, identity.SessionOptions{TTL: c.sessionTTL(), Logger: m.Logger.With("component", "sessions")}),
 		Logger:         m.Logger,
 		Registry:       reg,
 		RequestTimeout: m.RequestTimeout,

@@ -1,7 +1,7 @@
 // Browser tests of the web console: Debian's headless Chromium, driven by
 // playwright-core, against a real consortium (the run folder named by
-// GOVSHARE_RUN: endpoints.json and credentials.json). It seeds a scenario
-// through the REST API, signs people in with their tokens, opens every
+// GOVSHARE_RUN: endpoints.json, credentials.json and passwords.json). It seeds a scenario
+// through the REST API, signs people in with their passwords, opens every
 // page, checks the figures the page shows against the API's own answers,
 // clicks Verify, and keeps a screenshot of each page in GOVSHARE_SCREENSHOTS
 // (default <run>/screenshots).
@@ -86,7 +86,9 @@ async function signIn(page, msp, role) {
   await page.goto(run.gateway(msp) + '/');
   assert.equal(new URL(page.url()).pathname, '/console/', 'GET / redirects to the console');
   await page.waitForSelector('[data-test=signin]');
-  await page.fill('[data-test=token]', run.token(msp, role));
+  const { user, password } = run.password(msp, role);
+  await page.fill('[data-test=user]', user);
+  await page.fill('[data-test=password]', password);
   await page.click('[data-test=signin-submit]');
   await page.waitForSelector('main[data-page=overview][data-state=ready]');
 }
@@ -136,17 +138,29 @@ async function signedInAuditor() {
   return auditor;
 }
 
-test('sign-in refuses an unknown token and names the person of a known one', T, async () => {
+test('sign-in refuses a wrong password and an unknown token, and names the person of a known one', T, async () => {
   auditor = await newPage(BU);
   await auditor.goto(run.gateway(BU) + '/');
   await auditor.evaluate(() => sessionStorage.clear());
   await auditor.reload();
   await auditor.waitForSelector('[data-test=signin]');
-  await auditor.fill('[data-test=token]', 'not-a-token');
+  await auditor.fill('[data-test=user]', run.password(BU, 'auditor').user);
+  await auditor.fill('[data-test=password]', 'not-the-password');
   await auditor.click('[data-test=signin-submit]');
   await auditor.waitForSelector('.signin-error .notice');
-  assert.match(await auditor.textContent('.signin-error'), /not known/);
+  assert.match(await auditor.textContent('.signin-error'), /user name or the password is wrong/);
   await shot(auditor, 'signin');
+
+  // The fallback: a long-lived token from credentials.json.
+  await auditor.click('.signin-token summary');
+  await auditor.fill('[data-test=token]', 'not-a-token');
+  await auditor.click('[data-test=signin-submit]');
+  await auditor.waitForFunction(() => /not known/.test(document.querySelector('.signin-error').textContent));
+  await auditor.fill('[data-test=token]', run.token(BU, 'auditor'));
+  await auditor.click('[data-test=signin-submit]');
+  await auditor.waitForSelector('main[data-page=overview][data-state=ready]');
+  await auditor.click('#sign-out');
+  await auditor.waitForSelector('[data-test=signin]');
 
   await signIn(auditor, BU, 'auditor');
   const me = (await api(run, BU, 'auditor', 'GET', '/v1/me')).body;

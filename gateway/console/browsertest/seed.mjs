@@ -24,7 +24,15 @@ export function loadRun(run) {
     if (!c) throw new Error(`no ${role} of ${msp} in credentials.json`);
     return c.token;
   };
-  return { endpoints, credentials, gateway, token };
+  // passwords.json (0600) holds each person's initial password, for sign-in
+  // with a session (POST /v1/sessions).
+  const passwords = JSON.parse(readFileSync(path.join(run, 'passwords.json'), 'utf8'));
+  const password = (msp, role) => {
+    const p = passwords.find((x) => x.mspId === msp && x.role === role);
+    if (!p) throw new Error(`no ${role} of ${msp} in passwords.json`);
+    return { user: p.user, password: p.password };
+  };
+  return { endpoints, credentials, gateway, token, password };
 }
 
 // A write answers once its block is committed on the writer's own peer;

@@ -60,6 +60,22 @@ export async function get(path, params) {
   return body;
 }
 
+// send makes a call with a JSON body (sign-in, sign-out) and answers the
+// JSON body, or throws ApiError.
+export async function send(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (session.token) headers.Authorization = 'Bearer ' + session.token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let out = null;
+  if (text) {
+    try { out = JSON.parse(text); } catch { out = null; }
+  }
+  if (!res.ok) throw new ApiError(res.status, out, path);
+  return out;
+}
+
 let onUnauthorized = null;
 
 // whenUnauthorized sets what happens when the token is refused mid-session.

@@ -1,8 +1,9 @@
-// The console's shell: sign-in with a person's token, the navigation that
+// The console's shell: sign-in with a person's user name and password (or a
+// long-lived token), the navigation that
 // follows their role, and a hash router (#/page?param=value) so that every
 // view has an address that can be bookmarked and shared.
 
-import { session, setToken, get, whenUnauthorized, deptName } from './api.js';
+import { session, setToken, get, send, whenUnauthorized, deptName } from './api.js';
 import { h, clear, notice, apiNotice } from './ui.js';
 import { overview } from './overview.js';
 import { leaderboard } from './leaderboard.js';
@@ -40,33 +41,54 @@ function go(id, params = {}) {
   else location.hash = next;
 }
 
+// signInView asks for the person's user name and password (POST
+// /v1/sessions answers an expiring session token); a long-lived token from
+// credentials.json still works, under "Use a token instead".
 function signInView(message) {
   nav.hidden = true;
   document.getElementById('who').hidden = true;
-  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'bearer token', 'data-test': 'token' });
+  const user = h('input', { type: 'text', id: 'user', name: 'user', autocomplete: 'username', spellcheck: 'false', placeholder: 'user name', 'data-test': 'user' });
+  const password = h('input', { type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', placeholder: 'password', 'data-test': 'password' });
+  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', spellcheck: 'false', placeholder: 'bearer token', 'data-test': 'token' });
   const err = h('div', { class: 'signin-error' });
   if (message) err.append(notice('error', message));
+  const tokenBox = h('details', { class: 'signin-token' },
+    h('summary', { text: 'Use a token instead' }),
+    h('label', { for: 'token', text: 'Token' }), input);
   const form = h('form', { class: 'signin card', 'data-test': 'signin' },
     h('h1', { text: 'Sign in' }),
-    h('p', { text: 'Paste the bearer token issued to you for this department. The console shows what your role may read: departments see their own exchanges; evaluators the scores; auditors every event.' }),
-    h('label', { for: 'token', text: 'Token' }), input,
+    h('p', { text: 'Sign in with your user name and password at this department. The console shows what your role may read: departments see their own exchanges; evaluators the scores; auditors every event.' }),
+    h('label', { for: 'user', text: 'User name' }), user,
+    h('label', { for: 'password', text: 'Password' }), password,
+    tokenBox,
     h('button', { type: 'submit', class: 'primary', 'data-test': 'signin-submit', text: 'Sign in' }),
     err);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clear(err);
-    setToken(input.value.trim());
+    const byToken = input.value.trim() !== '';
     try {
+      if (byToken) {
+        setToken(input.value.trim());
+      } else {
+        setToken('');
+        const s = await send('POST', '/v1/sessions', { user: user.value.trim(), password: password.value });
+        setToken(s.token);
+      }
+      password.value = '';
       await start();
     } catch (ex) {
       setToken('');
-      err.append(notice('error', ex.status === 401 ? 'This token is not known to this gateway.' : 'Sign-in failed.', ex.status === 401 ? '' : ex.message));
+      const why = ex.status === 401
+        ? (byToken ? 'This token is not known to this gateway.' : ex.message)
+        : 'Sign-in failed.';
+      err.append(notice('error', why, ex.status === 401 ? '' : ex.message));
     }
   });
   clear(main).append(form);
   main.dataset.page = 'signin';
   main.dataset.state = 'ready';
-  input.focus();
+  user.focus();
 }
 
 // start reads who the token stands for and the consortium, then renders.
@@ -116,15 +138,18 @@ async function route() {
   if (seq === renderSeq) main.dataset.state = 'ready';
 }
 
-whenUnauthorized(() => {
+whenUnauthorized((ex) => {
   if (session.me) {
     session.me = null;
     setToken('');
-    signInView('Your token was refused; sign in again.');
+    // The gateway says whether the session expired or was ended.
+    signInView(`Your token was refused (${ex.message}); sign in again.`);
   }
 });
 
 document.getElementById('sign-out').addEventListener('click', () => {
+  // End the session at the gateway too; a long-lived token answers 409 and stays valid.
+  if (session.token) send('DELETE', '/v1/sessions/current').catch(() => {});
   session.me = null;
   setToken('');
   location.hash = '';

@@ -1,6 +1,8 @@
 // Command consortium brings the local consortium up, shows it, and takes it
-// down: `consortium up|down|status`. The Makefile passes where the binaries
-// and Fabric's sample configuration are.
+// down: `consortium up|down|status`; it writes a department's bundle
+// (`bundle`) and starts the department from it (`up-department`, the bundle
+// as run folder). The Makefile passes where the binaries and Fabric's sample
+// configuration are.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/govshare/ledger/network"
@@ -31,7 +34,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId> -out <dir>|relocate-bundle <dir>|up-department (with -run <bundle>)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -42,6 +45,9 @@ func run(args []string) error {
 		return fmt.Errorf("a command is expected")
 	}
 	o.Out = os.Stdout
+	if fs.Arg(0) == "up-department" && o.Topology == "" && o.Run != "" {
+		o.Topology = filepath.Join(o.Run, "topology.yaml") // the bundle's
+	}
 	n, err := network.New(o)
 	if err != nil {
 		return err
@@ -59,6 +65,20 @@ func run(args []string) error {
 		return n.Start(ctx, fs.Args()[1:]...)
 	case "kill":
 		return n.Kill(fs.Args()[1:]...)
+	case "bundle":
+		return bundle(n, fs.Args()[1:])
+	case "up-department":
+		return n.UpDepartment(ctx)
+	case "relocate-bundle":
+		if fs.NArg() != 2 {
+			return fmt.Errorf("relocate-bundle takes the bundle's folder")
+		}
+		m, err := network.RelocateBundle(fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("bundle of %s now rooted at %s\n", m.Department, m.Root)
+		return nil
 	case "status":
 		st, err := n.Status()
 		if err != nil {
@@ -80,4 +100,32 @@ func run(args []string) error {
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", fs.Arg(0))
+}
+
+// bundle writes one department's bundle from the run folder.
+func bundle(n *network.Net, args []string) error {
+	fs := flag.NewFlagSet("bundle", flag.ContinueOnError)
+	dept := fs.String("dept", "", "the department's MSP ID")
+	out := fs.String("out", "", "the bundle's folder (must not exist or be empty)")
+	var opt network.BundleOptions
+	fs.BoolVar(&opt.WithLedger, "with-ledger", false, "add the peer's ledger, for up-department (the department must be stopped)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dept == "" || *out == "" || fs.NArg() > 0 {
+		return fmt.Errorf("usage: consortium [flags] bundle -dept <mspId> -out <dir> [-with-ledger]")
+	}
+	m, err := n.Bundle(*dept, *out, opt)
+	if err != nil {
+		return err
+	}
+	private := 0
+	for _, f := range m.Files {
+		if f.Private {
+			private++
+		}
+	}
+	fmt.Printf("bundle of %s: %d files (%d private) in %s, audited: no other organization's key or secret\n",
+		m.Department, len(m.Files), private, m.Root)
+	return nil
 }

@@ -1,0 +1,237 @@
+package fabric
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// ledgerPeer is a peer that keeps a ledger: endorsed transactions it is
+// sent are committed, one per block, with the validation code the test
+// sets, and qscc GetBlockByTxID finds them, as a real peer does.
+type ledgerPeer struct {
+	fakePeer
+	code peer.TxValidationCode // of the next commit
+	hide int                   // lookups that miss, as in a race with a same-key request
+
+	mu       sync.Mutex
+	blocks   []*common.Block
+	byTxID   map[string]uint64
+	endorsed int
+}
+
+func (f *ledgerPeer) Evaluate(ctx context.Context, req *gateway.EvaluateRequest) (*gateway.EvaluateResponse, error) {
+	c := f.record("evaluate", req.GetProposedTransaction(), req.GetTransactionId())
+	if c.cc != "qscc" || len(c.args) != 3 || c.args[0] != "GetBlockByTxID" {
+		return nil, statusErr(codes.Unknown, "unexpected evaluate")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.byTxID[c.args[2]]
+	if f.hide > 0 {
+		f.hide--
+		ok = false
+	}
+	if !ok {
+		return nil, statusErr(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, Failed to get block for txID "+c.args[2]+", error no such transaction ID ["+c.args[2]+"] in index")
+	}
+	b, err := proto.Marshal(f.blocks[n])
+	must(f.t, err)
+	return &gateway.EvaluateResponse{Result: &peer.Response{Status: 200, Payload: b}}, nil
+}
+
+func (f *ledgerPeer) Endorse(ctx context.Context, req *gateway.EndorseRequest) (*gateway.EndorseResponse, error) {
+	f.record("endorse", req.GetProposedTransaction(), req.GetTransactionId())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.byTxID[req.GetTransactionId()]; ok {
+		return nil, statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info",
+			"duplicate transaction found ["+req.GetTransactionId()+"]. Creator [0a08]")
+	}
+	f.endorsed++
+	var prop peer.Proposal
+	must(f.t, proto.Unmarshal(req.GetProposedTransaction().GetProposalBytes(), &prop))
+	m := func(msg proto.Message) []byte {
+		b, err := proto.Marshal(msg)
+		must(f.t, err)
+		return b
+	}
+	// The response payload says which endorsement it came from, so that a
+	// test can tell a replay from a second execution.
+	action := &peer.ChaincodeAction{Response: &peer.Response{Status: 200, Payload: []byte(`{"id":"us-1","n":` + strconv.Itoa(f.endorsed) + `}`)}}
+	var hdr common.Header
+	must(f.t, proto.Unmarshal(prop.GetHeader(), &hdr))
+	env := &common.Envelope{Payload: m(&common.Payload{
+		Header: &hdr,
+		Data: m(&peer.Transaction{Actions: []*peer.TransactionAction{{
+			Header: hdr.GetSignatureHeader(),
+			Payload: m(&peer.ChaincodeActionPayload{
+				ChaincodeProposalPayload: prop.GetPayload(),
+				Action:                   &peer.ChaincodeEndorsedAction{ProposalResponsePayload: m(&peer.ProposalResponsePayload{Extension: m(action)})},
+			}),
+		}}}),
+	})}
+	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
+}
+
+func (f *ledgerPeer) Submit(ctx context.Context, req *gateway.SubmitRequest) (*gateway.SubmitResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	raw, err := proto.Marshal(req.GetPreparedTransaction())
+	must(f.t, err)
+	n := uint64(len(f.blocks))
+	md := make([][]byte, 5)
+	md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = []byte{byte(f.code)}
+	f.blocks = append(f.blocks, &common.Block{Header: &common.BlockHeader{Number: n}, Data: &common.BlockData{Data: [][]byte{raw}}, Metadata: &common.BlockMetadata{Metadata: md}})
+	if _, ok := f.byTxID[req.GetTransactionId()]; !ok {
+		f.byTxID[req.GetTransactionId()] = n
+	}
+	return &gateway.SubmitResponse{}, nil
+}
+
+func (f *ledgerPeer) CommitStatus(ctx context.Context, req *gateway.SignedCommitStatusRequest) (*gateway.CommitStatusResponse, error) {
+	var r gateway.CommitStatusRequest
+	must(f.t, proto.Unmarshal(req.GetRequest(), &r))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.byTxID[r.GetTransactionId()]
+	return &gateway.CommitStatusResponse{Result: peer.TxValidationCode(f.blocks[n].Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER][0]), BlockNumber: n}, nil
+}
+
+func startLedgerPeer(t *testing.T, f *ledgerPeer) *Ledger {
+	t.Helper()
+	f.t = t
+	f.byTxID = map[string]uint64{}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	srv := grpc.NewServer()
+	gateway.RegisterGatewayServer(srv, f)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("dns:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	must(t, err)
+	l := New(conn, "datashare", "ledger", Timeouts{Evaluate: 2 * time.Second, Endorse: 2 * time.Second, Submit: 2 * time.Second, CommitStatus: 2 * time.Second})
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+func TestKeyedTxIDIsFabricsDerivation(t *testing.T) {
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	other := newPerson(t, "operator2", domain.RoleOperator)
+	a, err := KeyedTxID(op, "k1")
+	must(t, err)
+	c, err := creator(op)
+	must(t, err)
+	sum := sha256.Sum256(append(keyedNonce(c, "k1"), c...))
+	if a != hex.EncodeToString(sum[:]) {
+		t.Errorf("KeyedTxID %s is not SHA-256(nonce || creator)", a)
+	}
+	b, _ := KeyedTxID(op, "k2")
+	o, _ := KeyedTxID(other, "k1")
+	again, _ := KeyedTxID(op, "k1")
+	if a != again || a == b || a == o {
+		t.Errorf("txIDs: k1 %s again %s, k2 %s, other person's k1 %s", a, again, b, o)
+	}
+}
+
+func TestSubmitKeyed(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID}
+	l := startLedgerPeer(t, f)
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	ctx := context.Background()
+	want, _ := KeyedTxID(op, "retry-1")
+
+	r1, tx1, b1, replayed, err := l.SubmitKeyed(ctx, op, "retry-1", "RecordUsage", `{"calls":1}`)
+	if err != nil || replayed || tx1 != want || string(r1) != `{"id":"us-1","n":1}` {
+		t.Fatalf("first: %s %s %d replayed %v, %v", r1, tx1, b1, replayed, err)
+	}
+	r2, tx2, b2, replayed, err := l.SubmitKeyed(ctx, op, "retry-1", "RecordUsage", `{"calls":1}`)
+	if err != nil || !replayed || tx2 != tx1 || b2 != b1 || string(r2) != string(r1) {
+		t.Fatalf("retry: %s %s %d replayed %v, %v; want %s %s %d", r2, tx2, b2, replayed, err, r1, tx1, b1)
+	}
+	if f.endorsed != 1 || len(f.blocks) != 1 {
+		t.Errorf("endorsed %d, committed %d; want 1 and 1", f.endorsed, len(f.blocks))
+	}
+	for _, call := range []struct {
+		tx   string
+		args []string
+	}{{"RecordUsage", []string{`{"calls":2}`}}, {"RecordContribution", []string{`{"calls":1}`}}, {"RecordUsage", []string{`{"calls":1}`, "x"}}} {
+		_, _, _, _, err := l.SubmitKeyed(ctx, op, "retry-1", call.tx, call.args...)
+		if domain.ErrorCode(err) != domain.CodeConflict {
+			t.Errorf("%s %v under a used key: %v, want conflict", call.tx, call.args, err)
+		}
+	}
+	// Another person's same key is another transaction.
+	_, tx3, _, replayed, err := l.SubmitKeyed(ctx, newPerson(t, "operator2", domain.RoleOperator), "retry-1", "RecordUsage", `{"calls":1}`)
+	if err != nil || replayed || tx3 == tx1 {
+		t.Errorf("other person: %s replayed %v, %v", tx3, replayed, err)
+	}
+	// A write without a key has a random nonce, as before.
+	_, tx4, _, err := l.Submit(ctx, op, "RecordUsage", `{"calls":1}`)
+	if err != nil || tx4 == tx1 {
+		t.Errorf("unkeyed submit: %s, %v", tx4, err)
+	}
+}
+
+func TestSubmitKeyedInvalidStaysInvalid(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_MVCC_READ_CONFLICT}
+	l := startLedgerPeer(t, f)
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	for i, wantReplay := range []bool{false, true} {
+		_, _, _, replayed, err := l.SubmitKeyed(context.Background(), op, "k", "ApproveRequest", "rq-1", `{}`)
+		var fe *Error
+		if !errors.As(err, &fe) || fe.Domain.Code != domain.CodeConflict || fe.Domain.Details["validationCode"] != "MVCC_READ_CONFLICT" || replayed != wantReplay {
+			t.Errorf("attempt %d: replayed %v, %v; want the read conflict again", i, replayed, err)
+		}
+	}
+	if f.endorsed != 1 {
+		t.Errorf("endorsed %d times, want 1", f.endorsed)
+	}
+}
+
+func TestSubmitKeyedLookupFails(t *testing.T) {
+	f := &ledgerPeer{}
+	l := startLedgerPeer(t, f)
+	f.evaluateErr = errors.New("unused")
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	l.timeouts.Evaluate = time.Nanosecond
+	_, _, _, _, err := l.SubmitKeyed(context.Background(), op, "k", "RecordUsage", `{}`)
+	if domain.ErrorCode(err) != domain.CodeUnavailable || f.endorsed != 0 {
+		t.Errorf("lookup timed out: %v, endorsed %d; want unavailable and nothing submitted", err, f.endorsed)
+	}
+}
+
+func TestSubmitKeyedRace(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID}
+	l := startLedgerPeer(t, f)
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	r1, tx1, b1, _, err := l.SubmitKeyed(context.Background(), op, "k", "RecordUsage", `{}`)
+	must(t, err)
+	// The same-key request looked before the first committed: the peer
+	// refuses to endorse the ID again, and the answer is the first one's.
+	f.hide = 1
+	r2, tx2, b2, replayed, err := l.SubmitKeyed(context.Background(), op, "k", "RecordUsage", `{}`)
+	if err != nil || !replayed || tx2 != tx1 || b2 != b1 || string(r2) != string(r1) || f.endorsed != 1 {
+		t.Errorf("race: %s %s %d replayed %v, %v, endorsed %d", r2, tx2, b2, replayed, err, f.endorsed)
+	}
+	f.hide = 1
+	if _, _, _, _, err := l.SubmitKeyed(context.Background(), op, "k", "RecordUsage", `{"calls":2}`); domain.ErrorCode(err) != domain.CodeConflict {
+		t.Errorf("race with another body: %v, want conflict", err)
+	}
+}

@@ -1,0 +1,81 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+// A changed password outlives a restart: it is written to the identities
+// file (still 0600), and the old one stops working.
+func TestChangePasswordIsSaved(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCredentials(t, dir, "alice", "operator", 0o600)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("initial-password"), bcrypt.MinCost)
+	raw, _ := json.Marshal([]Entry{{User: "alice", Role: "operator", TokenSHA256: tokenHash("tok-alice"), PasswordBcrypt: string(hash), CertPath: cert, KeyPath: key}})
+	path := filepath.Join(dir, "identities.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(path, "Dept1MSP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := SessionOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sleep: func(time.Duration) {}}
+	s := NewSessions(d, quiet)
+	alice := d.People()[0]
+	if err := s.ChangePassword(alice, "initial-password", "a-much-better-one"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("identities file after the change: %v %v", fi.Mode(), err)
+	}
+	d2, err := Load(path, "Dept1MSP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := NewSessions(d2, quiet)
+	if _, _, err := s2.SignIn("alice", "initial-password"); err == nil {
+		t.Fatal("the old password still works after a restart")
+	}
+	tok, ss, err := s2.SignIn("alice", "a-much-better-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s2.Check(tok); err != nil || p.User != "alice" || ss.User != "alice" {
+		t.Fatalf("check: %v %v", p, err)
+	}
+	// The long-lived token keeps working beside sessions.
+	if p, err := s2.Check("tok-alice"); err != nil || p.User != "alice" {
+		t.Fatalf("long-lived token: %v", err)
+	}
+	var de *domain.Error
+	if _, err := s2.EndToken("tok-alice"); !errors.As(err, &de) || de.Code != domain.CodeConflict {
+		t.Fatalf("ending a long-lived token: %v", err)
+	}
+	if n := s2.EndUser("alice"); n != 1 {
+		t.Fatalf("EndUser ended %d sessions", n)
+	}
+	if _, err := s2.Check(tok); err == nil || !strings.Contains(err.Error(), "ended") {
+		t.Fatalf("after EndUser: %v", err)
+	}
+}
+
+func TestLoadRejectsBadPasswordHash(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCredentials(t, dir, "alice", "operator", 0o600)
+	_, err := New("Dept1MSP", []Entry{{User: "alice", Role: "operator", TokenSHA256: tokenHash("t"), PasswordBcrypt: "plain-text", CertPath: cert, KeyPath: key}})
+	if err == nil || !strings.Contains(err.Error(), "not a bcrypt hash") {
+		t.Fatalf("err %v", err)
+	}
+}
