@@ -72,6 +72,9 @@ func TestUnconditionalPath(t *testing.T) {
 	var rc struct {
 		Delivery delivery `json:"delivery"`
 	}
+	// The delivery was written through the owner's gateway: wait until the
+	// consumer's department has it before acting on it there.
+	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/deliveries/"+dl.Delivery.ID, http.StatusOK) })
 	consumer.must(http.StatusOK, http.MethodPost, "/v1/deliveries/"+dl.Delivery.ID+"/receipt", map[string]any{"sha256": sha(content)}).json(t, &rc)
 	if rc.Delivery.Status != "received" {
 		t.Fatalf("receipt with the same hash: status %s, want received", rc.Delivery.Status)
@@ -155,7 +158,7 @@ func TestDisputedReceipt(t *testing.T) {
 	}
 	owner.must(http.StatusCreated, http.MethodPost, "/v1/requests/"+rq.Request.ID+"/deliveries",
 		map[string]any{"sha256": sha("what was sent"), "records": 5, "bytes": 50, "channel": "sftp"}).json(t, &dl)
-	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/requests/"+rq.Request.ID, http.StatusOK) })
+	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/deliveries/"+dl.Delivery.ID, http.StatusOK) })
 	consumer.must(http.StatusOK, http.MethodPost, "/v1/deliveries/"+dl.Delivery.ID+"/receipt", map[string]any{"sha256": sha("what arrived")}).json(t, &dl)
 	if dl.Delivery.Status != "disputed" {
 		t.Fatalf("receipt with another hash: status %s, want disputed", dl.Delivery.Status)
