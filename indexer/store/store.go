@@ -38,8 +38,13 @@ type Options struct {
 	Channel    string        // blocks of any other channel are refused
 	GCInterval time.Duration // how often to run value log GC; default 5 minutes
 	Logger     *slog.Logger
-	// MemTableSize bounds Badger's memtables and, through them, the size of
-	// one transaction; the default (32 MiB) fits any block the orderer cuts.
+	// MemoryLimitMB bounds the process's resident set: Badger's options
+	// and the trimming of its mapped files follow from it (Budget); the
+	// Go runtime's soft limit is the caller's to set, from the same
+	// budget. Default DefaultMemoryLimitMB.
+	MemoryLimitMB int
+	// MemTableSize, when set, overrides the budget's memtable size, which
+	// also bounds one transaction (tests use it to split blocks).
 	MemTableSize int64
 }
 
@@ -58,6 +63,7 @@ type Store struct {
 
 	stop      chan struct{}
 	gcDone    chan struct{}
+	trimDone  chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -70,32 +76,29 @@ func Open(dir string, opt Options) (*Store, error) {
 	if opt.GCInterval <= 0 {
 		opt.GCInterval = 5 * time.Minute
 	}
-	if opt.MemTableSize <= 0 {
-		opt.MemTableSize = 32 << 20
+	budget := Budget(opt.MemoryLimitMB)
+	if opt.MemTableSize > 0 {
+		budget.MemTableSize = opt.MemTableSize
 	}
-	bo := badger.DefaultOptions(dir).
+	bo := budget.apply(badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{opt.Logger}).
-		WithMemTableSize(opt.MemTableSize).
-		WithNumMemtables(3).
-		WithBlockCacheSize(64 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithNumVersionsToKeep(1)
-	// Badger refuses values kept in the LSM tree that are larger than one
-	// transaction may be: keep the threshold below a small memtable's limit.
-	if limit := opt.MemTableSize * 15 / 100 / 2; limit < bo.ValueThreshold {
-		bo = bo.WithValueThreshold(limit)
+		WithNumVersionsToKeep(1))
+	trim, err := newTrimmer(dir, budget.FileRSS)
+	if err != nil {
+		return nil, fmt.Errorf("mirror folder %s: %w", dir, err)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
 	s := &Store{
-		db:      db,
-		log:     opt.Logger,
-		channel: opt.Channel,
-		applied: make(chan struct{}),
-		stop:    make(chan struct{}),
-		gcDone:  make(chan struct{}),
+		db:       db,
+		log:      opt.Logger,
+		channel:  opt.Channel,
+		applied:  make(chan struct{}),
+		stop:     make(chan struct{}),
+		gcDone:   make(chan struct{}),
+		trimDone: make(chan struct{}),
 	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
@@ -106,6 +109,7 @@ func Open(dir string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	go s.gcLoop(opt.GCInterval)
+	go s.trimLoop(trim, 250*time.Millisecond)
 	return s, nil
 }
 
@@ -114,6 +118,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.gcDone
+		<-s.trimDone
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close badger: %w", err)
 		}
@@ -147,6 +152,29 @@ func (s *Store) gcLoop(every time.Duration) {
 				return
 			default:
 			}
+		}
+	}
+}
+
+// trimLoop keeps the mirror's mapped pages within the budget (trimmer).
+func (s *Store) trimLoop(t *trimmer, every time.Duration) {
+	defer close(s.trimDone)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	warned := false // once per run of failures, not every tick
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		_, err := t.trim()
+		if err != nil && !warned {
+			s.log.Warn("mapped pages of the mirror are not trimmed: its resident set may exceed the memory limit", "err", err)
+		}
+		warned = err != nil
+		if errors.Is(err, errTrimUnsupported) {
+			return
 		}
 	}
 }

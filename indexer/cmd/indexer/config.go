@@ -6,8 +6,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/govshare/ledger/indexer/store"
 )
+
+// minMemoryLimitMB is the smallest bound the indexer accepts: below it the
+// Go runtime, Badger's 4 MiB memtables and its smallest caches no longer fit.
+const minMemoryLimitMB = 64
 
 // Config is the indexer's configuration file, with environment overrides.
 type Config struct {
@@ -30,15 +37,20 @@ type Config struct {
 	} `json:"identity"`
 	DataDir string `json:"dataDir"`
 	Scoring string `json:"scoring,omitempty"` // the scoring model (score.Model JSON); empty for the built-in default
+	// MemoryLimitMB bounds the process's resident set, at any ledger size:
+	// Badger's options and the Go runtime's soft limit follow from it
+	// (store.Budget; indexer/README.md). Default store.DefaultMemoryLimitMB.
+	MemoryLimitMB int `json:"memoryLimitMB,omitempty"`
 }
 
 // defaultConfig works on the local consortium's first department.
 func defaultConfig() Config {
-	return Config{Listen: "127.0.0.1:7108", Channel: "datashare", Chaincode: "ledger"}
+	return Config{Listen: "127.0.0.1:7108", Channel: "datashare", Chaincode: "ledger", MemoryLimitMB: store.DefaultMemoryLimitMB}
 }
 
 // LoadConfig reads path (when not empty) over the defaults, then applies
-// the environment overrides INDEXER_LISTEN and INDEXER_DATA_DIR.
+// the environment overrides INDEXER_LISTEN, INDEXER_DATA_DIR and
+// INDEXER_MEMORY_LIMIT_MB.
 func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	c := defaultConfig()
 	if path != "" {
@@ -58,6 +70,13 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	if v := getenv("INDEXER_DATA_DIR"); v != "" {
 		c.DataDir = v
 	}
+	if v := getenv("INDEXER_MEMORY_LIMIT_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("INDEXER_MEMORY_LIMIT_MB %q: %w", v, err)
+		}
+		c.MemoryLimitMB = n
+	}
 	return c, nil
 }
 
@@ -66,6 +85,9 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 func (c Config) validate(needPeer bool) error {
 	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
 		return fmt.Errorf("config: dataDir %q must be an absolute path", c.DataDir)
+	}
+	if c.MemoryLimitMB < minMemoryLimitMB {
+		return fmt.Errorf("config: memoryLimitMB %d is below %d, which Badger's smallest memtables and caches need", c.MemoryLimitMB, minMemoryLimitMB)
 	}
 	if c.Scoring != "" && !filepath.IsAbs(c.Scoring) {
 		return fmt.Errorf("config: scoring %q must be an absolute path", c.Scoring)

@@ -51,8 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
-	limit := setMemoryLimit(getenv)
-	m.Log.Debug("memory limit", "bytes", limit)
+	limit := setMemoryLimit(getenv, m.Config.MemoryLimitMB)
+	m.Log.Debug("memory limit", "residentMB", m.Config.MemoryLimitMB, "goLimitBytes", limit)
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -69,22 +69,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return err
 }
 
-// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT sets
-// another. Badger's caches and memtable hold about 110 MiB once warm; long
-// answers (a trace export, the first score pass over a period) make
-// garbage by the hundred megabytes, which without a limit lets the heap,
-// and the process's memory, grow to twice the live heap before a
-// collection. Near the limit the collector runs sooner instead.
-const defaultMemoryLimit = 160 << 20
-
 // setMemoryLimit gives the Go runtime its soft memory limit, unless the
-// GOMEMLIMIT environment variable already did, and returns the limit in force.
-func setMemoryLimit(getenv func(string) string) int64 {
+// GOMEMLIMIT environment variable already did, and returns the limit in
+// force. The limit is the Go share of the configured bound on the resident
+// set (store.Budget: the rest is for the mirror's mapped files). Badger's
+// memtables, caches and table builders live in the Go heap, and long
+// answers (a trace export, the first score pass over a period) make
+// garbage by the hundred megabytes, which without a limit lets the heap
+// grow to twice the live heap before a collection; near the limit the
+// collector runs sooner instead.
+func setMemoryLimit(getenv func(string) string, limitMB int) int64 {
 	if getenv("GOMEMLIMIT") != "" {
 		return debug.SetMemoryLimit(-1)
 	}
-	debug.SetMemoryLimit(defaultMemoryLimit)
-	return defaultMemoryLimit
+	limit := store.Budget(limitMB).GoLimit
+	debug.SetMemoryLimit(limit)
+	return limit
 }
 
 // Main is the program: its configuration and the parts it wires together.
@@ -140,7 +140,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Log})
+	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Log, MemoryLimitMB: c.MemoryLimitMB})
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (m *Main) Rebuild() error {
 	if err := m.Config.validate(false); err != nil {
 		return err
 	}
-	st, err := store.Open(m.Config.DataDir, store.Options{Channel: m.Config.Channel, Logger: m.Log})
+	st, err := store.Open(m.Config.DataDir, store.Options{Channel: m.Config.Channel, Logger: m.Log, MemoryLimitMB: m.Config.MemoryLimitMB})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block/blocktest"
 	"github.com/govshare/ledger/indexer/score"
+	"github.com/govshare/ledger/indexer/store"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -222,6 +223,9 @@ func TestLoadConfig(t *testing.T) {
 		{"relative key", good, nil, func(c *Config) { c.Identity.KeyPath = "k" }, "identity.keyPath"},
 		{"no endpoint", good, nil, func(c *Config) { c.Peer.Endpoint = "" }, "peer.endpoint"},
 		{"relative scoring model", good, nil, func(c *Config) { c.Scoring = "s.json" }, "scoring"},
+		{"memory limit from the environment", good, map[string]string{"INDEXER_MEMORY_LIMIT_MB": "512"}, nil, ""},
+		{"memory limit too small", good, map[string]string{"INDEXER_MEMORY_LIMIT_MB": "32"}, nil, "memoryLimitMB"},
+		{"memory limit not a number", good, map[string]string{"INDEXER_MEMORY_LIMIT_MB": "lots"}, nil, "INDEXER_MEMORY_LIMIT_MB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,6 +245,9 @@ func TestLoadConfig(t *testing.T) {
 				}
 				if v := tt.env["INDEXER_DATA_DIR"]; v != "" && c.DataDir != v {
 					t.Fatalf("dataDir = %q, want %q", c.DataDir, v)
+				}
+				if want := tt.env["INDEXER_MEMORY_LIMIT_MB"]; (want == "" && c.MemoryLimitMB != 256) || (want == "512" && c.MemoryLimitMB != 512) {
+					t.Fatalf("memoryLimitMB = %d", c.MemoryLimitMB)
 				}
 				if c.Peer.HostOverride != "peer0" || c.Scoring != "/s.json" {
 					t.Fatalf("config = %+v", c)
@@ -302,10 +309,12 @@ func TestSetMemoryLimit(t *testing.T) {
 		name string
 		env  string
 		set  int64 // the limit in force before the call
+		mb   int   // the configured bound
 		want int64
 	}{
-		{"default when GOMEMLIMIT is unset", "", math.MaxInt64, defaultMemoryLimit},
-		{"GOMEMLIMIT wins", "1GiB", 1 << 30, 1 << 30},
+		{"default when GOMEMLIMIT is unset", "", math.MaxInt64, store.DefaultMemoryLimitMB, 160 << 20},
+		{"from the configured bound", "", math.MaxInt64, 512, 320 << 20},
+		{"GOMEMLIMIT wins", "1GiB", 1 << 30, 256, 1 << 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +324,7 @@ func TestSetMemoryLimit(t *testing.T) {
 					return tt.env
 				}
 				return ""
-			})
+			}, tt.mb)
 			if got != tt.want || debug.SetMemoryLimit(-1) != tt.want {
 				t.Fatalf("limit %d (runtime %d), want %d", got, debug.SetMemoryLimit(-1), tt.want)
 			}

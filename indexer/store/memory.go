@@ -1,0 +1,93 @@
+package store
+
+import (
+	"github.com/dgraph-io/badger/v4"
+)
+
+// DefaultMemoryLimitMB is the resident set an indexer is held to unless
+// configured otherwise, at any ledger size.
+const DefaultMemoryLimitMB = 256
+
+// MemoryBudget shares one bound on the indexer's resident set among
+// Badger's parts and the Go runtime; indexer/README.md says why each part
+// gets what it gets. Every figure scales with the bound, within limits
+// that keep Badger working (a memtable must hold the largest block).
+type MemoryBudget struct {
+	LimitMB int
+	// GoLimit is the Go runtime's soft memory limit (debug.SetMemoryLimit):
+	// the heap, which holds Badger's memtables, caches and table builders
+	// (Badger's allocator is plain Go memory without the jemalloc build tag).
+	GoLimit int64
+	// FileRSS is how many resident pages of the mirror's mapped files
+	// (Badger's tables and value log) the trimmer lets the process keep:
+	// the rest of the bound, beyond the Go limit.
+	FileRSS int64
+
+	MemTableSize   int64
+	NumMemtables   int
+	BlockCacheSize int64
+	IndexCacheSize int64
+	BaseTableSize  int64
+	NumCompactors  int
+	L0Tables       int
+	L0Stall        int
+}
+
+// Budget derives the Badger options and the Go limit from a bound in MiB
+// (DefaultMemoryLimitMB when not positive).
+func Budget(limitMB int) MemoryBudget {
+	if limitMB <= 0 {
+		limitMB = DefaultMemoryLimitMB
+	}
+	total := int64(limitMB) << 20
+	clamp := func(v, lo, hi int64) int64 { return max(lo, min(v, hi)) }
+	b := MemoryBudget{
+		LimitMB: limitMB,
+		GoLimit: total * 5 / 8,
+		// A memtable costs 1.3 times its size in Go heap (Badger's arena
+		// adds room for one more batch), as much again in its mapped
+		// write-ahead log, and about 6 times its size while it is flushed
+		// (the level 0 table builder holds the table uncompressed and
+		// compressed, in buffers that double as they fill); with one
+		// waiting to be flushed, three can be alive. 8 MiB at the default
+		// bound: a transaction may then hold 1.2 MiB (Badger's 15%), some
+		// 200 of our transactions; a bigger block is applied in parts.
+		MemTableSize:   clamp(total/32, 4<<20, 64<<20),
+		NumMemtables:   1,
+		BlockCacheSize: clamp(total/16, 4<<20, 256<<20),
+		// Without an index cache Badger keeps every table's index and
+		// Bloom filter in memory: that is what grows with the ledger.
+		IndexCacheSize: clamp(total/32, 2<<20, 128<<20),
+		// A compaction builds up to 8 tables at once (plus one per split of
+		// its key range), each holding about twice its size: tables of one
+		// size at every level (TableSizeMultiplier 1), or a compaction into
+		// level 6 of a 10-million-transaction mirror would build 64 MiB ones.
+		BaseTableSize: 2 << 20,
+		NumCompactors: 2,
+		L0Tables:      2,
+		L0Stall:       8,
+	}
+	b.FileRSS = total - b.GoLimit
+	return b
+}
+
+// apply sets the budget's figures on Badger's options.
+func (b MemoryBudget) apply(bo badger.Options) badger.Options {
+	bo = bo.WithMemTableSize(b.MemTableSize).
+		WithNumMemtables(b.NumMemtables).
+		WithBlockCacheSize(b.BlockCacheSize).
+		WithIndexCacheSize(b.IndexCacheSize).
+		WithBaseTableSize(b.BaseTableSize).
+		WithNumCompactors(b.NumCompactors).
+		WithNumLevelZeroTables(b.L0Tables).
+		WithNumLevelZeroTablesStall(b.L0Stall)
+	bo.TableSizeMultiplier = 1 // no With method in Badger v4
+	// Badger refuses values kept in the LSM tree that are larger than one
+	// transaction may be: keep the threshold below the memtable's limit.
+	// Our values (entity states, events) are a few KiB, so all of them
+	// stay in the tree, where reads and compactions find them in order.
+	if limit := b.MemTableSize * 15 / 100 / 2; limit < bo.ValueThreshold {
+		bo = bo.WithValueThreshold(limit)
+	}
+	return bo
+}
