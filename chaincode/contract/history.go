@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -47,7 +48,11 @@ func checkID(id string) error { return domain.CheckID("id", id) }
 func (c *Contract) History(ctx contractapi.TransactionContextInterface, kind, id string) (string, error) {
 	i := slices.IndexFunc(historyKinds, func(k historyKind) bool { return string(k.kind) == kind })
 	if i < 0 {
-		return "", domain.Errorf(domain.CodeInvalid, "kind %q must be one of department, dataset, request, delivery, usage, contribution, correction, snapshot", kind)
+		names := make([]string, len(historyKinds))
+		for j, k := range historyKinds {
+			names[j] = string(k.kind)
+		}
+		return "", domain.Errorf(domain.CodeInvalid, "kind %q must be one of %s", kind, strings.Join(names, ", "))
 	}
 	if err := historyKinds[i].check(id); err != nil {
 		return "", err
