@@ -280,6 +280,7 @@ func TestBundleUpDepartment(t *testing.T) {
 			}
 		}
 		consortiumCmd(t, append([]string{"start"}, procs...)...)
+		waitEndorsable(t)
 	})
 	consortiumCmd(t, "bundle", "-dept", msp, "-out", dir, "-with-ledger")
 	a, err := network.AuditBundle(shared.run, dir)
@@ -306,6 +307,31 @@ func TestBundleUpDepartment(t *testing.T) {
 	eventually(t, 15*time.Second, func() error {
 		if r := other.do(http.MethodGet, "/v1/datasets/"+id, nil); r.status != http.StatusOK {
 			return fmt.Errorf("Dept1MSP reads %s: status %d: %s", id, r.status, r.body)
+		}
+		return nil
+	})
+}
+
+// waitEndorsable waits, after a department's peer was replaced, until the
+// gateways plan endorsements across departments again (gossip has taken the
+// restarted peer back in), so that the tests after this one find a whole
+// consortium: Dept3 registers a dataset (its own peer and a majority), and
+// Dept2 requests Dept1's open data (both parties' peers and a majority).
+func waitEndorsable(t *testing.T) {
+	t.Helper()
+	open := uniqueID("endorsable")
+	eventually(t, 90*time.Second, func() error {
+		if r := shared.as(t, "Dept1MSP", "operator").do(http.MethodPost, "/v1/datasets", newDataset(open, "unconditional")); r.status != http.StatusCreated && r.status != http.StatusConflict {
+			return fmt.Errorf("Dept1MSP registers %s: %d %s", open, r.status, r.body)
+		}
+		return nil
+	})
+	eventually(t, 90*time.Second, func() error {
+		if r := shared.as(t, "Dept3MSP", "operator").do(http.MethodPost, "/v1/datasets", newDataset(uniqueID("endorsable"), "conditional")); r.status != http.StatusCreated {
+			return fmt.Errorf("Dept3MSP registers a dataset: %d %s", r.status, r.body)
+		}
+		if r := shared.as(t, "Dept2MSP", "operator").do(http.MethodPost, "/v1/requests", newRequest(open)); r.status != http.StatusCreated {
+			return fmt.Errorf("Dept2MSP requests %s: %d %s", open, r.status, r.body)
 		}
 		return nil
 	})
