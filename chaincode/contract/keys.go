@@ -2,8 +2,6 @@ package contract
 
 import (
 	"encoding/json"
-	"sort"
-	"strings"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -111,7 +109,7 @@ func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...st
 		return internalErr("read state", err)
 	}
 	if len(prev) > 0 {
-		return domain.Errorf(domain.CodeConflict, "key %q already exists", printableKey(key))
+		return domain.Errorf(domain.CodeConflict, "key %q already exists", domain.PrintableKey(key))
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -184,17 +182,5 @@ func createAnchor(stub shim.ChaincodeStubInterface, mspID string) error {
 
 // union returns the members of both lists, sorted, without repeats.
 func union(a, b []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range append(append([]string{}, a...), b...) {
-		if x != "" && !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return domain.MSPSet(append(append([]string{}, a...), b...)...)
 }
-
-// printableKey shows a composite key with its separators visible.
-func printableKey(key string) string { return strings.ReplaceAll(key, "\x00", "|") }

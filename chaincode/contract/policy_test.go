@@ -430,7 +430,7 @@ func TestPolicyRecordsUnderTheirKeys(t *testing.T) {
 	for k, v := range out.writes {
 		w, err := domain.ParseWrite(k, v)
 		if err != nil {
-			t.Fatalf("write %q: %v", printableKey(k), err)
+			t.Fatalf("write %q: %v", domain.PrintableKey(k), err)
 		}
 		if w.Info.Kind() == domain.KindPolicyApproval && !slices.Equal(w.Parties(), []string{"Dept1MSP"}) {
 			t.Errorf("approval parties %v", w.Parties())

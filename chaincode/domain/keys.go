@@ -148,6 +148,12 @@ func ParseKey(key string) (KeyInfo, error) {
 	return k, nil
 }
 
+// PrintableKey shows a composite key in a message: separators as '|',
+// at most 80 bytes.
+func PrintableKey(key string) string {
+	return truncate(strings.ReplaceAll(key, compositeSep, "|"), 80)
+}
+
 // Kinds lists every entity kind.
 var Kinds = []Kind{KindDepartment, KindDataset, KindRequest, KindDelivery, KindUsage, KindContribution, KindCorrection, KindSnapshot, KindAttestation, KindPolicy, KindPolicyProposal, KindPolicyApproval}
 
@@ -240,8 +246,9 @@ func (w *Written) Parties() []string {
 	return w.Record.Parties()
 }
 
-// parties sorts the departments named and drops empties and repeats.
-func parties(msps ...string) []string {
+// MSPSet sorts the departments named and drops empties and repeats: the
+// one canonical form of a set of departments (parties, endorsers, approvals).
+func MSPSet(msps ...string) []string {
 	out := make([]string, 0, len(msps))
 	for _, m := range msps {
 		if m != "" {
@@ -260,25 +267,25 @@ func parties(msps ...string) []string {
 }
 
 func (d *Department) RecordID() string   { return d.MSPID }
-func (d *Department) Parties() []string  { return parties(d.MSPID) }
+func (d *Department) Parties() []string  { return MSPSet(d.MSPID) }
 func (d *Dataset) RecordID() string      { return d.ID }
-func (d *Dataset) Parties() []string     { return parties(d.Owner) }
+func (d *Dataset) Parties() []string     { return MSPSet(d.Owner) }
 func (r *Request) RecordID() string      { return r.ID }
-func (r *Request) Parties() []string     { return parties(r.Owner, r.Requester) }
+func (r *Request) Parties() []string     { return MSPSet(r.Owner, r.Requester) }
 func (d *Delivery) RecordID() string     { return d.ID }
-func (d *Delivery) Parties() []string    { return parties(d.Owner, d.Requester) }
+func (d *Delivery) Parties() []string    { return MSPSet(d.Owner, d.Requester) }
 func (u *Usage) RecordID() string        { return u.ID }
-func (u *Usage) Parties() []string       { return parties(u.Consumer, u.Owner) }
+func (u *Usage) Parties() []string       { return MSPSet(u.Consumer, u.Owner) }
 func (c *Contribution) RecordID() string { return c.ID }
 func (c *Contribution) Parties() []string {
-	return parties(c.Contributor, c.Owner)
+	return MSPSet(c.Contributor, c.Owner)
 }
 func (c *Correction) RecordID() string     { return c.ID }
-func (c *Correction) Parties() []string    { return parties(c.Owner, c.Requester) }
+func (c *Correction) Parties() []string    { return MSPSet(c.Owner, c.Requester) }
 func (s *ScoreSnapshot) RecordID() string  { return s.ID }
-func (s *ScoreSnapshot) Parties() []string { return parties(s.PublishedBy.MSPID) }
+func (s *ScoreSnapshot) Parties() []string { return MSPSet(s.PublishedBy.MSPID) }
 
 // An attestation names the attesting department alone: its own peer must
 // endorse what its admin says of a snapshot.
 func (a *ScoreAttestation) RecordID() string  { return a.ID }
-func (a *ScoreAttestation) Parties() []string { return parties(a.MSPID) }
+func (a *ScoreAttestation) Parties() []string { return MSPSet(a.MSPID) }

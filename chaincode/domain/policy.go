@@ -283,15 +283,15 @@ type PolicyApprovalResult struct {
 }
 
 func (p *Policy) RecordID() string          { return p.ID }
-func (p *Policy) Parties() []string         { return parties(p.Members...) }
+func (p *Policy) Parties() []string         { return MSPSet(p.Members...) }
 func (p *PolicyProposal) RecordID() string  { return p.ID }
-func (p *PolicyProposal) Parties() []string { return parties(p.ProposedBy.MSPID) }
+func (p *PolicyProposal) Parties() []string { return MSPSet(p.ProposedBy.MSPID) }
 func (a *PolicyApproval) RecordID() string  { return a.ID }
 
 // Parties of an approval: the approving department, and the signer's if a
 // forged record names another, so an approval exists only with the peer of
 // every department it names.
-func (a *PolicyApproval) Parties() []string { return parties(a.MSPID, a.ApprovedBy.MSPID) }
+func (a *PolicyApproval) Parties() []string { return MSPSet(a.MSPID, a.ApprovedBy.MSPID) }
 
 func checkMembers(members []string) error {
 	if len(members) == 0 {

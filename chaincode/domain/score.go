@@ -258,7 +258,7 @@ type Verdict struct {
 // unchecked document is not the consortium's. Attestations of departments
 // not listed are ignored.
 func Judge(departments []string, atts []ScoreAttestation) Verdict {
-	v := Verdict{Departments: parties(departments...), MatchedBy: []string{}, DisputedBy: []string{}, Pending: []string{}}
+	v := Verdict{Departments: MSPSet(departments...), MatchedBy: []string{}, DisputedBy: []string{}, Pending: []string{}}
 	byMSP := map[string]ScoreAttestation{}
 	for _, a := range atts {
 		byMSP[a.MSPID] = a

@@ -52,7 +52,7 @@ func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 	written := make([]*domain.Written, 0, len(rw.Writes))
 	for _, w := range rw.Writes {
 		if w.IsDelete {
-			return nil, fmt.Errorf("the transaction deletes key %q: ledger records are never deleted", printable(w.Key))
+			return nil, fmt.Errorf("the transaction deletes key %q: ledger records are never deleted", domain.PrintableKey(w.Key))
 		}
 		rec, err := domain.ParseWrite(w.Key, w.Value)
 		if err != nil {
@@ -83,12 +83,12 @@ func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 			// An update: the key's own endorsement policy governs it, and
 			// the consortium policy's successor rule binds even a majority.
 			if err := domain.CheckUpdate(w, values[i]); err != nil {
-				return nil, fmt.Errorf("the transaction updates key %q against its rule: %w", printable(w.Key), err)
+				return nil, fmt.Errorf("the transaction updates key %q against its rule: %w", domain.PrintableKey(w.Key), err)
 			}
 			continue
 		}
 		if !readAbsent[w.Key] {
-			return nil, fmt.Errorf("the transaction creates key %q without reading it as absent", printable(w.Key))
+			return nil, fmt.Errorf("the transaction creates key %q without reading it as absent", domain.PrintableKey(w.Key))
 		}
 		for _, p := range w.Parties() {
 			need[p] = true
@@ -123,18 +123,4 @@ func PeersOf(orgs []string) ([]byte, error) {
 		Identities: ids,
 	}
 	return proto.Marshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: env}})
-}
-
-// printable shows a composite key with its separators visible.
-func printable(key string) string {
-	b := []byte(key)
-	for i, c := range b {
-		if c == 0 {
-			b[i] = '|'
-		}
-	}
-	if len(b) > 80 {
-		b = append(b[:77], "..."...)
-	}
-	return string(b)
 }
