@@ -174,7 +174,9 @@ tls:
 ca:
   reenrollIgnoreCertExpiry: false
 crl:
-  expiry: 24h
+  # Fabric's MSP does not read a CRL's nextUpdate; a year keeps the list
+  # in the channel configuration within its stated life.
+  expiry: 8760h
 registry:
   maxenrollments: -1
 <<<IDENTITIES>>>
@@ -254,7 +256,17 @@ type enrollment struct {
 	dir   string // where msp/ (and tls/ if tls) go
 	tls   bool   // also enroll a TLS certificate for 127.0.0.1/localhost
 	hosts []string
+	// caAttrs are fabric-ca attributes of the identity that stay at the CA
+	// (not in the certificate), such as the rights to revoke.
+	caAttrs []string
 }
+
+// departmentAdminCAAttrs let a department's admin revoke the department's
+// people and generate its CRL at the CA. hf.Registrar.Roles bounds whom
+// they may revoke; it also lets them register identities, but without
+// hf.Registrar.Attributes none with a role, and the chaincode lets an
+// identity without a role do nothing.
+var departmentAdminCAAttrs = []string{"hf.Revoker=true", "hf.GenCRL=true", `"hf.Registrar.Roles=client,admin"`}
 
 // enroll registers and enrolls one identity and lays out its MSP folder the
 // way Fabric reads it. The enrollment secret is random, given to the
@@ -268,8 +280,12 @@ func (n *Net) enroll(ctx context.Context, c *orgCA, e enrollment) error {
 	// FABRIC_CA_CLIENT_ID_SECRET is --id.secret (viper maps "." to "_").
 	reg := []string{"register", "--home", c.admin, "--mspdir", "msp", "-u", c.url(),
 		"--id.name", e.user, "--id.type", e.typ, "--id.maxenrollments", "1"}
+	var attrs []string
 	if e.role != "" {
-		reg = append(reg, "--id.attrs", domain.RoleAttribute+"="+string(e.role)+":ecert")
+		attrs = append(attrs, domain.RoleAttribute+"="+string(e.role)+":ecert")
+	}
+	if attrs = append(attrs, e.caAttrs...); len(attrs) > 0 {
+		reg = append(reg, "--id.attrs", strings.Join(attrs, ","))
 	}
 	regEnv := secretEnv{env: []string{"FABRIC_CA_CLIENT_ID_SECRET=" + secret}, secrets: []string{secret}}
 	if _, err := n.caClient(ctx, c, regEnv, reg...); err != nil {
@@ -323,11 +339,14 @@ func (n *Net) reenrollTLS(ctx context.Context, c *orgCA, e enrollment, names str
 // Secret is one secret the consortium generated, as secrets.json (mode
 // 0600) lists them so that a test can look for each one where it must not be.
 type Secret struct {
-	Kind  string `json:"kind"` // registrar or enrollment
+	Kind  string `json:"kind"` // registrar, enrollment or password
 	Org   string `json:"org"`  // the organization's folder name
 	Name  string `json:"name"` // the identity at its CA
 	Value string `json:"value"`
 }
+
+// SecretPassword is the Kind of a person's initial gateway password.
+const SecretPassword = "password"
 
 // SecretsFile is the run folder's list of generated secrets.
 const SecretsFile = "secrets.json"

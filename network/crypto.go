@@ -21,8 +21,13 @@ type Person struct {
 // indexer; it has no role, so the chaincode lets it do nothing.
 const IndexerUser = "indexer"
 
+// SecondOperator is the user name of a department's second operator.
+const SecondOperator = "operator2"
+
 // people lists the persons to enroll for a department: its admin, one person
-// for every other role it has, and the indexer's service identity.
+// for every other role it has and, where it has operators, a second
+// operator (operator2: the one the revocation test revokes, so that no
+// other test loses its person).
 func (n *Net) people(d Department) []Person {
 	var out []Person
 	for _, r := range domain.Roles {
@@ -35,6 +40,11 @@ func (n *Net) people(d Department) []Person {
 		}
 		dir := n.userDir(d, user)
 		out = append(out, Person{MSPID: d.MSPID, User: user, Role: r,
+			CertPath: dir + "/msp/signcerts/cert.pem", KeyPath: dir + "/msp/keystore/key.pem"})
+	}
+	if d.HasRole(domain.RoleOperator) {
+		dir := n.userDir(d, SecondOperator)
+		out = append(out, Person{MSPID: d.MSPID, User: SecondOperator, Role: domain.RoleOperator,
 			CertPath: dir + "/msp/signcerts/cert.pem", KeyPath: dir + "/msp/keystore/key.pem"})
 	}
 	return out
@@ -61,11 +71,13 @@ func (n *Net) identities(ctx context.Context) error {
 		o := org{ca: c}
 		o.enroll = append(o.enroll, enrollment{user: "peer0", typ: "peer", dir: n.peerDir(d), tls: true, hosts: []string{d.Host}})
 		for _, p := range n.people(d) {
-			typ := "client"
+			e := enrollment{user: p.User, typ: "client", role: p.Role, dir: n.userDir(d, p.User)}
 			if p.Role == domain.RoleAdmin {
-				typ = "admin"
+				// The department's admin revokes its people at the CA
+				// (POST /v1/people/{user}/revoke), signing as themselves.
+				e.typ, e.caAttrs = "admin", departmentAdminCAAttrs
 			}
-			o.enroll = append(o.enroll, enrollment{user: p.User, typ: typ, role: p.Role, dir: n.userDir(d, p.User)})
+			o.enroll = append(o.enroll, e)
 		}
 		o.enroll = append(o.enroll, enrollment{user: IndexerUser, typ: "client", dir: n.userDir(d, IndexerUser)})
 		orgs = append(orgs, o)

@@ -89,6 +89,15 @@ type gatewayConfig struct {
 	Peer       peerRef `json:"peer"`
 	IndexerURL string  `json:"indexerURL"`
 	Identities string  `json:"identities"`
+	// CA and Orderers serve POST /v1/people/{user}/revoke.
+	CA       caRef     `json:"ca"`
+	Orderers []peerRef `json:"orderers"`
+}
+
+type caRef struct {
+	URL       string `json:"url"`
+	Name      string `json:"name"`
+	TLSCACert string `json:"tlsCACert"`
 }
 
 type indexerConfig struct {
@@ -119,6 +128,16 @@ func IndexerClient(addr string, timeout time.Duration) (*http.Client, string, er
 	return indexclient.HTTPClient(addr, timeout)
 }
 
+// ordererRefs are the ordering nodes as a gateway reaches them, trusted
+// through the ordering organization's public TLS root.
+func (n *Net) ordererRefs() []peerRef {
+	var out []peerRef
+	for _, o := range n.topo.Ordering.Nodes {
+		out = append(out, peerRef{Endpoint: o.Addr(o.Port), TLSCACert: n.orgDir(ordererOrg, "msp", "tlscacerts", "ca.pem")})
+	}
+	return out
+}
+
 func (n *Net) peerRef(d Department) peerRef {
 	return peerRef{Endpoint: d.Addr(d.PeerPort), TLSCACert: filepath.Join(n.peerDir(d), "tls", "ca.crt")}
 }
@@ -136,6 +155,9 @@ func (n *Net) writeServiceConfigs() error {
 			token := randomHex(24)
 			sum := sha256.Sum256([]byte(token))
 			password := randomHex(12)
+			if err := n.recordSecret(Secret{Kind: SecretPassword, Org: d.Slug(), Name: p.User, Value: password}); err != nil {
+				return err
+			}
 			hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 			if err != nil {
 				return fmt.Errorf("hash the password of %s: %w", p.User, err)
@@ -150,7 +172,9 @@ func (n *Net) writeServiceConfigs() error {
 			return err
 		}
 		gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
-			Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath}
+			Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
+			CA:       caRef{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
+			Orderers: n.ordererRefs()}
 		if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
 			return err
 		}

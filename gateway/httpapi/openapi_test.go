@@ -98,3 +98,41 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("status %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }
+
+// TestOpenAPIIdempotencyKeyOnEveryKeyedWrite: every write that goes to the
+// ledger (s.write) names the Idempotency-Key header; sign-in, password
+// change and revocation, which are not ledger transactions, do not.
+func TestOpenAPIIdempotencyKeyOnEveryKeyedWrite(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Ref string `json:"$ref"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	unkeyed := map[string]bool{"POST /v1/sessions": true, "PUT /v1/sessions/password": true, "POST /v1/people/{user}/revoke": true}
+	n := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			key := strings.ToUpper(method) + " " + path
+			if (method != "post" && method != "put") || unkeyed[key] {
+				continue
+			}
+			has := slices.ContainsFunc(op.Parameters, func(p struct {
+				Ref string `json:"$ref"`
+			}) bool {
+				return p.Ref == "#/components/parameters/IdempotencyKey"
+			})
+			if !has {
+				t.Errorf("%s does not document Idempotency-Key", key)
+			}
+			n++
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d keyed writes documented", n)
+	}
+}

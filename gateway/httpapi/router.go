@@ -75,6 +75,8 @@ type Options struct {
 	// (default 5 s).
 	Policy    PolicyReader
 	PolicyTTL time.Duration
+	// People serves POST /v1/people/{user}/revoke; nil answers 503.
+	People People
 }
 
 func (o *Options) defaults() error {
@@ -171,6 +173,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.DELETE("/sessions/current", s.signOut)
 	v1.DELETE("/sessions/:id", allow(admin), s.endSession)
 	v1.PUT("/sessions/password", s.changePassword)
+	v1.POST("/people/:user/revoke", allow(admin), s.revokePerson)
 	v1.PUT("/departments/me", allow(admin), submit(s, changed, "department", "SetDepartment", noID, domain.DepartmentInput.Validate))
 	v1.GET("/departments", s.listDepartments)
 

@@ -19,6 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	fabid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"golang.org/x/crypto/bcrypt"
@@ -37,6 +40,18 @@ type Person struct {
 
 	tokenHash    [sha256.Size]byte
 	passwordHash []byte // bcrypt; guarded by Sessions.mu once sessions serve
+	// revokedAt is shared by the copies of a person (a copy with another
+	// role, with another password) so that revoking one revokes them all.
+	revokedAt *atomic.Pointer[time.Time]
+}
+
+// RevokedAt is when the person's certificate was revoked here (nil while it
+// is not): the gateway then neither authenticates nor signs for them.
+func (p *Person) RevokedAt() *time.Time {
+	if p.revokedAt == nil {
+		return nil
+	}
+	return p.revokedAt.Load()
 }
 
 // Entry is one line of identities.json.
@@ -50,13 +65,18 @@ type Entry struct {
 	PasswordBcrypt string `json:"passwordBcrypt,omitempty"`
 	CertPath       string `json:"certPath"`
 	KeyPath        string `json:"keyPath"`
+	// RevokedAt is set when an admin revoked the person (POST
+	// /v1/people/{user}/revoke): their tokens no longer authenticate.
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
 // Directory maps bearer tokens to people.
 type Directory struct {
-	people  []*Person
-	path    string  // the identities file, when loaded from one (password changes go there)
-	entries []Entry // as loaded, guarded by the Sessions that change passwords
+	people []*Person
+	path   string // the identities file, when loaded from one (password changes and revocations go there)
+
+	mu      sync.Mutex
+	entries []Entry // as loaded, with the changes since
 }
 
 // Load reads identities.json at path and every certificate and key it names.
@@ -161,9 +181,13 @@ func loadPerson(mspID string, e Entry) (*Person, error) {
 			return nil, fmt.Errorf("passwordBcrypt is not a bcrypt hash: %w", err)
 		}
 	}
-	p := &Person{MSPID: mspID, User: e.User, Role: role, ID: id, Sign: sign}
+	p := &Person{MSPID: mspID, User: e.User, Role: role, ID: id, Sign: sign, revokedAt: new(atomic.Pointer[time.Time])}
 	copy(p.tokenHash[:], h)
 	p.passwordHash = []byte(e.PasswordBcrypt)
+	if e.RevokedAt != nil {
+		at := *e.RevokedAt
+		p.revokedAt.Store(&at)
+	}
 	return p, nil
 }
 
@@ -237,7 +261,8 @@ func certRole(cert *x509.Certificate) (string, bool, error) {
 }
 
 // Authenticate returns the person whose token hashes to the same SHA-256 as
-// token. It compares against every person in constant time so that timing
+// token; ok is false when there is none or they were revoked (the person is
+// then returned, to say so). It compares against every person in constant time so that timing
 // tells nothing about which hashes exist.
 func (d *Directory) Authenticate(token string) (*Person, bool) {
 	if token == "" {
@@ -250,7 +275,35 @@ func (d *Directory) Authenticate(token string) (*Person, bool) {
 			found = p
 		}
 	}
-	return found, found != nil
+	return found, found != nil && found.RevokedAt() == nil
+}
+
+// Person returns the person named user, nil if there is none.
+func (d *Directory) Person(user string) *Person { return d.person(user) }
+
+// Revoke marks user revoked from now on, in memory and in the identities
+// file, so that none of their tokens authenticates again, even after a
+// restart. It answers when they were revoked (the first time, if they were
+// already).
+func (d *Directory) Revoke(user string, at time.Time) (time.Time, error) {
+	p := d.person(user)
+	if p == nil {
+		return time.Time{}, fmt.Errorf("no person %q", user)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if was := p.RevokedAt(); was != nil {
+		return *was, nil
+	}
+	if p.revokedAt == nil {
+		return time.Time{}, fmt.Errorf("%s was not loaded from an identities file and cannot be revoked", user)
+	}
+	at = at.UTC().Truncate(time.Second)
+	if err := d.saveEntryLocked(user, func(e *Entry) { e.RevokedAt = &at }); err != nil {
+		return time.Time{}, err
+	}
+	p.revokedAt.Store(&at)
+	return at, nil
 }
 
 // People returns every person, in file order.

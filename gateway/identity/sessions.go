@@ -120,6 +120,8 @@ func (s *Sessions) Authenticate(token string) (*Person, bool) {
 func (s *Sessions) Check(token string) (*Person, error) {
 	if p, ok := s.dir.Authenticate(token); ok {
 		return p, nil
+	} else if p != nil {
+		return nil, revokedError(p)
 	}
 	sum := sha256.Sum256([]byte(token))
 	now := s.opts.Now()
@@ -129,6 +131,8 @@ func (s *Sessions) Check(token string) (*Person, error) {
 	switch {
 	case !ok:
 		return nil, domain.Errorf(domain.CodeUnauthorized, "the bearer token is not known here")
+	case ss.person.RevokedAt() != nil: // before "ended": revoking ends every session too
+		return nil, revokedError(ss.person)
 	case !ss.endedAt.IsZero():
 		return nil, domain.Errorf(domain.CodeUnauthorized, "the session was ended at %s; sign in again", ss.endedAt.UTC().Format(time.RFC3339)).
 			WithDetail("session", "ended")
@@ -137,6 +141,11 @@ func (s *Sessions) Check(token string) (*Person, error) {
 			WithDetail("session", "expired")
 	}
 	return ss.person, nil
+}
+
+func revokedError(p *Person) error {
+	return domain.Errorf(domain.CodeUnauthorized, "%s was revoked at %s; their tokens and certificate are no longer valid",
+		p.User, p.RevokedAt().Format(time.RFC3339)).WithDetail("session", "revoked")
 }
 
 // SignIn checks user's password and opens a session. Failures in a row
@@ -151,6 +160,10 @@ func (s *Sessions) SignIn(user, password string) (token string, _ Session, _ err
 	}
 	if err := s.checkPassword(p, password, "sign-in"); err != nil {
 		return "", Session{}, err
+	}
+	if p.RevokedAt() != nil {
+		s.opts.Logger.Warn("sign-in refused", "user", user, "reason", "revoked")
+		return "", Session{}, revokedError(p)
 	}
 	token, id := randomToken(32), "ss-"+randomToken(12)
 	now := s.opts.Now().UTC().Truncate(time.Second)
@@ -344,18 +357,26 @@ func (d *Directory) person(user string) *Person {
 	return nil
 }
 
-// savePassword rewrites the identities file with user's new hash, through
-// a 0600 temporary file renamed over it. A directory built with New has no
-// file and keeps the change in memory only.
+// savePassword rewrites the identities file with user's new hash.
 func (d *Directory) savePassword(user, hash string) error {
-	if d.path == "" {
-		return nil
-	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.saveEntryLocked(user, func(e *Entry) { e.PasswordBcrypt = hash })
+}
+
+// saveEntryLocked applies change to user's entry and rewrites the
+// identities file through a 0600 temporary file renamed over it. A
+// directory built with New has no file and keeps the change in memory only.
+func (d *Directory) saveEntryLocked(user string, change func(*Entry)) error {
 	entries := append([]Entry(nil), d.entries...)
 	for i := range entries {
 		if entries[i].User == user {
-			entries[i].PasswordBcrypt = hash
+			change(&entries[i])
 		}
+	}
+	if d.path == "" {
+		d.entries = entries
+		return nil
 	}
 	raw, err := json.MarshalIndent(entries, "", "  ")
 	if err != nil {
@@ -363,18 +384,18 @@ func (d *Directory) savePassword(user, hash string) error {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(d.path), ".identities-*")
 	if err != nil {
-		return fmt.Errorf("save the new password: %w", err)
+		return fmt.Errorf("save the identities: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(raw, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("save the new password: %w", err)
+		return fmt.Errorf("save the identities: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save the new password: %w", err)
+		return fmt.Errorf("save the identities: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), d.path); err != nil {
-		return fmt.Errorf("save the new password: %w", err)
+		return fmt.Errorf("save the identities: %w", err)
 	}
 	d.entries = entries
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func runSecrets(t *testing.T) []network.Secret {
 // secrets are hex, so only runs of hex digits are looked up. It also finds
 // them the way HTTP basic authentication writes them, base64("user:secret").
 type secretFinder struct {
-	width  int
+	widths []int // the lengths of the secrets, longest first
 	byText map[string]network.Secret
 	basic  map[string]network.Secret // base64 of name:value
 }
@@ -47,10 +48,9 @@ func newSecretFinder(t *testing.T, list []network.Secret) *secretFinder {
 		if len(s.Value) < 16 || strings.Trim(s.Value, "0123456789abcdef") != "" {
 			t.Fatalf("secret of %s/%s is not random hex: %q", s.Org, s.Name, s.Value)
 		}
-		if f.width != 0 && len(s.Value) != f.width {
-			t.Fatalf("secrets of different lengths")
+		if !slices.Contains(f.widths, len(s.Value)) {
+			f.widths = append(f.widths, len(s.Value))
 		}
-		f.width = len(s.Value)
 		if _, dup := f.byText[s.Value]; dup {
 			t.Fatalf("secret of %s/%s generated twice", s.Org, s.Name)
 		}
@@ -73,9 +73,11 @@ func (f *secretFinder) find(b []byte) []network.Secret {
 			continue
 		}
 		run++
-		if run >= f.width {
-			if s, ok := f.byText[string(b[i+1-f.width:i+1])]; ok {
-				out = append(out, s)
+		for _, w := range f.widths {
+			if run >= w {
+				if s, ok := f.byText[string(b[i+1-w:i+1])]; ok {
+					out = append(out, s)
+				}
 			}
 		}
 	}
@@ -112,6 +114,9 @@ func TestSecretsNowhere(t *testing.T) {
 		}
 		files++
 		for _, s := range f.find(raw) {
+			if s.Kind == network.SecretPassword && path == filepath.Join(shared.run, "passwords.json") {
+				continue // the one place a person's initial password is kept (0600)
+			}
 			t.Errorf("%s holds the %s secret of %s/%s", path, s.Kind, s.Org, s.Name)
 		}
 		return nil

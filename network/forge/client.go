@@ -192,3 +192,23 @@ func EndorseAll(ctx context.Context, prop *Proposal, peers ...*Peer) (endorsed [
 	}
 	return endorsed, refused
 }
+
+// Height is the channel's height on this peer (qscc GetChainInfo), asked as as.
+func (p *Peer) Height(ctx context.Context, as *Signer) (uint64, error) {
+	prop, err := NewProposal(as, Invocation{Chaincode: "qscc", Function: "GetChainInfo", Args: []string{DefaultChannel}})
+	if err != nil {
+		return 0, err
+	}
+	r, err := p.Endorse(ctx, prop)
+	if err != nil {
+		return 0, err
+	}
+	if s := r.GetResponse().GetStatus(); s < 200 || s >= 400 {
+		return 0, &ChaincodeError{Peer: p.Addr, Status: s, Message: r.GetResponse().GetMessage()}
+	}
+	var info common.BlockchainInfo
+	if err := proto.Unmarshal(r.GetResponse().GetPayload(), &info); err != nil {
+		return 0, fmt.Errorf("forge: chain info from %s: %w", p.Addr, err)
+	}
+	return info.Height, nil
+}

@@ -22,14 +22,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/govshare/ledger/gateway/attest"
 	"github.com/govshare/ledger/gateway/fabric"
+	"github.com/govshare/ledger/gateway/fabricca"
 	"github.com/govshare/ledger/gateway/httpapi"
 	"github.com/govshare/ledger/gateway/identity"
 	"github.com/govshare/ledger/gateway/indexclient"
+	peoplesvc "github.com/govshare/ledger/gateway/people"
 )
 
 func main() {
@@ -69,6 +72,12 @@ type Config struct {
 	// SessionTTL is how long a session from POST /v1/sessions lasts (a Go
 	// duration, default 8h). Sessions live in memory: a restart ends them.
 	SessionTTL string `json:"sessionTTL,omitempty"`
+	// CA and Orderers let the department's admin revoke people (POST
+	// /v1/people/{user}/revoke): the CA revokes, the orderers take the
+	// channel configuration update with the new revocation list. Without
+	// them that route answers 503.
+	CA       *fabricca.Config `json:"ca,omitempty"`
+	Orderers []fabric.Orderer `json:"orderers,omitempty"`
 }
 
 // defaultConfig suits department 1 of the local consortium (basePort 7000).
@@ -119,6 +128,14 @@ func (c *Config) Validate() error {
 	for name, p := range map[string]string{"peer.tlsCACert": c.Peer.TLSCACert, "identities": c.Identities} {
 		if p != "" && !filepath.IsAbs(p) {
 			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", name, p))
+		}
+	}
+	if c.CA != nil && len(c.Orderers) == 0 {
+		errs = append(errs, errors.New("ca is set but orderers is empty: revoking a person needs both"))
+	}
+	for i, o := range c.Orderers {
+		if o.Endpoint == "" || !filepath.IsAbs(o.TLSCACert) {
+			errs = append(errs, fmt.Errorf("orderers[%d] needs an endpoint and an absolute tlsCACert", i))
 		}
 	}
 	if c.SessionTTL != "" {
@@ -258,12 +275,25 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sessions := identity.NewSessions(people, identity.SessionOptions{TTL: c.sessionTTL(), Logger: m.Logger.With("component", "sessions")})
+	var revoker httpapi.People
+	if c.CA != nil {
+		ca, err := fabricca.New(*c.CA)
+		if err != nil {
+			return err
+		}
+		orderers := c.Orderers
+		revoker = &peoplesvc.Revoker{MSPID: c.MSPID, Channel: c.Channel, Ledger: m.ledger, CA: ca,
+			Broadcast: func(ctx context.Context, env *common.Envelope) error { return fabric.Broadcast(ctx, orderers, env) },
+			Directory: people, Sessions: sessions, Logger: m.Logger.With("component", "people")}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	router, err := httpapi.NewRouter(httpapi.Options{
 		Ledger:         m.ledger,
 		Index:          index,
-		Sessions:       identity.NewSessions(people, identity.SessionOptions{TTL: c.sessionTTL(), Logger: m.Logger.With("component", "sessions")}),
+		Sessions:       sessions,
+		People:         revoker,
 		Logger:         m.Logger,
 		Registry:       reg,
 		RequestTimeout: m.RequestTimeout,
