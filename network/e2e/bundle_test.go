@@ -174,7 +174,8 @@ func TestBundleEveryDepartment(t *testing.T) {
 					}
 				}
 				for _, s := range secrets {
-					if bytes.Contains(raw, []byte(s.Value)) {
+					own := s.Kind == network.SecretPassword && s.Org == d.Slug() && rel == "passwords.json"
+					if !own && bytes.Contains(raw, []byte(s.Value)) {
 						t.Errorf("%s holds the %s secret of %s/%s", rel, s.Kind, s.Org, s.Name)
 					}
 				}
