@@ -57,18 +57,15 @@ func (n *Net) identities(ctx context.Context) error {
 		enroll []enrollment
 	}
 	var orgs []org
-	oc := &orgCA{org: ordererOrg, mspID: n.topo.Ordering.MSPID, name: "ca-" + ordererOrg, host: n.topo.Host,
-		port: n.topo.Ordering.CAPort, opsPort: n.topo.Ordering.CAOpsPort, home: n.orgDir(ordererOrg, "ca", "server")}
-	o := org{ca: oc}
+	cas := n.orgCAs()
+	o := org{ca: cas[ordererOrg]}
 	for _, node := range n.topo.Ordering.Nodes {
 		o.enroll = append(o.enroll, enrollment{user: node.Name, typ: "orderer", dir: n.ordererDir(node), tls: true, hosts: []string{node.Host}})
 	}
 	o.enroll = append(o.enroll, enrollment{user: "admin", typ: "admin", dir: n.orgDir(ordererOrg, "users", "admin")})
 	orgs = append(orgs, o)
 	for _, d := range n.topo.Departments {
-		c := &orgCA{org: d.Slug(), mspID: d.MSPID, name: "ca-" + d.Slug(), host: d.Host,
-			port: d.CAPort, opsPort: d.CAOpsPort, home: n.orgDir(d.Slug(), "ca", "server")}
-		o := org{ca: c}
+		o := org{ca: cas[d.Slug()]}
 		o.enroll = append(o.enroll, enrollment{user: "peer0", typ: "peer", dir: n.peerDir(d), tls: true, hosts: []string{d.Host}})
 		for _, p := range n.people(d) {
 			e := enrollment{user: p.User, typ: "client", role: p.Role, dir: n.userDir(d, p.User)}

@@ -101,6 +101,10 @@ func Classify(err error, txID string) *Error {
 			return wrap(domain.Errorf(domain.CodeUnavailable, "transaction %s was sent for ordering but its commit was not seen in time; look it up before trying again", txID))
 		}
 		return wrap(domain.Errorf(domain.CodeUnavailable, "the ledger did not answer in time (%s)", st))
+	case st == stageCommitStatus:
+		// Whatever broke the wait (the peer restarting, the call cancelled),
+		// the transaction is with the orderers: the client must know it may commit.
+		return wrap(domain.Errorf(domain.CodeUnavailable, "transaction %s was sent for ordering but its commit status could not be read (%s); look it up before trying again, or retry with the same Idempotency-Key", txID, s.Message()))
 	case code == codes.Canceled || errors.Is(err, context.Canceled):
 		return wrap(domain.Errorf(domain.CodeUnavailable, "the ledger call was cancelled (%s)", st))
 	case code == codes.Unavailable || code == codes.ResourceExhausted:
@@ -117,8 +121,6 @@ func Classify(err error, txID string) *Error {
 		return wrap(domain.Errorf(domain.CodeUnavailable, "the transaction could not collect enough endorsements: %s", strings.Join(texts, "; ")))
 	case st == stageSubmit && (code == codes.Aborted && anyContains(texts, "SERVICE_UNAVAILABLE")):
 		return wrap(domain.Errorf(domain.CodeUnavailable, "the ordering service is unavailable: %s", s.Message()))
-	case st == stageCommitStatus:
-		return wrap(domain.Errorf(domain.CodeUnavailable, "transaction %s was sent for ordering but its commit status could not be read; look it up before trying again", txID))
 	}
 	// What is left is a chaincode failure without a domain code (a panic, a
 	// wrong argument count: a bug on one side) or a malformed request.

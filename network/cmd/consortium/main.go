@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/govshare/ledger/network"
 )
@@ -34,7 +35,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId> -out <dir>|relocate-bundle <dir>|up-department (with -run <bundle>)")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId> -out <dir>|relocate-bundle <dir>|up-department (with -run <bundle>)|renew [-within 720h]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +80,8 @@ func run(args []string) error {
 		}
 		fmt.Printf("bundle of %s now rooted at %s\n", m.Department, m.Root)
 		return nil
+	case "renew":
+		return renew(ctx, n, fs.Args()[1:])
 	case "status":
 		st, err := n.Status()
 		if err != nil {
@@ -86,20 +89,61 @@ func run(args []string) error {
 		}
 		if len(st) == 0 {
 			fmt.Println("nothing is running")
-			return nil
-		}
-		fmt.Printf("%-22s %8s %-7s %9s\n", "PROCESS", "PID", "STATE", "RSS")
-		for _, s := range st {
-			state := "running"
-			if !s.Alive {
-				state = "dead"
+		} else {
+			fmt.Printf("%-22s %8s %-7s %9s\n", "PROCESS", "PID", "STATE", "RSS")
+			for _, s := range st {
+				state := "running"
+				if !s.Alive {
+					state = "dead"
+				}
+				fmt.Printf("%-22s %8d %-7s %7.1fMB\n", s.Name, s.PID, state, float64(s.RSSKB)/1024)
 			}
-			fmt.Printf("%-22s %8d %-7s %7.1fMB\n", s.Name, s.PID, state, float64(s.RSSKB)/1024)
 		}
-		return nil
+		return printCertificates(n)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", fs.Arg(0))
+}
+
+// printCertificates lists every node's and person's certificate, earliest
+// expiry first.
+func printCertificates(n *network.Net) error {
+	certs, err := n.Certificates()
+	if err != nil || len(certs) == 0 {
+		return err
+	}
+	now := time.Now()
+	fmt.Printf("\nearliest certificate expiry: %s/%s (%s) on %s, in %.0f days; renew with `consortium renew -within <duration>`\n",
+		certs[0].Org, certs[0].Identity, certs[0].Use, certs[0].NotAfter.Format(time.RFC3339), certs[0].NotAfter.Sub(now).Hours()/24)
+	fmt.Printf("%-9s %-12s %-10s %-20s %6s  %s\n", "ORG", "IDENTITY", "USE", "NOT AFTER", "DAYS", "LOADED BY")
+	for _, c := range certs {
+		by := c.Process
+		if by == "" {
+			by = "(tools)"
+		}
+		fmt.Printf("%-9s %-12s %-10s %-20s %6.0f  %s\n", c.Org, c.Identity, c.Use, c.NotAfter.Format(time.RFC3339), c.NotAfter.Sub(now).Hours()/24, by)
+	}
+	return nil
+}
+
+// renew re-enrolls the certificates that expire within a window.
+func renew(ctx context.Context, n *network.Net, args []string) error {
+	fs := flag.NewFlagSet("renew", flag.ContinueOnError)
+	within := fs.Duration("within", 30*24*time.Hour, "renew every certificate that expires within this duration from now")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *within <= 0 {
+		return fmt.Errorf("usage: consortium [flags] renew [-within 720h]")
+	}
+	r, err := n.Renew(ctx, *within)
+	if err != nil {
+		return err
+	}
+	for _, c := range r.Renewed {
+		fmt.Printf("renewed %s/%s (%s): now good until %s\n", c.Org, c.Identity, c.Use, c.NotAfter.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // bundle writes one department's bundle from the run folder.
