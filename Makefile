@@ -18,7 +18,7 @@ CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLO
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status bundle test test-unit test-integration test-faults bench lint fmt
+.PHONY: help build fabric up down stop start status bundle up-department up-orderer test test-unit test-integration test-faults bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,12 +45,24 @@ start: ## start a stopped consortium again, state intact
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status
 
-DEPT ?=
-OUT  ?= $(RUN)/bundles/$(DEPT)
+DEPT    ?=
+ORDERER ?=
+OUT     ?= $(RUN)/bundles/$(or $(DEPT),$(ORDERER))
 BUNDLE_FLAGS ?=
-bundle: build ## write one department's bundle from the run folder: make bundle DEPT=Dept1MSP [OUT=dir] [BUNDLE_FLAGS=-with-ledger]
-	@test -n "$(DEPT)" || { echo "make bundle DEPT=<mspId> [OUT=<dir>] [BUNDLE_FLAGS=-with-ledger]"; exit 2; }
-	$(CONSORTIUM) bundle -dept $(DEPT) -out $(OUT) $(BUNDLE_FLAGS)
+bundle: build ## write a department's or an orderer's bundle from the run folder: make bundle DEPT=Dept1MSP|ORDERER=orderer1 [OUT=dir] [BUNDLE_FLAGS=-with-ledger]
+	@test -n "$(DEPT)$(ORDERER)" || { echo "make bundle DEPT=<mspId>|ORDERER=<name> [OUT=<dir>] [BUNDLE_FLAGS=-with-ledger]"; exit 2; }
+	$(CONSORTIUM) bundle $(if $(DEPT),-dept $(DEPT),-orderer $(ORDERER)) -out $(OUT) $(BUNDLE_FLAGS)
+
+# A bundle is a run folder of its own, with its own topology file.
+BUNDLE ?=
+ON_BUNDLE = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(abspath $(BUNDLE)) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
+up-department: build ## start one department on this host from its bundle (written with -with-ledger): make up-department BUNDLE=dir
+	@test -n "$(BUNDLE)" || { echo "make up-department BUNDLE=<bundle folder>"; exit 2; }
+	$(ON_BUNDLE) up-department
+
+up-orderer: build ## start one orderer on this host from its bundle: make up-orderer BUNDLE=dir
+	@test -n "$(BUNDLE)" || { echo "make up-orderer BUNDLE=<bundle folder>"; exit 2; }
+	$(ON_BUNDLE) up-orderer
 
 test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
 
