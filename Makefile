@@ -23,12 +23,17 @@ BENCH_ARGS    ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-fabric: ## build the pinned Fabric and Fabric CA binaries once (cached in .cache/)
-	@FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh >/dev/null
+# Build steps print with the time since make started; the Go tool's output
+# ("go: downloading ...", compiler errors) goes to the build log.
+BUILD_LOG   ?= $(CACHE)/build.log
+BUILD_START := $(shell date +%s.%N)
+export BUILD_LOG BUILD_START
 
-build: fabric ## build Fabric (cached) and the project's binaries
-	@mkdir -p $(PROJECT_BIN)
-	go build -o $(PROJECT_BIN)/ ./chaincode/cmd/ledgercc ./gateway/cmd/gateway ./indexer/cmd/indexer ./network/cmd/consortium
+fabric: ## build the pinned Fabric and Fabric CA binaries once (cached in .cache/; the Go tool's output in .cache/build.log)
+	@FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh
+
+build: fabric ## build Fabric (cached) and the project's binaries, each step with its elapsed time
+	@scripts/project-bins.sh $(PROJECT_BIN)
 
 up: build ## bring the whole consortium up (safe to run twice)
 	$(CONSORTIUM) up
