@@ -18,7 +18,7 @@ CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLO
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status bundle up-department up-orderer test test-unit test-integration test-faults bench lint fmt
+.PHONY: help build fabric up down stop start status bundle up-department up-orderer test test-unit test-integration test-faults test-multihost bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ up-orderer: build ## start one orderer on this host from its bundle: make up-ord
 	@test -n "$(BUNDLE)" || { echo "make up-orderer BUNDLE=<bundle folder>"; exit 2; }
 	$(ON_BUNDLE) up-orderer
 
-test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
+test: test-unit test-integration test-faults test-multihost ## unit tests; integration and browser tests against a real consortium; fault tests; the multi-host test (root)
 
 test-unit: ## unit tests (no network), in every module of the repository
 	go test $(GO_TEST_FLAGS) ./...
@@ -81,6 +81,9 @@ test-integration: build ## integration tests: reuse a running consortium or brin
 
 test-faults: build ## fault tests: SIGKILL an indexer, a peer and the Raft leader, stop and start everything, flood bad and conflicting calls
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" scripts/faults.sh
+
+test-multihost: build ## multi-host test (root): a network namespace per node on a bridge in 198.18.0.0/15, each started from its own bundle; the integration suite through each gateway; a department's link cut and restored; all torn down after
+	PROJECT_BIN=$(PROJECT_BIN) FABRIC_BIN=$(FABRIC_BIN) FABRIC_CFG=$(FABRIC_CFG) TOPOLOGY=$(TOPOLOGY) scripts/multihost.sh
 
 bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of 100k tx, query latency, memory (BENCH_ARGS=-quick for a short run)
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" BENCH_FLAGS="-root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)" scripts/bench.sh $(BENCH_ARGS)
