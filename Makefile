@@ -18,17 +18,22 @@ CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLO
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status bundle test test-unit test-integration test-faults bench lint fmt
+.PHONY: help build fabric up down stop start status bundle up-department up-orderer test test-unit test-integration test-faults test-multihost bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-fabric: ## build the pinned Fabric and Fabric CA binaries once (cached in .cache/)
-	@FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh >/dev/null
+# Build steps print with the time since make started; the Go tool's output
+# ("go: downloading ...", compiler errors) goes to the build log.
+BUILD_LOG   ?= $(CACHE)/build.log
+BUILD_START := $(shell date +%s.%N)
+export BUILD_LOG BUILD_START
 
-build: fabric ## build Fabric (cached) and the project's binaries
-	@mkdir -p $(PROJECT_BIN)
-	go build -o $(PROJECT_BIN)/ ./chaincode/cmd/ledgercc ./gateway/cmd/gateway ./indexer/cmd/indexer ./network/cmd/consortium
+fabric: ## build the pinned Fabric and Fabric CA binaries once (cached in .cache/; the Go tool's output in .cache/build.log)
+	@FABRIC_CA_VERSION=$(FABRIC_CA_VERSION) FABRIC_BIN_CACHE=$(CACHE)/fabric scripts/fabric-bins.sh
+
+build: fabric ## build Fabric (cached) and the project's binaries, each step with its elapsed time
+	@scripts/project-bins.sh $(PROJECT_BIN)
 
 up: build ## bring the whole consortium up (safe to run twice)
 	$(CONSORTIUM) up
@@ -45,14 +50,26 @@ start: ## start a stopped consortium again, state intact
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status
 
-DEPT ?=
-OUT  ?= $(RUN)/bundles/$(DEPT)
+DEPT    ?=
+ORDERER ?=
+OUT     ?= $(RUN)/bundles/$(or $(DEPT),$(ORDERER))
 BUNDLE_FLAGS ?=
-bundle: build ## write one department's bundle from the run folder: make bundle DEPT=Dept1MSP [OUT=dir] [BUNDLE_FLAGS=-with-ledger]
-	@test -n "$(DEPT)" || { echo "make bundle DEPT=<mspId> [OUT=<dir>] [BUNDLE_FLAGS=-with-ledger]"; exit 2; }
-	$(CONSORTIUM) bundle -dept $(DEPT) -out $(OUT) $(BUNDLE_FLAGS)
+bundle: build ## write a department's or an orderer's bundle from the run folder: make bundle DEPT=Dept1MSP|ORDERER=orderer1 [OUT=dir] [BUNDLE_FLAGS=-with-ledger]
+	@test -n "$(DEPT)$(ORDERER)" || { echo "make bundle DEPT=<mspId>|ORDERER=<name> [OUT=<dir>] [BUNDLE_FLAGS=-with-ledger]"; exit 2; }
+	$(CONSORTIUM) bundle $(if $(DEPT),-dept $(DEPT),-orderer $(ORDERER)) -out $(OUT) $(BUNDLE_FLAGS)
 
-test: test-unit test-integration ## unit tests, then integration and browser tests against a real consortium
+# A bundle is a run folder of its own, with its own topology file.
+BUNDLE ?=
+ON_BUNDLE = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(abspath $(BUNDLE)) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)
+up-department: build ## start one department on this host from its bundle (written with -with-ledger): make up-department BUNDLE=dir
+	@test -n "$(BUNDLE)" || { echo "make up-department BUNDLE=<bundle folder>"; exit 2; }
+	$(ON_BUNDLE) up-department
+
+up-orderer: build ## start one orderer on this host from its bundle: make up-orderer BUNDLE=dir
+	@test -n "$(BUNDLE)" || { echo "make up-orderer BUNDLE=<bundle folder>"; exit 2; }
+	$(ON_BUNDLE) up-orderer
+
+test: test-unit test-integration test-faults test-multihost ## unit tests; integration and browser tests against a real consortium; fault tests; the multi-host test (root)
 
 test-unit: ## unit tests (no network), in every module of the repository
 	go test $(GO_TEST_FLAGS) ./...
@@ -64,6 +81,9 @@ test-integration: build ## integration tests: reuse a running consortium or brin
 
 test-faults: build ## fault tests: SIGKILL an indexer, a peer and the Raft leader, stop and start everything, flood bad and conflicting calls
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" scripts/faults.sh
+
+test-multihost: build ## multi-host test (root): a network namespace per node on a bridge in 198.18.0.0/15, each started from its own bundle; the integration suite through each gateway; a department's link cut and restored; all torn down after
+	PROJECT_BIN=$(PROJECT_BIN) FABRIC_BIN=$(FABRIC_BIN) FABRIC_CFG=$(FABRIC_CFG) TOPOLOGY=$(TOPOLOGY) scripts/multihost.sh
 
 bench: build ## benchmark in one run: raw Fabric vs REST, indexer lag, replay of 100k tx, query latency, memory (BENCH_ARGS=-quick for a short run)
 	RUN=$(RUN) CONSORTIUM="$(CONSORTIUM)" BENCH_FLAGS="-root $(ROOT) -run $(RUN) -fabric-bin $(FABRIC_BIN) -project-bin $(PROJECT_BIN) -fabric-cfg $(FABRIC_CFG)" scripts/bench.sh $(BENCH_ARGS)

@@ -34,26 +34,36 @@ import (
 // folder named in configuration files is rewritten to the bundle's root,
 // which bundle.json records; a host that unpacks the bundle elsewhere calls
 // RelocateBundle.
+//
+// An orderer's bundle is the same for one ordering node: its own folder
+// (its MSP and TLS keys: not the ordering organization's CA, registrar or
+// admin, nor another orderer's), the ordering organization's and every
+// department's verifying MSP, the other orderers' TLS CA certificates, the
+// genesis block, the topology, and with -with-ledger its ledger (blocks,
+// Raft WAL and snapshots), from which UpOrderer starts it.
 
 // BundleManifestFile is the manifest's name at the bundle root.
 const BundleManifestFile = "bundle.json"
 
 // BundleManifest is bundle.json.
 type BundleManifest struct {
-	Department string    `json:"department"` // MSP ID
-	Name       string    `json:"name"`
-	Slug       string    `json:"slug"` // the department's folder under orgs/
-	Channel    string    `json:"channel"`
-	CreatedAt  time.Time `json:"createdAt"`
+	Department string `json:"department"` // MSP ID (the ordering organization's, for an orderer)
+	Name       string `json:"name"`
+	Slug       string `json:"slug"` // the organization's folder under orgs/
+	// Orderer names the ordering node whose bundle this is; empty for a
+	// department's.
+	Orderer   string    `json:"orderer,omitempty"`
+	Channel   string    `json:"channel"`
+	CreatedAt time.Time `json:"createdAt"`
 	// Layout says how paths resolve: "run folder", relative to the bundle root.
 	Layout string `json:"layout"`
 	// Root is the absolute folder that configuration files name in their
 	// paths (Rooted files); RelocateBundle moves it.
 	Root      string           `json:"root"`
-	Chaincode BundleChaincode  `json:"chaincode"`
-	Peer      BundleEndpoint   `json:"peer"`     // the department's own peer
-	Peers     []BundleEndpoint `json:"peers"`    // the other departments' peers (anchor peers)
-	Orderers  []BundleEndpoint `json:"orderers"` // the ordering service
+	Chaincode BundleChaincode  `json:"chaincode,omitzero"` // a department's
+	Peer      BundleEndpoint   `json:"peer,omitzero"`      // the department's own peer
+	Peers     []BundleEndpoint `json:"peers,omitempty"`    // the other departments' peers (anchor peers)
+	Orderers  []BundleEndpoint `json:"orderers"`           // the ordering service
 	Files     []BundleFile     `json:"files"`
 }
 
@@ -121,12 +131,67 @@ func (n *Net) Bundle(mspID, out string, opt BundleOptions) (*BundleManifest, err
 		}
 		return nil, fmt.Errorf("no department %q in the topology (it has %s)", mspID, strings.Join(ids, ", "))
 	}
-	block := n.path("channel", n.topo.Channel+".block")
-	for _, p := range []string{block, filepath.Join(n.peerDir(d), "tls", "server.key")} {
+	if err := n.bundleSource(filepath.Join(n.peerDir(d), "tls", "server.key")); err != nil {
+		return nil, err
+	}
+	items, m, err := n.bundleItems(d)
+	if err != nil {
+		return nil, err
+	}
+	if opt.WithLedger {
+		ledger, err := n.ledgerItems(departmentProcs(d), n.path("data", "peer-"+d.Slug()),
+			"the peer's ledger (blocks, state, its own private data, installed chaincode)")
+		if err != nil {
+			return nil, fmt.Errorf("ledger of %s: %w", d.MSPID, err)
+		}
+		items = append(items, ledger...)
+	}
+	return n.writeBundle(out, items, m)
+}
+
+// OrdererBundle writes the bundle of the orderer named name (its own keys
+// and, with WithLedger, its ledger; of everyone else public material only)
+// into out, as Bundle does for a department, audited the same way.
+func (n *Net) OrdererBundle(name, out string, opt BundleOptions) (*BundleManifest, error) {
+	o, ok := n.orderer(name)
+	if !ok {
+		var names []string
+		for _, x := range n.topo.Ordering.Nodes {
+			names = append(names, x.Name)
+		}
+		return nil, fmt.Errorf("no orderer %q in the topology (it has %s)", name, strings.Join(names, ", "))
+	}
+	if err := n.bundleSource(filepath.Join(n.ordererDir(o), "tls", "server.key")); err != nil {
+		return nil, err
+	}
+	items, m, err := n.ordererBundleItems(o)
+	if err != nil {
+		return nil, err
+	}
+	if opt.WithLedger {
+		ledger, err := n.ledgerItems([]string{o.Name}, n.path("data", o.Name), "the orderer's ledger (blocks, Raft WAL and snapshots)")
+		if err != nil {
+			return nil, fmt.Errorf("ledger of %s: %w", o.Name, err)
+		}
+		items = append(items, ledger...)
+	}
+	return n.writeBundle(out, items, m)
+}
+
+// bundleSource checks that the run folder holds a consortium: the genesis
+// block and the node's TLS key.
+func (n *Net) bundleSource(nodeKey string) error {
+	for _, p := range []string{n.path("channel", n.topo.Channel+".block"), nodeKey} {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("the run folder %s has no %s (run `up` first): %w", n.opts.Run, filepath.Base(p), err)
+			return fmt.Errorf("the run folder %s has no %s (run `up` first): %w", n.opts.Run, filepath.Base(p), err)
 		}
 	}
+	return nil
+}
+
+// writeBundle writes items and the manifest m into out and audits the
+// result; a bundle that fails either is removed.
+func (n *Net) writeBundle(out string, items []bundleItem, m *BundleManifest) (*BundleManifest, error) {
 	root, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
@@ -135,17 +200,6 @@ func (n *Net) Bundle(mspID, out string, opt BundleOptions) (*BundleManifest, err
 	existed := statErr == nil
 	if entries, err := os.ReadDir(root); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("bundle folder %s is not empty", root)
-	}
-	items, m, err := n.bundleItems(d)
-	if err != nil {
-		return nil, err
-	}
-	if opt.WithLedger {
-		ledger, err := n.ledgerItems(d)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, ledger...)
 	}
 	m.Root = root
 	m.CreatedAt = time.Now().UTC().Truncate(time.Second)
@@ -198,35 +252,39 @@ func removeBundle(root string, existed bool) {
 	}
 }
 
-// ledgerItems lists the department's peer's ledger, refusing while the
-// peer or its department's other processes run.
-func (n *Net) ledgerItems(d Department) ([]bundleItem, error) {
+// ledgerItems lists the files of a node's ledger folder dir, refusing while
+// any of procs (the node's processes) runs, so that the copy is consistent.
+func (n *Net) ledgerItems(procs []string, dir, purpose string) ([]bundleItem, error) {
 	recs, err := recorded(n.opts.Run)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range recs {
-		if r.Alive && slices.Contains(departmentProcs(d), r.Name) {
-			return nil, fmt.Errorf("%s is running: stop the department first (consortium stop %s)", r.Name, strings.Join(departmentProcs(d), " "))
+		if r.Alive && slices.Contains(procs, r.Name) {
+			return nil, fmt.Errorf("%s is running: stop it first (consortium stop %s)", r.Name, strings.Join(procs, " "))
 		}
 	}
-	dir := n.path("data", "peer-"+d.Slug())
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
 	var items []bundleItem
 	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || !e.Type().IsRegular() {
 			return err
 		}
+		// etcd preallocates the Raft WAL's next segment (64 MB of zeros,
+		// <n>.tmp) and makes it again when it finds none.
+		if strings.HasSuffix(p, ".tmp") && filepath.Base(filepath.Dir(filepath.Dir(p))) == "wal" {
+			return nil
+		}
 		r, err := filepath.Rel(n.opts.Run, p)
 		if err != nil {
 			return err
 		}
-		items = append(items, bundleItem{rel: filepath.ToSlash(r), src: p, purpose: "the peer's ledger (blocks, state, its own private data, installed chaincode)"})
+		items = append(items, bundleItem{rel: filepath.ToSlash(r), src: p, purpose: purpose})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger of %s: %w", d.MSPID, err)
-	}
-	return items, nil
+	return items, err
 }
 
 func (n *Net) department(mspID string) (Department, bool) {
@@ -238,51 +296,130 @@ func (n *Net) department(mspID string) (Department, bool) {
 	return Department{}, false
 }
 
+func (n *Net) orderer(name string) (Orderer, bool) {
+	for _, o := range n.topo.Ordering.Nodes {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return Orderer{}, false
+}
+
+// bundleList collects the items of a bundle, named relative to the run
+// folder.
+type bundleList struct {
+	n     *Net
+	items []bundleItem
+}
+
+func (l *bundleList) rel(p string) string {
+	r, err := filepath.Rel(l.n.opts.Run, p)
+	if err != nil {
+		panic(err) // every path here is built under the run folder
+	}
+	return filepath.ToSlash(r)
+}
+
+func (l *bundleList) add(p, purpose string) {
+	l.items = append(l.items, bundleItem{rel: l.rel(p), src: p, purpose: purpose})
+}
+
+// tree adds every file under dir, each with the purpose its path gives.
+func (l *bundleList) tree(dir string, purpose func(rel string) string) error {
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		l.add(p, purpose(l.rel(p)))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	return nil
+}
+
+// publicMSP adds an organization's verifying MSP, from a fixed list of
+// public files.
+func (l *bundleList) publicMSP(org, what string) {
+	for _, f := range []string{"cacerts/ca.pem", "tlscacerts/ca.pem", "config.yaml"} {
+		l.add(l.n.orgDir(org, "msp", f), "public MSP of "+what+" (verifies its members)")
+	}
+}
+
+// generated adds a file written for the bundle.
+func (l *bundleList) generated(rel string, data []byte, mode os.FileMode, purpose string) {
+	l.items = append(l.items, bundleItem{rel: rel, data: data, mode: mode, purpose: purpose})
+}
+
+// ordererBundleItems lists what goes into orderer o's bundle, and the
+// manifest without its files.
+func (n *Net) ordererBundleItems(o Orderer) ([]bundleItem, *BundleManifest, error) {
+	l := &bundleList{n: n}
+	// The node's own folder: its MSP and TLS keys. Not the rest of the
+	// ordering organization: its CA, registrar and admin keys stay where
+	// the organization keeps them, and each orderer holds only its own.
+	if err := l.tree(n.ordererDir(o), ordererPurpose); err != nil {
+		return nil, nil, err
+	}
+	l.publicMSP(ordererOrg, n.topo.Ordering.MSPID)
+	m := &BundleManifest{Department: n.topo.Ordering.MSPID, Name: n.topo.Ordering.Name, Slug: ordererOrg, Orderer: o.Name,
+		Channel: n.topo.Channel, Layout: "run folder"}
+	for _, x := range n.topo.Ordering.Nodes {
+		ca := filepath.Join(n.ordererDir(x), "tls", "ca.crt")
+		if x.Name != o.Name {
+			l.add(ca, "TLS CA certificate of "+x.Name)
+		}
+		m.Orderers = append(m.Orderers, BundleEndpoint{MSPID: n.topo.Ordering.MSPID, Name: x.Name, Address: x.Addr(x.Port),
+			Admin: x.Addr(x.AdminPort), TLSCACert: l.rel(ca)})
+	}
+	for _, d := range n.topo.Departments {
+		l.publicMSP(d.Slug(), d.MSPID)
+	}
+	l.add(n.path("channel", n.topo.Channel+".block"), "the channel's genesis block: the orderer joins with it when it has no ledger")
+	topo, err := os.ReadFile(n.opts.Topology)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.generated("topology.yaml", topo, 0o644, "the consortium's topology: every node's host and ports")
+	return l.items, m, nil
+}
+
+// ordererPurpose says what a file of an orderer's own folder is for.
+func ordererPurpose(rel string) string {
+	_, p, _ := strings.Cut(strings.TrimPrefix(rel, "orgs/"+ordererOrg+"/orderers/"), "/")
+	switch {
+	case strings.HasPrefix(p, "msp/"):
+		return "the orderer's MSP: its signing certificate and key"
+	case strings.HasPrefix(p, "tls/"):
+		return "the orderer's TLS certificate and key (server, cluster and admin listeners)"
+	}
+	return "the orderer's CA client configuration"
+}
+
 // bundleItems lists what goes into d's bundle, and the manifest without its
 // files.
 func (n *Net) bundleItems(d Department) ([]bundleItem, *BundleManifest, error) {
 	slug := d.Slug()
-	rel := func(p string) string {
-		r, err := filepath.Rel(n.opts.Run, p)
-		if err != nil {
-			panic(err) // every path here is built under the run folder
-		}
-		return filepath.ToSlash(r)
-	}
-	var items []bundleItem
-	add := func(p, purpose string) {
-		items = append(items, bundleItem{rel: rel(p), src: p, purpose: purpose})
-	}
+	l := &bundleList{n: n}
+	rel, add := l.rel, l.add
 	// The department's own organization, whole: its keys are its own.
-	own := n.orgDir(slug)
-	err := filepath.WalkDir(own, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		add(p, ownPurpose(rel(p), slug))
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", own, err)
+	if err := l.tree(n.orgDir(slug), func(rel string) string { return ownPurpose(rel, slug) }); err != nil {
+		return nil, nil, err
 	}
 	// Every other organization: public material only, from a fixed list.
-	public := func(org, what string) {
-		for _, f := range []string{"cacerts/ca.pem", "tlscacerts/ca.pem", "config.yaml"} {
-			add(n.orgDir(org, "msp", f), "public MSP of "+what+" (verifies its members)")
-		}
-	}
 	m := &BundleManifest{Department: d.MSPID, Name: d.Name, Slug: slug, Channel: n.topo.Channel, Layout: "run folder",
 		Peer: BundleEndpoint{MSPID: d.MSPID, Address: d.Addr(d.PeerPort), TLSCACert: rel(filepath.Join(n.peerDir(d), "tls", "ca.crt"))}}
 	for _, x := range n.topo.Departments {
 		if x.MSPID == d.MSPID {
 			continue
 		}
-		public(x.Slug(), x.MSPID)
+		l.publicMSP(x.Slug(), x.MSPID)
 		ca := filepath.Join(n.peerDir(x), "tls", "ca.crt")
 		add(ca, "TLS CA certificate of "+x.MSPID+"'s peer")
 		m.Peers = append(m.Peers, BundleEndpoint{MSPID: x.MSPID, Name: x.Name, Address: x.Addr(x.PeerPort), TLSCACert: rel(ca)})
 	}
-	public(ordererOrg, n.topo.Ordering.MSPID)
+	l.publicMSP(ordererOrg, n.topo.Ordering.MSPID)
 	for _, o := range n.topo.Ordering.Nodes {
 		ca := filepath.Join(n.ordererDir(o), "tls", "ca.crt")
 		add(ca, "TLS CA certificate of "+o.Name)
@@ -329,14 +466,12 @@ func (n *Net) bundleItems(d Department) ([]bundleItem, *BundleManifest, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	items = append(items, bundleItem{rel: "config/chaincode-" + slug + ".json", data: append(ccCfg, '\n'), mode: 0o644,
-		purpose: "the chaincode server's environment"})
+	l.generated("config/chaincode-"+slug+".json", append(ccCfg, '\n'), 0o644, "the chaincode server's environment")
 	topo, err := os.ReadFile(n.opts.Topology)
 	if err != nil {
 		return nil, nil, err
 	}
-	items = append(items, bundleItem{rel: "topology.yaml", data: topo, mode: 0o644,
-		purpose: "the consortium's topology: every node's host and ports"})
+	l.generated("topology.yaml", topo, 0o644, "the consortium's topology: every node's host and ports")
 	// The department's own people's initial passwords and tokens, to hand
 	// out on its host; never another department's.
 	for _, f := range []struct {
@@ -361,9 +496,9 @@ func (n *Net) bundleItems(d Department) ([]bundleItem, *BundleManifest, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		items = append(items, bundleItem{rel: f.name, data: append(raw, '\n'), mode: 0o600, purpose: f.purpose})
+		l.generated(f.name, append(raw, '\n'), 0o600, f.purpose)
 	}
-	return items, m, nil
+	return l.items, m, nil
 }
 
 func filterByMSP[T any](path, mspID string, msp func(T) string) ([]T, error) {
@@ -526,14 +661,15 @@ func ReadBundleManifest(dir string) (*BundleManifest, error) {
 
 // BundleAudit is what AuditBundle found in one bundle.
 type BundleAudit struct {
-	Department string
-	Files      int // files checked, the manifest included
-	// Problems, each naming the file: a private key of another organization
-	// (or one the run folder does not hold), a secret of secrets.json, a
-	// hash that does not match, a file the manifest does not list or lists
-	// but is missing, a configuration path under the root that names no
-	// file, and the department's own peer keys or the genesis block missing
-	// or different from the run folder's.
+	Department string // the department's MSP ID, or the orderer's name
+	Files      int    // files checked, the manifest included
+	// Problems, each naming the file: a private key outside the bundle's
+	// scope (another organization's; for an orderer, any but its own) or
+	// one the run folder does not hold, a secret of secrets.json, a hash
+	// that does not match, a file the manifest does not list or lists but
+	// is missing, a configuration path under the root that names no file,
+	// and the node's own keys or the genesis block missing or different
+	// from the run folder's.
 	Problems []string
 }
 
@@ -549,6 +685,18 @@ func (a *BundleAudit) problemf(format string, args ...any) {
 	a.Problems = append(a.Problems, fmt.Sprintf(format, args...))
 }
 
+// keyScope is the folder (slash path ending in "/", relative to the
+// bundle root) whose private keys the bundle may hold, and the folder of
+// the node it starts: a department's whole organization and its peer, or an
+// orderer's own folder, not the rest of the ordering organization.
+func (m *BundleManifest) keyScope() (scope, node string) {
+	if m.Orderer != "" {
+		node = "orgs/" + m.Slug + "/orderers/" + m.Orderer + "/"
+		return node, node
+	}
+	return "orgs/" + m.Slug + "/", "orgs/" + m.Slug + "/peer0/"
+}
+
 // runKey is one private key found in the run folder and its organization.
 type runKey struct {
 	org  string
@@ -560,23 +708,33 @@ type runKey struct {
 // private key of the run folder is collected by organization (PEM "PRIVATE
 // KEY" blocks, and the raw content of every keystore file, such as the CA's
 // Idemix IssuerSecretKey), and no file of the bundle may hold one of another
-// organization, by bytes or by public key; no secret of secrets.json may
-// appear (but the department's own initial passwords in its passwords.json); the manifest's hashes must match; the department's own peer keys
-// and the channel's genesis block must be there, identical to the run's.
+// organization (for an orderer's bundle: any but the orderer's own, so not
+// its organization's CA, registrar, admin or other orderers' keys), by bytes
+// or by public key; no secret of secrets.json may appear (but a department's
+// own initial passwords in its passwords.json); the manifest's
+// hashes must match; the node's own keys (the department's peer's, or the
+// orderer's) and the channel's genesis block must be there, identical to the
+// run's.
 func AuditBundle(run, dir string) (*BundleAudit, error) {
 	m, err := ReadBundleManifest(dir)
 	if err != nil {
 		return nil, err
 	}
 	a := &BundleAudit{Department: m.Department}
+	if m.Orderer != "" {
+		a.Department = m.Orderer
+	}
+	scope, node := m.keyScope()
 	keys, err := runKeys(run)
 	if err != nil {
 		return nil, err
 	}
-	byPub := map[string]runKey{}
+	// Every copy of a key counts: one that the run folder holds both in
+	// the bundle's scope and outside it is another's.
+	byPub := map[string][]runKey{}
 	for _, k := range keys {
 		if pub := publicKeyOf(k.der); pub != "" {
-			byPub[pub] = k
+			byPub[pub] = append(byPub[pub], k)
 		}
 	}
 	secrets, err := ReadSecrets(run)
@@ -621,19 +779,22 @@ func AuditBundle(run, dir string) (*BundleAudit, error) {
 			}
 		}
 		for _, blk := range privateBlocks(raw) {
-			k, ok := byPub[publicKeyOf(blk)]
-			if !ok {
-				k, ok = keyByDER(keys, blk)
+			copies := byPub[publicKeyOf(blk)]
+			if len(copies) == 0 {
+				copies = keysByDER(keys, blk)
 			}
-			switch {
-			case !ok:
+			if len(copies) == 0 {
 				a.problemf("%s holds a private key that is not in the run folder", r)
-			case k.org != m.Slug:
-				a.problemf("%s holds the private key of %s (%s)", r, k.org, k.path)
+			}
+			for _, k := range copies {
+				if !strings.HasPrefix(k.path, scope) {
+					a.problemf("%s holds the private key of %s (%s)", r, k.org, k.path)
+					break
+				}
 			}
 		}
 		for _, k := range keys {
-			if k.org != m.Slug && len(k.der) >= 16 && bytes.Contains(raw, k.der) {
+			if !strings.HasPrefix(k.path, scope) && len(k.der) >= 16 && bytes.Contains(raw, k.der) {
 				a.problemf("%s holds the key material of %s (%s)", r, k.org, k.path)
 			}
 		}
@@ -673,9 +834,12 @@ func AuditBundle(run, dir string) (*BundleAudit, error) {
 			}
 		}
 	}
-	peer := "orgs/" + m.Slug + "/peer0/"
-	same(peer+"msp/keystore/key.pem", "the peer's signing key")
-	same(peer+"tls/server.key", "the peer's TLS key")
+	what := "peer"
+	if m.Orderer != "" {
+		what = "orderer"
+	}
+	same(node+"msp/keystore/key.pem", "the "+what+"'s signing key")
+	same(node+"tls/server.key", "the "+what+"'s TLS key")
 	same("channel/"+m.Channel+".block", "the genesis block")
 	return a, nil
 }
@@ -795,11 +959,12 @@ func publicKeyOf(der []byte) string {
 	return string(raw)
 }
 
-func keyByDER(keys []runKey, der []byte) (runKey, bool) {
+func keysByDER(keys []runKey, der []byte) []runKey {
+	var out []runKey
 	for _, k := range keys {
 		if bytes.Equal(k.der, der) {
-			return k, true
+			out = append(out, k)
 		}
 	}
-	return runKey{}, false
+	return out
 }

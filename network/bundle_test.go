@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
@@ -41,9 +42,10 @@ departments:
 // fakeRun is a run folder laid out as `up` lays it out, with real keys and
 // certificates but no process behind it.
 type fakeRun struct {
-	n    *Net
-	keys map[string][][]byte // organization folder -> DER of every private key written
-	ecs  map[string]*ecdsa.PrivateKey
+	n     *Net
+	keys  map[string][][]byte // organization folder -> DER of every private key written
+	ecs   map[string]*ecdsa.PrivateKey
+	paths map[string][]byte // path under the run folder -> the key material written there
 }
 
 func newFakeRun(t *testing.T) *fakeRun {
@@ -57,7 +59,7 @@ func newFakeRun(t *testing.T) *fakeRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeRun{n: n, keys: map[string][][]byte{}, ecs: map[string]*ecdsa.PrivateKey{}}
+	f := &fakeRun{n: n, keys: map[string][][]byte{}, ecs: map[string]*ecdsa.PrivateKey{}, paths: map[string][]byte{}}
 	f.org(t, ordererOrg, func() {
 		for _, o := range n.topo.Ordering.Nodes {
 			f.node(t, ordererOrg, n.ordererDir(o), true)
@@ -113,6 +115,7 @@ func (f *fakeRun) key(t *testing.T, org, path string) *ecdsa.PrivateKey {
 	f.write(t, path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	f.keys[org] = append(f.keys[org], der)
 	f.ecs[path] = k
+	f.paths[path] = der
 	return k
 }
 
@@ -138,6 +141,7 @@ func (f *fakeRun) org(t *testing.T, org string, nodes func()) {
 	rand.Read(idemix)
 	f.write(t, n.orgDir(org, "ca", "server", "msp", "keystore", "IssuerSecretKey"), idemix, 0o644)
 	f.keys[org] = append(f.keys[org], idemix)
+	f.paths[n.orgDir(org, "ca", "server", "msp", "keystore", "IssuerSecretKey")] = idemix
 	db := append([]byte("SQLite format 3\x00"), []byte(n.opts.Run)...)
 	f.write(t, n.orgDir(org, "ca", "server", "fabric-ca-server.db"), db, 0o600)
 	f.write(t, n.orgDir(org, "ca", "server", "fabric-ca-server-config.yaml"), []byte("port: 7054\n"), 0o600)
@@ -497,5 +501,150 @@ func TestUpDepartmentRefuses(t *testing.T) {
 				t.Fatalf("up-department: %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOrdererBundle writes each orderer's bundle and checks that it holds
+// the orderer's own keys and no other key of the run folder (not its
+// organization's CA, registrar or admin, not the other orderers'), the
+// public MSPs, the genesis block, and with WithLedger its ledger.
+func TestOrdererBundle(t *testing.T) {
+	f := newFakeRun(t)
+	n := f.n
+	for _, o := range n.topo.Ordering.Nodes {
+		t.Run(o.Name, func(t *testing.T) {
+			f.write(t, n.path("data", o.Name, "ledger", "chains", "datashare", "blockfile_000000"), []byte("blocks of "+o.Name), 0o644)
+			out := filepath.Join(t.TempDir(), o.Name)
+			m, err := n.OrdererBundle(o.Name, out, BundleOptions{WithLedger: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Orderer != o.Name || m.Department != "OrdererMSP" || m.Slug != ordererOrg || len(m.Orderers) != len(n.topo.Ordering.Nodes) {
+				t.Errorf("manifest: orderer %q, department %q, slug %q, %d orderers", m.Orderer, m.Department, m.Slug, len(m.Orderers))
+			}
+			own := n.ordererDir(o) + string(filepath.Separator)
+			err = filepath.WalkDir(out, func(p string, e fs.DirEntry, err error) error {
+				if err != nil || e.IsDir() {
+					return err
+				}
+				raw, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				rel, _ := filepath.Rel(out, p)
+				for path, der := range f.paths {
+					if !strings.HasPrefix(path, own) && bytes.Contains(raw, der) {
+						t.Errorf("%s holds the key of %s", rel, path)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rel := range []string{"orgs/orderer/orderers/" + o.Name + "/msp/keystore/key.pem", "orgs/orderer/orderers/" + o.Name + "/tls/server.key",
+				"channel/datashare.block", "data/" + o.Name + "/ledger/chains/datashare/blockfile_000000", "orgs/orderer/msp/cacerts/ca.pem",
+				"orgs/dept2/msp/cacerts/ca.pem", "topology.yaml"} {
+				want, _ := os.ReadFile(filepath.Join(n.opts.Run, rel))
+				if rel == "topology.yaml" {
+					want, _ = os.ReadFile(n.opts.Topology)
+				}
+				if got, err := os.ReadFile(filepath.Join(out, rel)); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s missing from the bundle or not the run's (%v)", rel, err)
+				}
+			}
+			for _, rel := range []string{"orgs/orderer/ca", "orgs/orderer/users", "secrets.json", "credentials.json", "config"} {
+				if _, err := os.Stat(filepath.Join(out, rel)); err == nil {
+					t.Errorf("%s is in the bundle", rel)
+				}
+			}
+			moved := out + "-moved"
+			if err := os.Rename(out, moved); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := RelocateBundle(moved); err != nil {
+				t.Fatal(err)
+			}
+			if a, err := AuditBundle(n.opts.Run, moved); err != nil || a.Err() != nil {
+				t.Fatalf("audit of the relocated bundle: %v %v", err, a.Err())
+			}
+		})
+	}
+	if _, err := n.OrdererBundle("orderer9", t.TempDir(), BundleOptions{}); err == nil || !strings.Contains(err.Error(), "orderer1, orderer2") {
+		t.Errorf("unknown orderer: %v", err)
+	}
+}
+
+// TestOrdererBundleRefuses: an orderer's bundle holding a key of its own
+// organization that is not its own (another orderer's, the CA's) is refused
+// and removed.
+func TestOrdererBundleRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, want string
+	}{
+		{"another orderer's key", "orderers/orderer2/tls/server.key", "holds the private key of orderer (orgs/orderer/orderers/orderer2/"},
+		{"the CA's key", "ca/server/msp/keystore/0a1b_sk", "holds the private key of orderer (orgs/orderer/ca/server/"},
+		{"the CA's Idemix key", "ca/server/msp/keystore/IssuerSecretKey", "holds the key material of orderer (orgs/orderer/ca/server/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeRun(t)
+			raw, err := os.ReadFile(f.n.orgDir(ordererOrg, filepath.FromSlash(tc.from)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.write(t, f.n.orgDir(ordererOrg, "orderers", "orderer1", "msp", "keystore", "stray"), raw, 0o600)
+			out := filepath.Join(t.TempDir(), "b")
+			if _, err := f.n.OrdererBundle("orderer1", out, BundleOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("bundle: %v, want an error saying %q", err, tc.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("the refused bundle is still there: %v", err)
+			}
+		})
+	}
+}
+
+// TestUpNodeRefusesTheOtherKind: an orderer's bundle does not start as a
+// department, nor a department's as an orderer; a running orderer's ledger
+// is not bundled.
+func TestUpNodeRefusesTheOtherKind(t *testing.T) {
+	f := newFakeRun(t)
+	ob := filepath.Join(t.TempDir(), "orderer1")
+	if _, err := f.n.OrdererBundle("orderer1", ob, BundleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "dept1")
+	if _, err := f.n.Bundle("Dept1MSP", db, BundleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	open := func(dir string) *Net {
+		n, err := New(Options{Root: t.TempDir(), Run: dir, Topology: filepath.Join(dir, "topology.yaml")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := open(ob).UpDepartment(context.Background()); err == nil || !strings.Contains(err.Error(), "up-orderer") {
+		t.Errorf("up-department on an orderer's bundle: %v", err)
+	}
+	if err := open(db).UpOrderer(context.Background()); err == nil || !strings.Contains(err.Error(), "up-department") {
+		t.Errorf("up-orderer on a department's bundle: %v", err)
+	}
+	run, err := New(Options{Root: t.TempDir(), Run: f.n.opts.Run, Topology: f.n.opts.Topology})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.UpOrderer(context.Background()); err == nil || !strings.Contains(err.Error(), "is not a bundle") {
+		t.Errorf("up-orderer on a run folder: %v", err)
+	}
+	// A recorded, live orderer: this test process stands in for it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, f.n.path("pids", "orderer2.pid"), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), self)), 0o600)
+	f.write(t, f.n.path("data", "orderer2", "ledger", "x"), []byte("x"), 0o644)
+	if _, err := f.n.OrdererBundle("orderer2", filepath.Join(t.TempDir(), "o2"), BundleOptions{WithLedger: true}); err == nil || !strings.Contains(err.Error(), "orderer2 is running") {
+		t.Errorf("bundle of a running orderer with its ledger: %v", err)
 	}
 }

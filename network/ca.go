@@ -69,8 +69,11 @@ func (n *Net) startCA(ctx context.Context, c *orgCA) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// The server writes its root certificate in place: until the file
+	// parses, it may be there but empty or cut short.
+	pool := x509.NewCertPool()
 	for {
-		if _, err := os.Stat(c.rootCert()); err == nil {
+		if pem, err := os.ReadFile(c.rootCert()); err == nil && pool.AppendCertsFromPEM(pem) {
 			break
 		}
 		if err := alive(p); err != nil {
@@ -82,12 +85,6 @@ func (n *Net) startCA(ctx context.Context, c *orgCA) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(c.rootCert())
-	if err != nil {
-		return err
-	}
-	pool.AppendCertsFromPEM(pem)
 	if err := waitHTTP(wctx, p, c.url()+"/cainfo", &tls.Config{RootCAs: pool}); err != nil {
 		return err
 	}

@@ -20,12 +20,12 @@ import (
 // so Stop and Start work on the bundle as on a run folder.
 func (n *Net) UpDepartment(ctx context.Context) error {
 	n.start = time.Now()
-	m, err := ReadBundleManifest(n.opts.Run)
+	m, err := n.ownBundle()
 	if err != nil {
-		return fmt.Errorf("%s is not a bundle: %w", n.opts.Run, err)
+		return err
 	}
-	if m.Root != n.opts.Run {
-		return fmt.Errorf("the bundle's configuration names %s: run `consortium relocate-bundle %s` first", m.Root, n.opts.Run)
+	if m.Orderer != "" {
+		return fmt.Errorf("%s is the bundle of %s: start it with up-orderer", n.opts.Run, m.Orderer)
 	}
 	d, ok := n.department(m.Department)
 	if !ok {
@@ -127,6 +127,19 @@ func (n *Net) UpDepartment(ctx context.Context) error {
 	}
 	n.stepf("%s up from its bundle in %.1fs: gateway http://%s", d.MSPID, time.Since(n.start).Seconds(), d.Addr(d.GatewayPort))
 	return nil
+}
+
+// ownBundle reads the manifest of the bundle that is the Net's run folder,
+// refusing one whose configuration names another folder.
+func (n *Net) ownBundle() (*BundleManifest, error) {
+	m, err := ReadBundleManifest(n.opts.Run)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a bundle: %w", n.opts.Run, err)
+	}
+	if m.Root != n.opts.Run {
+		return nil, fmt.Errorf("the bundle's configuration names %s: run `consortium relocate-bundle %s` first", m.Root, n.opts.Run)
+	}
+	return m, nil
 }
 
 // startBundleCA starts the department's CA server on the home the bundle

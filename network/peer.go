@@ -126,8 +126,13 @@ func (n *Net) startPeers(ctx context.Context, block string) error {
 	})
 }
 
-// metric reads one Prometheus gauge or counter with the given label
-// fragment (e.g. `channel="datashare"`) from an operations endpoint; 0 if absent.
+// Metric reads one Prometheus gauge or counter with the given label
+// fragment (e.g. `channel="datashare"`) from a node's operations endpoint
+// (url: http://<host:opsPort>/metrics); 0 if absent.
+func Metric(ctx context.Context, url, name, label string) (float64, error) {
+	return metric(ctx, url, name, label)
+}
+
 func metric(ctx context.Context, url, name, label string) (float64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := http.DefaultClient.Do(req)

@@ -92,37 +92,21 @@ func (f *secretFinder) find(b []byte) []network.Secret {
 }
 
 // TestSecretsNowhere looks for every generated secret in every file of the
-// run folder (but the list itself) and in the command line and environment
-// of every process: none may hold one (fabric-ca-client, while it runs, is
-// the one child that holds a secret in its environment).
+// run folder (but the list itself; on a multi-host run, of every host's
+// folder too) and in the command line and environment of every process:
+// none may hold one (fabric-ca-client, while it runs, is the one child
+// that holds a secret in its environment).
 func TestSecretsNowhere(t *testing.T) {
 	f := newSecretFinder(t, runSecrets(t))
 	files := 0
-	err := filepath.WalkDir(shared.run, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	roots := []string{shared.run}
+	if l := multiHost(t); l != nil {
+		for _, h := range l.Hosts {
+			roots = append(roots, h.Bundle)
 		}
-		if !d.Type().IsRegular() || path == filepath.Join(shared.run, network.SecretsFile) {
-			return nil
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			if os.IsNotExist(err) { // removed while we walked (a Badger file, a .tmp)
-				return nil
-			}
-			return err
-		}
-		files++
-		for _, s := range f.find(raw) {
-			if s.Kind == network.SecretPassword && path == filepath.Join(shared.run, "passwords.json") {
-				continue // the one place a person's initial password is kept (0600)
-			}
-			t.Errorf("%s holds the %s secret of %s/%s", path, s.Kind, s.Org, s.Name)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	for _, root := range roots {
+		walkSecrets(t, f, root, &files)
 	}
 	procs := 0
 	entries, err := os.ReadDir("/proc")
@@ -152,6 +136,38 @@ func TestSecretsNowhere(t *testing.T) {
 		}
 	}
 	t.Logf("%d secrets looked for in %d files and %d processes", len(f.byText), files, procs)
+}
+
+// walkSecrets looks for the secrets in every file under root but the run
+// folder's list, counting the files.
+func walkSecrets(t *testing.T, f *secretFinder, root string, files *int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() || path == filepath.Join(shared.run, network.SecretsFile) {
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			if os.IsNotExist(err) { // removed while we walked (a Badger file, a .tmp)
+				return nil
+			}
+			return err
+		}
+		*files++
+		for _, s := range f.find(raw) {
+			if s.Kind == network.SecretPassword && path == filepath.Join(root, "passwords.json") {
+				continue // the one place people's initial passwords are kept (0600; a bundle's holds its department's, as its audit checks)
+			}
+			t.Errorf("%s holds the %s secret of %s/%s", path, s.Kind, s.Org, s.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestSecretsFileModes: the run folder is 0700 and nothing that logs,

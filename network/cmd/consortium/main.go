@@ -1,7 +1,7 @@
 // Command consortium brings the local consortium up, shows it, and takes it
-// down: `consortium up|down|status`; it writes a department's bundle
-// (`bundle`) and starts the department from it (`up-department`, the bundle
-// as run folder). The Makefile passes where the binaries and Fabric's sample
+// down: `consortium up|down|status`; it writes a department's or an
+// orderer's bundle (`bundle`) and starts the node from it (`up-department`,
+// `up-orderer`, the bundle as run folder). The Makefile passes where the binaries and Fabric's sample
 // configuration are.
 package main
 
@@ -35,7 +35,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId> -out <dir>|relocate-bundle <dir>|up-department (with -run <bundle>)|renew [-within 720h]")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +46,7 @@ func run(args []string) error {
 		return fmt.Errorf("a command is expected")
 	}
 	o.Out = os.Stdout
-	if fs.Arg(0) == "up-department" && o.Topology == "" && o.Run != "" {
+	if (fs.Arg(0) == "up-department" || fs.Arg(0) == "up-orderer") && o.Topology == "" && o.Run != "" {
 		o.Topology = filepath.Join(o.Run, "topology.yaml") // the bundle's
 	}
 	n, err := network.New(o)
@@ -70,6 +70,8 @@ func run(args []string) error {
 		return bundle(n, fs.Args()[1:])
 	case "up-department":
 		return n.UpDepartment(ctx)
+	case "up-orderer":
+		return n.UpOrderer(ctx)
 	case "relocate-bundle":
 		if fs.NArg() != 2 {
 			return fmt.Errorf("relocate-bundle takes the bundle's folder")
@@ -78,7 +80,11 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("bundle of %s now rooted at %s\n", m.Department, m.Root)
+		who := m.Department
+		if m.Orderer != "" {
+			who = m.Orderer
+		}
+		fmt.Printf("bundle of %s now rooted at %s\n", who, m.Root)
 		return nil
 	case "renew":
 		return renew(ctx, n, fs.Args()[1:])
@@ -147,19 +153,28 @@ func renew(ctx context.Context, n *network.Net, args []string) error {
 }
 
 // bundle writes one department's bundle from the run folder.
+
+// bundle writes one department's or one orderer's bundle from the run folder.
 func bundle(n *network.Net, args []string) error {
 	fs := flag.NewFlagSet("bundle", flag.ContinueOnError)
 	dept := fs.String("dept", "", "the department's MSP ID")
+	orderer := fs.String("orderer", "", "the orderer's name (instead of -dept)")
 	out := fs.String("out", "", "the bundle's folder (must not exist or be empty)")
 	var opt network.BundleOptions
-	fs.BoolVar(&opt.WithLedger, "with-ledger", false, "add the peer's ledger, for up-department (the department must be stopped)")
+	fs.BoolVar(&opt.WithLedger, "with-ledger", false, "add the node's ledger, for up-department or up-orderer (the node must be stopped)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dept == "" || *out == "" || fs.NArg() > 0 {
-		return fmt.Errorf("usage: consortium [flags] bundle -dept <mspId> -out <dir> [-with-ledger]")
+	if (*dept == "") == (*orderer == "") || *out == "" || fs.NArg() > 0 {
+		return fmt.Errorf("usage: consortium [flags] bundle -dept <mspId>|-orderer <name> -out <dir> [-with-ledger]")
 	}
-	m, err := n.Bundle(*dept, *out, opt)
+	var m *network.BundleManifest
+	var err error
+	if *orderer != "" {
+		m, err = n.OrdererBundle(*orderer, *out, opt)
+	} else {
+		m, err = n.Bundle(*dept, *out, opt)
+	}
 	if err != nil {
 		return err
 	}
@@ -169,7 +184,11 @@ func bundle(n *network.Net, args []string) error {
 			private++
 		}
 	}
-	fmt.Printf("bundle of %s: %d files (%d private) in %s, audited: no other organization's key or secret\n",
-		m.Department, len(m.Files), private, m.Root)
+	who := m.Department
+	if m.Orderer != "" {
+		who = m.Orderer
+	}
+	fmt.Printf("bundle of %s: %d files (%d private) in %s, audited: no key or secret but its own\n",
+		who, len(m.Files), private, m.Root)
 	return nil
 }
