@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -584,6 +585,12 @@ func TestServiceRoutes(t *testing.T) {
 			if !strings.Contains(text, "# TYPE gateway_http_requests_total counter") ||
 				!regexp.MustCompile(`(?m)^gateway_http_requests_total\{[^}]*route="/healthz"[^}]*\} [1-9]`).MatchString(text) {
 				t.Errorf("/metrics does not count the /healthz call in gateway_http_requests_total:\n%.2000s", text)
+			}
+			// The admin's certificate expires in the future (a year, as fabric-ca issues them).
+			if m := regexp.MustCompile(`(?m)^govshare_certificate_not_after_seconds\{role="admin",user="admin"\} ([0-9.e+]+)$`).FindStringSubmatch(text); m == nil {
+				t.Errorf("/metrics has no certificate expiry of the admin:\n%.2000s", text)
+			} else if v, _ := strconv.ParseFloat(m[1], 64); time.Unix(int64(v), 0).Before(time.Now().Add(24 * time.Hour)) {
+				t.Errorf("the admin's certificate expires at %s", time.Unix(int64(v), 0))
 			}
 
 			var doc struct {

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	fabid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -289,6 +290,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := registerCertExpiry(reg, people.People()); err != nil {
+		return err
+	}
 	router, err := httpapi.NewRouter(httpapi.Options{
 		Ledger:         m.ledger,
 		Index:          index,
@@ -385,4 +389,22 @@ func (m *Main) Close() error {
 		m.ledger = nil
 	}
 	return errors.Join(errs...)
+}
+
+// registerCertExpiry exports when each person's certificate expires
+// (govshare_certificate_not_after_seconds{user,role}, Unix seconds), so
+// that monitoring warns before `consortium renew` is due.
+func registerCertExpiry(reg *prometheus.Registry, people []*identity.Person) error {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "govshare_certificate_not_after_seconds",
+		Help: "When the certificate of each of the department's people expires, in Unix seconds.",
+	}, []string{"user", "role"})
+	for _, p := range people {
+		cert, err := fabid.CertificateFromPEM(p.ID.Credentials())
+		if err != nil {
+			return fmt.Errorf("certificate of %s: %w", p.User, err)
+		}
+		g.WithLabelValues(p.User, string(p.Role)).Set(float64(cert.NotAfter.Unix()))
+	}
+	return reg.Register(g)
 }
