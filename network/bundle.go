@@ -472,6 +472,11 @@ func (n *Net) bundleItems(d Department) ([]bundleItem, *BundleManifest, error) {
 		return nil, nil, err
 	}
 	l.generated("topology.yaml", topo, 0o644, "the consortium's topology: every node's host and ports")
+	if ca, err := os.ReadFile(n.path(TLSCAFile)); err == nil {
+		l.generated(TLSCAFile, ca, 0o644, "the CA roots that sign the gateways' TLS certificates, for their clients")
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
 	// The department's own people's initial passwords and tokens, to hand
 	// out on its host; never another department's.
 	for _, f := range []struct {

@@ -73,6 +73,7 @@ func newFakeRun(t *testing.T) *fakeRun {
 				f.node(t, d.Slug(), n.userDir(d, p.User), false)
 			}
 			f.node(t, d.Slug(), n.userDir(d, IndexerUser), false)
+			f.node(t, d.Slug(), n.orgDir(d.Slug(), GatewayUser), true)
 			pkg, err := ccaasPackage("ledger_1", d.Addr(d.ChaincodePort))
 			if err != nil {
 				t.Fatal(err)

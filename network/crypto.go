@@ -77,6 +77,7 @@ func (n *Net) identities(ctx context.Context) error {
 			o.enroll = append(o.enroll, e)
 		}
 		o.enroll = append(o.enroll, enrollment{user: IndexerUser, typ: "client", dir: n.userDir(d, IndexerUser)})
+		o.enroll = append(o.enroll, enrollment{user: GatewayUser, typ: "client", dir: n.orgDir(d.Slug(), GatewayUser), tls: true, hosts: []string{d.Host}})
 		orgs = append(orgs, o)
 	}
 	return parallel(len(orgs), func(i int) error {

@@ -110,13 +110,17 @@ func (n *Net) UpDepartment(ctx context.Context) error {
 			if err := waitHTTP(wctx, ix, n.indexerAddr(d), nil); err != nil {
 				return err
 			}
-			gwReady := "http://" + d.Addr(d.GatewayPort) + "/readyz"
+			gwReady := n.topo.GatewayURL(d) + "/readyz"
 			gw, err := n.procs.start(procSpec{Name: "gateway-" + slug, Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
 				Args: []string{"-config", n.path("config", "gateway-"+slug+".json")}, Ready: gwReady})
 			if err != nil {
 				return err
 			}
-			return waitHTTP(wctx, gw, gwReady, nil)
+			conf, err := n.gatewayTLS()
+			if err != nil {
+				return err
+			}
+			return waitHTTP(wctx, gw, gwReady, conf)
 		}},
 	}
 	for _, s := range steps {
@@ -125,7 +129,7 @@ func (n *Net) UpDepartment(ctx context.Context) error {
 			return err
 		}
 	}
-	n.stepf("%s up from its bundle in %.1fs: gateway http://%s", d.MSPID, time.Since(n.start).Seconds(), d.Addr(d.GatewayPort))
+	n.stepf("%s up from its bundle in %.1fs: gateway %s", d.MSPID, time.Since(n.start).Seconds(), n.topo.GatewayURL(d))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -118,7 +119,13 @@ func (n *Net) Start(ctx context.Context, names ...string) error {
 			if strings.HasPrefix(batch[i].Ready, "tcp:") {
 				return waitTCP(wctx, p, strings.TrimPrefix(batch[i].Ready, "tcp:"))
 			}
-			return waitHTTP(wctx, p, batch[i].Ready, nil)
+			var conf *tls.Config
+			if strings.HasPrefix(batch[i].Ready, "https://") { // a gateway
+				if conf, err = n.gatewayTLS(); err != nil {
+					return err
+				}
+			}
+			return waitHTTP(wctx, p, batch[i].Ready, conf)
 		})
 		if err != nil {
 			n.explain(err)

@@ -82,16 +82,23 @@ type peerRef struct {
 }
 
 type gatewayConfig struct {
-	MSPID      string  `json:"mspId"`
-	Listen     string  `json:"listen"`
-	Channel    string  `json:"channel"`
-	Chaincode  string  `json:"chaincode"`
-	Peer       peerRef `json:"peer"`
-	IndexerURL string  `json:"indexerURL"`
-	Identities string  `json:"identities"`
+	MSPID      string    `json:"mspId"`
+	Listen     string    `json:"listen"`
+	Channel    string    `json:"channel"`
+	Chaincode  string    `json:"chaincode"`
+	Peer       peerRef   `json:"peer"`
+	IndexerURL string    `json:"indexerURL"`
+	Identities string    `json:"identities"`
+	TLS        *tlsFiles `json:"tls,omitempty"`
+	PlainHTTP  bool      `json:"plainHTTP,omitempty"`
 	// CA and Orderers serve POST /v1/people/{user}/revoke.
 	CA       caRef     `json:"ca"`
 	Orderers []peerRef `json:"orderers"`
+}
+
+type tlsFiles struct {
+	CertPath string `json:"certPath"`
+	KeyPath  string `json:"keyPath"`
 }
 
 type caRef struct {
@@ -174,7 +181,11 @@ func (n *Net) writeServiceConfigs() error {
 		gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
 			Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
 			CA:       caRef{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
-			Orderers: n.ordererRefs()}
+			Orderers: n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
+		if !n.topo.PlainHTTP {
+			dir := n.orgDir(d.Slug(), GatewayUser, "tls")
+			gw.TLS = &tlsFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}
+		}
 		if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
 			return err
 		}
@@ -187,7 +198,10 @@ func (n *Net) writeServiceConfigs() error {
 			return err
 		}
 		eps.Departments = append(eps.Departments, EndpointDept{MSPID: d.MSPID, Name: d.Name,
-			Gateway: "http://" + d.Addr(d.GatewayPort), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)})
+			Gateway: n.topo.GatewayURL(d), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)})
+	}
+	if err := n.writeTLSCA(); err != nil {
+		return err
 	}
 	if err := writeJSON(n.path("credentials.json"), creds, 0o600); err != nil {
 		return err
@@ -225,11 +239,15 @@ func (n *Net) startServices(ctx context.Context) error {
 		}
 		gw, err := n.procs.start(procSpec{Name: "gateway-" + d.Slug(), Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
 			Args:  []string{"-config", n.path("config", "gateway-"+d.Slug()+".json")},
-			Ready: "http://" + d.Addr(d.GatewayPort) + "/readyz"})
+			Ready: n.topo.GatewayURL(d) + "/readyz"})
 		if err != nil {
 			return err
 		}
-		return waitHTTP(wctx, gw, "http://"+d.Addr(d.GatewayPort)+"/readyz", nil)
+		conf, err := n.gatewayTLS()
+		if err != nil {
+			return err
+		}
+		return waitHTTP(wctx, gw, n.topo.GatewayURL(d)+"/readyz", conf)
 	})
 }
 
@@ -257,7 +275,7 @@ func (n *Net) smoke(ctx context.Context) error {
 	if err := parallel(len(deps), func(i int) error {
 		d := deps[i]
 		body, _ := json.Marshal(map[string]string{"name": d.Name, "code": d.Code, "level": string(d.Level)})
-		_, err := httpJSON(ctx, http.MethodPut, "http://"+d.Addr(d.GatewayPort)+"/v1/departments/me", token(d.MSPID), body, http.StatusOK, http.StatusCreated)
+		_, err := n.httpJSON(ctx, http.MethodPut, n.topo.GatewayURL(d)+"/v1/departments/me", token(d.MSPID), body, http.StatusOK, http.StatusCreated)
 		if err != nil {
 			return fmt.Errorf("set profile of %s: %w", d.MSPID, err)
 		}
@@ -269,7 +287,7 @@ func (n *Net) smoke(ctx context.Context) error {
 		return err
 	}
 	for _, d := range deps {
-		out, err := httpJSON(ctx, http.MethodGet, "http://"+d.Addr(d.GatewayPort)+"/v1/departments", token(d.MSPID), nil, http.StatusOK)
+		out, err := n.httpJSON(ctx, http.MethodGet, n.topo.GatewayURL(d)+"/v1/departments", token(d.MSPID), nil, http.StatusOK)
 		if err != nil {
 			return fmt.Errorf("list departments at %s: %w", d.MSPID, err)
 		}
@@ -288,7 +306,13 @@ func (n *Net) smoke(ctx context.Context) error {
 	return nil
 }
 
-func httpJSON(ctx context.Context, method, url, token string, body []byte, want ...int) ([]byte, error) {
+// httpJSON calls a gateway, trusting the run's tls-ca.pem.
+func (n *Net) httpJSON(ctx context.Context, method, url, token string, body []byte, want ...int) ([]byte, error) {
+	hc, err := n.gatewayClient()
+	if err != nil {
+		return nil, err
+	}
+	defer hc.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
@@ -299,7 +323,7 @@ func httpJSON(ctx context.Context, method, url, token string, body []byte, want 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -341,10 +365,10 @@ func (n *Net) initPolicy(ctx context.Context, token func(msp string) string) err
 	if err != nil {
 		return err
 	}
-	gw := "http://" + via.Addr(via.GatewayPort) + "/v1/policy"
-	if _, err := httpJSON(ctx, http.MethodPost, gw, token(via.MSPID), body, http.StatusCreated); err != nil {
+	gw := n.topo.GatewayURL(via) + "/v1/policy"
+	if _, err := n.httpJSON(ctx, http.MethodPost, gw, token(via.MSPID), body, http.StatusCreated); err != nil {
 		// Set already (a smoke run again): fine if it is this policy.
-		out, gerr := httpJSON(ctx, http.MethodGet, gw, token(via.MSPID), nil, http.StatusOK)
+		out, gerr := n.httpJSON(ctx, http.MethodGet, gw, token(via.MSPID), nil, http.StatusOK)
 		var p domain.Policy
 		if gerr != nil || json.Unmarshal(out, &p) != nil || !samePolicy(p, in) {
 			return fmt.Errorf("set the consortium policy through %s: %w", via.MSPID, err)

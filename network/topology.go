@@ -19,7 +19,11 @@ type Topology struct {
 		Name    string `yaml:"name"`
 		Version string `yaml:"version"`
 	} `yaml:"chaincode"`
-	BasePort    int          `yaml:"basePort"`
+	BasePort int `yaml:"basePort"`
+	// PlainHTTP serves the REST gateways without TLS, for local
+	// development only; by default each serves HTTPS with a certificate
+	// from its department's CA.
+	PlainHTTP   bool         `yaml:"plainHTTP"`
 	Host        string       `yaml:"host"`
 	Ordering    Ordering     `yaml:"ordering"`
 	Departments []Department `yaml:"departments"`

@@ -107,9 +107,13 @@ func (n *Net) explain(err error) {
 func (n *Net) printEndpoints() {
 	var parts []string
 	for _, d := range n.topo.Departments {
-		parts = append(parts, fmt.Sprintf("%s http://%s", d.MSPID, d.Addr(d.GatewayPort)))
+		parts = append(parts, fmt.Sprintf("%s %s", d.MSPID, n.topo.GatewayURL(d)))
 	}
-	fmt.Fprintf(n.opts.Out, "gateways: %s (credentials in %s)\n", strings.Join(parts, ", "), n.path("credentials.json"))
+	trust := ""
+	if !n.topo.PlainHTTP {
+		trust = ", their TLS roots in " + n.path(TLSCAFile)
+	}
+	fmt.Fprintf(n.opts.Out, "gateways: %s (credentials in %s%s)\n", strings.Join(parts, ", "), n.path("credentials.json"), trust)
 }
 
 // running reports whether a complete consortium is up; if not, why names
@@ -129,7 +133,10 @@ func (n *Net) running(ctx context.Context) (ok bool, why string) {
 	}
 	for _, d := range n.topo.Departments {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := waitHTTP(cctx, nil, "http://"+d.Addr(d.GatewayPort)+"/readyz", nil)
+		conf, err := n.gatewayTLS()
+		if err == nil {
+			err = waitHTTP(cctx, nil, n.topo.GatewayURL(d)+"/readyz", conf)
+		}
 		cancel()
 		if err != nil {
 			return false, "gateway of " + d.MSPID + " is not ready"

@@ -47,6 +47,26 @@ else
 fi
 
 mkdir -p "$GOVSHARE_SCREENSHOTS"
+# The gateways serve HTTPS with certificates from their departments' CAs:
+# node's fetch trusts the run's tls-ca.pem (NODE_EXTRA_CA_CERTS), Chromium an
+# NSS database, in a home of its own, holding each of those roots.
+BROWSER_HOME=""
+if [[ -f "$RUN/tls-ca.pem" ]]; then
+  if ! command -v certutil >/dev/null; then
+    echo "browser-test: installing certutil (libnss3-tools)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss3-tools >/dev/null
+  fi
+  BROWSER_HOME="$ROOT/.cache/browser-home"
+  rm -rf "$BROWSER_HOME"
+  mkdir -p "$BROWSER_HOME/.pki/nssdb"
+  certutil -N -d "sql:$BROWSER_HOME/.pki/nssdb" --empty-password
+  csplit -s -z -f "$BROWSER_HOME/root-" "$RUN/tls-ca.pem" '/-----BEGIN CERTIFICATE-----/' '{*}'
+  for f in "$BROWSER_HOME"/root-*; do
+    certutil -A -d "sql:$BROWSER_HOME/.pki/nssdb" -n "govshare-$(basename "$f")" -t "C,," -i "$f"
+  done
+  export NODE_EXTRA_CA_CERTS="$RUN/tls-ca.pem"
+fi
 cd "$TESTDIR"
-GOVSHARE_RUN="$RUN" node --test --test-concurrency=1 --test-reporter=spec console.test.mjs
+GOVSHARE_RUN="$RUN" GOVSHARE_BROWSER_HOME="$BROWSER_HOME" node --test --test-concurrency=1 --test-reporter=spec console.test.mjs
 echo "browser-test: screenshots in $GOVSHARE_SCREENSHOTS"

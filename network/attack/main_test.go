@@ -356,7 +356,7 @@ func (p *person) must(want int, method, path string, body any) response {
 
 func send(t *testing.T, req *http.Request) response {
 	t.Helper()
-	return sendWith(t, http.DefaultClient, req)
+	return sendWith(t, gatewayHTTP, req)
 }
 
 func sendWith(t *testing.T, hc *http.Client, req *http.Request) response {

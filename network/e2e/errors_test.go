@@ -88,7 +88,7 @@ func (p *person) send(method, path string, header map[string]string, body any) r
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := gatewayHTTP.Do(req)
 	if err != nil {
 		p.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -31,7 +31,7 @@ func (p *person) keyed(key, path string, body any) response {
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := gatewayHTTP.Do(req)
 	if err != nil {
 		p.t.Fatalf("POST %s: %v", path, err)
 	}

@@ -206,7 +206,15 @@ func (a answer) decode(t *testing.T, v any) {
 }
 
 // httpClient bounds every call above the gateway's own 30 s request deadline.
-var httpClient = &http.Client{Timeout: 45 * time.Second}
+// It trusts the run's tls-ca.pem.
+var httpClient = func() *http.Client {
+	hc, err := network.GatewayClient(os.Getenv("GOVSHARE_RUN"), 45*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults: gateway client:", err)
+		os.Exit(2)
+	}
+	return hc
+}()
 
 // call sends one request; it never fails a test, so that load goroutines
 // can use it. body is JSON-encoded unless it is a string or bytes.

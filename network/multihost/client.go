@@ -85,7 +85,7 @@ func (v *View) Call(ctx context.Context, mspID, role, method, path string, body 
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+d.Addr(d.GatewayPort)+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, v.Topology.GatewayURL(d)+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -93,7 +93,11 @@ func (v *View) Call(ctx context.Context, mspID, role, method, path string, body 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc, err := network.GatewayClient(v.Dir, 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

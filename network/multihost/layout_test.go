@@ -141,6 +141,7 @@ func TestWriteView(t *testing.T) {
 		write(filepath.Join(h.Bundle, "logs", "peer-"+slug+".log"), "log of "+slug)
 		write(filepath.Join(h.Bundle, "data", "indexer-"+slug, "MANIFEST"), "badger")
 		write(filepath.Join(h.Bundle, "config", "gateway-"+slug+".json"), "{}")
+		write(filepath.Join(h.Bundle, "tls-ca.pem"), "roots")
 		write(filepath.Join(h.Bundle, "config", "peer", "core.yaml"), "peer:")
 		write(filepath.Join(h.Bundle, "orgs", slug, "users", "operator1", "msp", "keystore", "key.pem"), "key of "+slug)
 	}
@@ -160,7 +161,7 @@ func TestWriteView(t *testing.T) {
 	for _, ep := range v.Endpoints.Departments {
 		h, _ := l.Department(ep.MSPID)
 		slug := h.Name
-		if !strings.HasPrefix(ep.Gateway, "http://"+h.Address+":") || ep.Indexer != "unix:"+filepath.Join(h.Bundle, "sock", "indexer-"+slug+".sock") {
+		if !strings.HasPrefix(ep.Gateway, "https://"+h.Address+":") || ep.Indexer != "unix:"+filepath.Join(h.Bundle, "sock", "indexer-"+slug+".sock") {
 			t.Errorf("%s: gateway %s, indexer %s", ep.MSPID, ep.Gateway, ep.Indexer)
 		}
 		for rel, want := range map[string]string{

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/govshare/ledger/network"
 )
 
 // WaitReady waits, within ctx, until the laid-out consortium commits
@@ -33,8 +35,12 @@ func WaitReady(ctx context.Context, v *View, out io.Writer) error {
 	}
 	for _, d := range v.Topology.Departments {
 		if err := poll(ctx, func() error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Addr(d.GatewayPort)+"/readyz", nil)
-			resp, err := http.DefaultClient.Do(req)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, v.Topology.GatewayURL(d)+"/readyz", nil)
+			hc, err := network.GatewayClient(v.Dir, 0)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
 			if err != nil {
 				return err
 			}

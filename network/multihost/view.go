@@ -47,7 +47,7 @@ func WriteView(l *Layout, out, secrets string) error {
 			return fmt.Errorf("no host for %s", d.MSPID)
 		}
 		eps.Departments = append(eps.Departments, network.EndpointDept{MSPID: d.MSPID, Name: d.Name,
-			Gateway: "http://" + d.Addr(d.GatewayPort), Indexer: "unix:" + filepath.Join(h.Bundle, "sock", "indexer-"+d.Slug()+".sock"),
+			Gateway: topo.GatewayURL(d), Indexer: "unix:" + filepath.Join(h.Bundle, "sock", "indexer-"+d.Slug()+".sock"),
 			Peer: d.Addr(d.PeerPort)})
 		if err := appendJSON(filepath.Join(h.Bundle, "credentials.json"), &creds); err != nil {
 			return err
@@ -67,6 +67,17 @@ func WriteView(l *Layout, out, secrets string) error {
 		{"up.json", map[string]string{"topology": l.Topology}, 0o644},
 	} {
 		if err := writeJSON(filepath.Join(out, f.name), f.v, f.mode); err != nil {
+			return err
+		}
+	}
+	if !topo.PlainHTTP {
+		// Every department's bundle carries the same roots: the first's will do.
+		h, _ := l.Department(topo.Departments[0].MSPID)
+		raw, err := os.ReadFile(filepath.Join(h.Bundle, network.TLSCAFile))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, network.TLSCAFile), raw, 0o644); err != nil {
 			return err
 		}
 	}

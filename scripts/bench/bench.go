@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -194,7 +193,7 @@ func (b *Bench) consortiumQueries(ctx context.Context) error {
 	if d == nil {
 		return errors.New("no department has both an evaluator and an auditor")
 	}
-	hc := &http.Client{Timeout: 30 * time.Second}
+	hc := b.c.GatewayClient(30*time.Second, 4)
 	defer hc.CloseIdleConnections()
 	n, warm := b.cfg.QuerySamples, 3
 	period := time.Now().UTC().Format("2006-01")

@@ -30,6 +30,20 @@ type Consortium struct {
 	Depts     []Dept
 }
 
+// GatewayClient is an HTTP client of the gateways that trusts the run's
+// tls-ca.pem and keeps up to conns idle connections to each.
+func (c *Consortium) GatewayClient(timeout time.Duration, conns int) *http.Client {
+	hc, err := network.GatewayClient(c.Run, timeout)
+	if err != nil {
+		// LoadConsortium read the run folder; a tls-ca.pem that does not
+		// parse is a broken run folder.
+		panic(err)
+	}
+	tr := hc.Transport.(*http.Transport)
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout = 4*conns, conns, time.Minute
+	return hc
+}
+
 // Dept is one department: where its peer, gateway and indexer listen, and
 // its people's tokens.
 type Dept struct {
@@ -53,6 +67,9 @@ type Credential struct {
 
 // LoadConsortium reads the run folder of a consortium that is up.
 func LoadConsortium(run string) (*Consortium, error) {
+	if _, err := network.GatewayClient(run, 0); err != nil { // the gateways' TLS roots
+		return nil, err
+	}
 	eps, err := network.ReadEndpoints(run)
 	if err != nil {
 		return nil, fmt.Errorf("read endpoints of %s (is the consortium up?): %w", run, err)

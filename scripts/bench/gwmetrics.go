@@ -40,7 +40,7 @@ func (s gwSums) minus(o gwSums) Breakdown {
 // scrapeGateways adds up the write metrics of every gateway.
 func scrapeGateways(ctx context.Context, c *Consortium) (gwSums, error) {
 	var total gwSums
-	hc := &http.Client{}
+	hc := c.GatewayClient(0, 2)
 	defer hc.CloseIdleConnections()
 	for _, d := range c.Depts {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.Gateway+"/metrics", nil)

@@ -22,8 +22,7 @@ type REST struct {
 
 // NewREST makes a client that keeps up to conns connections to each gateway.
 func NewREST(c *Consortium, conns int) *REST {
-	tr := &http.Transport{MaxIdleConns: 4 * conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}
-	return &REST{c: c, hc: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	return &REST{c: c, hc: c.GatewayClient(2*time.Minute, conns)}
 }
 
 // Close drops the idle connections.

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -79,6 +80,17 @@ type Config struct {
 	// them that route answers 503.
 	CA       *fabricca.Config `json:"ca,omitempty"`
 	Orderers []fabric.Orderer `json:"orderers,omitempty"`
+	// TLS is the certificate (from the department's CA) and key the REST
+	// API and console are served with. Without it the gateway refuses to
+	// start unless PlainHTTP says so (local development only).
+	TLS       *TLSFiles `json:"tls,omitempty"`
+	PlainHTTP bool      `json:"plainHTTP,omitempty"`
+}
+
+// TLSFiles names a PEM certificate (chain) and its key.
+type TLSFiles struct {
+	CertPath string `json:"certPath"`
+	KeyPath  string `json:"keyPath"`
 }
 
 // defaultConfig suits department 1 of the local consortium (basePort 7000).
@@ -130,6 +142,14 @@ func (c *Config) Validate() error {
 		if p != "" && !filepath.IsAbs(p) {
 			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", name, p))
 		}
+	}
+	switch {
+	case c.TLS == nil && !c.PlainHTTP:
+		errs = append(errs, errors.New("tls (certPath, keyPath) is required; set plainHTTP: true to serve plain HTTP for local development"))
+	case c.TLS != nil && c.PlainHTTP:
+		errs = append(errs, errors.New("tls and plainHTTP are both set: choose one"))
+	case c.TLS != nil && (!filepath.IsAbs(c.TLS.CertPath) || !filepath.IsAbs(c.TLS.KeyPath)):
+		errs = append(errs, errors.New("tls.certPath and tls.keyPath must be absolute paths"))
 	}
 	if c.CA != nil && len(c.Orderers) == 0 {
 		errs = append(errs, errors.New("ca is set but orderers is empty: revoking a person needs both"))
@@ -308,6 +328,15 @@ func (m *Main) Run(ctx context.Context) error {
 	m.listener, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if c.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(c.TLS.CertPath, c.TLS.KeyPath)
+		if err != nil {
+			m.listener.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		m.listener = tls.NewListener(m.listener, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"}})
 	}
 	m.server = &http.Server{
 		Handler:           router,

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -77,10 +78,12 @@ func setup(t *testing.T, keyMode os.FileMode) (configPath string) {
 	if err := os.WriteFile(idPath, ids, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	tlsCert, tlsKey := writeServerCert(t, dir)
 	cfg, _ := json.Marshal(map[string]any{
 		"mspId": "Dept1MSP", "listen": "127.0.0.1:1", "channel": "datashare", "chaincode": "ledger",
 		"peer":       map[string]string{"endpoint": freeAddr(t), "tlsCACert": caCert, "hostOverride": "localhost"},
 		"indexerURL": "http://" + freeAddr(t), "identities": idPath,
+		"tls": map[string]string{"certPath": tlsCert, "keyPath": tlsKey},
 	})
 	configPath = filepath.Join(dir, "gateway.json")
 	if err := os.WriteFile(configPath, cfg, 0o600); err != nil {
@@ -108,14 +111,22 @@ func TestMainServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	base := "http://" + m.Addr()
+	base := "https://" + m.Addr()
+	// Plain HTTP to the TLS listener is refused.
+	if resp, err := http.Get("http://" + m.Addr() + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Fatal("the gateway answered plain HTTP")
+		}
+		resp.Body.Close()
+	}
+	hc := serverClient(t, filepath.Dir(cfg))
 
 	get := func(path, token string) (*http.Response, string) {
 		req, _ := http.NewRequest("GET", base+path, nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,4 +276,41 @@ func TestMainAttestor(t *testing.T) {
 			t.Fatalf("logs: %s", logs)
 		}
 	})
+}
+
+// writeServerCert writes a self-signed TLS certificate for 127.0.0.1 and its key.
+func writeServerCert(t *testing.T, dir string) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	certPath, keyPath = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath
+}
+
+// serverClient trusts the certificate writeServerCert wrote into dir.
+func serverClient(t *testing.T, dir string) *http.Client {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "server.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(raw)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
 }

@@ -38,6 +38,9 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1440, height: 900 },
     deviceScaleFactor: 1,
+    // HTTPS gateways: Chromium trusts the roots in this home's NSS database
+    // (scripts/browser-test.sh), never "ignore certificate errors".
+    env: process.env.GOVSHARE_BROWSER_HOME ? { ...process.env, HOME: process.env.GOVSHARE_BROWSER_HOME } : process.env,
   });
 });
 
