@@ -22,7 +22,7 @@ import (
 
 // writeCredentials writes a certificate (with a fabric-ca role attribute
 // when role is not empty) and its PKCS #8 key, and returns their paths.
-func writeCredentials(t *testing.T, dir, name, role string, keyMode os.FileMode) (certPath, keyPath string) {
+func writeCredentials(t testing.TB, dir, name, role string, keyMode os.FileMode) (certPath, keyPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
