@@ -33,11 +33,20 @@ import (
 
 // keyedNonce is the nonce of p's write under key. creator is fixed for a
 // person, so the concatenation is one-to-one in key.
-func keyedNonce(creator []byte, key string) []byte {
+//
+// A keyed write whose transaction was invalidated for a read conflict (see
+// retryReason) changed nothing, and is tried again as attempt 1, 2, ...: the
+// same derivation with the attempt number appended, so that every attempt
+// of a key is known in advance and a retry of the request walks them in
+// order, answering from the first that is not such a conflict.
+func keyedNonce(creator []byte, key string, attempt int) []byte {
 	h := sha256.New()
 	h.Write([]byte("govshare-idem\x00"))
 	h.Write(creator)
 	h.Write([]byte(key))
+	if attempt > 0 {
+		fmt.Fprintf(h, "\x00attempt %d", attempt)
+	}
 	return h.Sum(nil)[:24]
 }
 
@@ -48,13 +57,13 @@ func creator(p *identity.Person) ([]byte, error) {
 }
 
 // KeyedTxID is the transaction ID of p's write under key, the same for
-// every retry.
+// every retry (its first attempt; see keyedNonce).
 func KeyedTxID(p *identity.Person, key string) (string, error) {
 	c, err := creator(p)
 	if err != nil {
 		return "", err
 	}
-	id := sha256.Sum256(append(keyedNonce(c, key), c...))
+	id := sha256.Sum256(append(keyedNonce(c, key, 0), c...))
 	return hex.EncodeToString(id[:]), nil
 }
 
@@ -63,12 +72,12 @@ func KeyedTxID(p *identity.Person, key string) (string, error) {
 // it as p when it is endorsed. fabric-gateway draws a random nonce in
 // Contract.NewProposal and has no option to choose it; Gateway.NewProposal
 // takes a proposal built elsewhere (its offline-signing path).
-func (l *Ledger) keyedProposal(gw *client.Gateway, p *identity.Person, key, txName string, args []string) (*client.Proposal, error) {
+func (l *Ledger) keyedProposal(gw *client.Gateway, p *identity.Person, key string, attempt int, txName string, args []string) (*client.Proposal, error) {
 	c, err := creator(p)
 	if err != nil {
 		return nil, err
 	}
-	nonce := keyedNonce(c, key)
+	nonce := keyedNonce(c, key, attempt)
 	sum := sha256.Sum256(append(append([]byte{}, nonce...), c...))
 	txID := hex.EncodeToString(sum[:])
 
@@ -208,12 +217,30 @@ func (ct *committedTx) answer(txName string, args []string) ([]byte, string, uin
 // key's transaction is already on the ledger it writes nothing and answers
 // from it (replayed true); otherwise it submits the keyed transaction. key
 // must already be checked (length, characters) by the caller.
+//
+// An attempt invalidated by a read conflict is followed by the key's next
+// attempt (keyedNonce), at most maxAttempts in all: one already on the
+// ledger is passed over at once, one this call submitted after a short wait.
 func (l *Ledger) SubmitKeyed(ctx context.Context, p *identity.Person, key, txName string, args ...string) (result []byte, txID string, blockNumber uint64, replayed bool, err error) {
 	gw, err := l.gateway(p)
 	if err != nil {
 		return nil, "", 0, false, errorf(domain.CodeUnavailable, "", err, "the ledger connection is not open")
 	}
-	proposal, err := l.keyedProposal(gw, p, key, txName, args)
+	for attempt := 0; ; attempt++ {
+		result, txID, blockNumber, replayed, err = l.submitKeyedAttempt(ctx, gw, p, key, attempt, txName, args)
+		if retryReason(err) == "" || attempt+1 >= maxAttempts {
+			return result, txID, blockNumber, replayed, err
+		}
+		if !replayed && !l.again(ctx, err, attempt) {
+			return result, txID, blockNumber, replayed, err
+		}
+	}
+}
+
+// submitKeyedAttempt is one attempt of SubmitKeyed: it answers from the
+// attempt's transaction if the ledger holds it, and submits it otherwise.
+func (l *Ledger) submitKeyedAttempt(ctx context.Context, gw *client.Gateway, p *identity.Person, key string, attempt int, txName string, args []string) (result []byte, txID string, blockNumber uint64, replayed bool, err error) {
+	proposal, err := l.keyedProposal(gw, p, key, attempt, txName, args)
 	if err != nil {
 		return nil, "", 0, false, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
 	}

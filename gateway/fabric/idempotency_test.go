@@ -28,6 +28,9 @@ import (
 type ledgerPeer struct {
 	fakePeer
 	code peer.TxValidationCode // of the next commit
+	// codes, when not empty, are the codes of the next commits, one each,
+	// before code
+	codes []peer.TxValidationCode
 	hide int                   // lookups that miss, as in a race with a same-key request
 
 	mu       sync.Mutex
@@ -97,7 +100,11 @@ func (f *ledgerPeer) Submit(ctx context.Context, req *gateway.SubmitRequest) (*g
 	must(f.t, err)
 	n := uint64(len(f.blocks))
 	md := make([][]byte, 5)
-	md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = []byte{byte(f.code)}
+	code := f.code
+	if len(f.codes) > 0 {
+		code, f.codes = f.codes[0], f.codes[1:]
+	}
+	md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = []byte{byte(code)}
 	f.blocks = append(f.blocks, &common.Block{Header: &common.BlockHeader{Number: n}, Data: &common.BlockData{Data: [][]byte{raw}}, Metadata: &common.BlockMetadata{Metadata: md}})
 	if _, ok := f.byTxID[req.GetTransactionId()]; !ok {
 		f.byTxID[req.GetTransactionId()] = n
@@ -138,7 +145,7 @@ func TestKeyedTxIDIsFabricsDerivation(t *testing.T) {
 	must(t, err)
 	c, err := creator(op)
 	must(t, err)
-	sum := sha256.Sum256(append(keyedNonce(c, "k1"), c...))
+	sum := sha256.Sum256(append(keyedNonce(c, "k1", 0), c...))
 	if a != hex.EncodeToString(sum[:]) {
 		t.Errorf("KeyedTxID %s is not SHA-256(nonce || creator)", a)
 	}
@@ -200,8 +207,49 @@ func TestSubmitKeyedInvalidStaysInvalid(t *testing.T) {
 			t.Errorf("attempt %d: replayed %v, %v; want the read conflict again", i, replayed, err)
 		}
 	}
-	if f.endorsed != 1 {
-		t.Errorf("endorsed %d times, want 1", f.endorsed)
+	if f.endorsed != maxAttempts {
+		t.Errorf("endorsed %d times, want %d: each attempt once, none again on the repeat", f.endorsed, maxAttempts)
+	}
+}
+
+// A write invalidated by read conflicts is endorsed again as a new
+// transaction until one commits; keyed, the repeat of the request answers
+// from the attempt that committed.
+func TestSubmitRetriesReadConflicts(t *testing.T) {
+	mvcc, phantom := peer.TxValidationCode_MVCC_READ_CONFLICT, peer.TxValidationCode_PHANTOM_READ_CONFLICT
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID, codes: []peer.TxValidationCode{mvcc, phantom}}
+	l := startLedgerPeer(t, f)
+	op := newPerson(t, "operator1", domain.RoleOperator)
+	ctx := context.Background()
+	r, _, b, err := l.Submit(ctx, op, "RecordUsage", `{}`)
+	if err != nil || string(r) != `{"id":"us-1","n":3}` || b != 2 || f.endorsed != 3 {
+		t.Fatalf("unkeyed: %s block %d, %v, endorsed %d; want the third endorsement, committed in block 2", r, b, err, f.endorsed)
+	}
+	if got := l.Retries()[RetryReadConflict]; got != 2 {
+		t.Errorf("read-conflict retries %d, want 2", got)
+	}
+
+	f.codes = []peer.TxValidationCode{mvcc}
+	r1, tx1, b1, replayed, err := l.SubmitKeyed(ctx, op, "k", "RecordUsage", `{}`)
+	first, _ := KeyedTxID(op, "k")
+	if err != nil || replayed || tx1 == first || string(r1) != `{"id":"us-1","n":5}` {
+		t.Fatalf("keyed: %s %s replayed %v, %v; want attempt 1 committed (attempt 0 is %s)", r1, tx1, replayed, err, first)
+	}
+	r2, tx2, b2, replayed, err := l.SubmitKeyed(ctx, op, "k", "RecordUsage", `{}`)
+	if err != nil || !replayed || tx2 != tx1 || b2 != b1 || string(r2) != string(r1) || f.endorsed != 5 {
+		t.Errorf("keyed repeat: %s %s %d replayed %v, %v, endorsed %d; want the answer of attempt 1, nothing endorsed", r2, tx2, b2, replayed, err, f.endorsed)
+	}
+}
+
+// A refusal by the contract is the caller's answer: never retried.
+func TestSubmitDoesNotRetryRefusals(t *testing.T) {
+	for _, code := range []peer.TxValidationCode{peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, peer.TxValidationCode_DUPLICATE_TXID} {
+		f := &ledgerPeer{code: code}
+		l := startLedgerPeer(t, f)
+		_, _, _, err := l.Submit(context.Background(), newPerson(t, "operator1", domain.RoleOperator), "RecordUsage", `{}`)
+		if err == nil || f.endorsed != 1 {
+			t.Errorf("%s: %v, endorsed %d; want the failure, endorsed once", code, err, f.endorsed)
+		}
 	}
 }
 

@@ -9,11 +9,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
@@ -76,6 +78,8 @@ type Ledger struct {
 	gateways map[*identity.Person]*client.Gateway
 	probe    *identity.Person
 	closed   bool
+
+	retries retryCounts
 }
 
 // New returns a Ledger over conn, which it owns and closes in Close.
@@ -152,11 +156,94 @@ func (l *Ledger) Submit(ctx context.Context, p *identity.Person, txName string, 
 	if err != nil {
 		return nil, "", 0, err
 	}
-	proposal, err := contract.NewProposal(txName, client.WithArguments(args...))
-	if err != nil {
-		return nil, "", 0, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
+	for attempt := 0; ; attempt++ {
+		proposal, err := contract.NewProposal(txName, client.WithArguments(args...))
+		if err != nil {
+			return nil, "", 0, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
+		}
+		result, txID, blockNumber, err = l.run(ctx, proposal)
+		if !l.again(ctx, err, attempt) {
+			return result, txID, blockNumber, err
+		}
 	}
-	return l.run(ctx, proposal)
+}
+
+// maxAttempts bounds the transactions one write may take. A write whose
+// transaction changed nothing for a reason that is not the caller's (see
+// retryable) is endorsed again as a new transaction, up to this many in all.
+const maxAttempts = 4
+
+// Retry reasons, as Retries counts them.
+const (
+	RetryReadConflict    = "read_conflict"      // MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT at commit
+	RetryDefinitionMoved = "definition_changed" // the chaincode definition changed while the peer endorsed
+)
+
+// retryReason says why err leaves a write that may be tried again as a new
+// transaction, or "" when it may not. Only failures that certainly changed
+// nothing qualify: a transaction marked invalid at commit for a read
+// conflict (a concurrent transaction, or a chaincode upgrade, changed what it
+// read: every transaction reads its chaincode's definition sequence), and a
+// peer that refused to endorse because the definition changed during the
+// call. A write refused by the contract, or one whose fate is unknown, is
+// never retried.
+func retryReason(err error) string {
+	var fe *Error
+	if !errors.As(err, &fe) {
+		return ""
+	}
+	switch fe.Domain.Details["validationCode"] {
+	case peer.TxValidationCode_MVCC_READ_CONFLICT.String(), peer.TxValidationCode_PHANTOM_READ_CONFLICT.String():
+		return RetryReadConflict
+	}
+	if fe.Cause != nil && anyContains(statusTexts(grpcStatus(fe.Cause)), "changed during invoke") {
+		return RetryDefinitionMoved
+	}
+	return ""
+}
+
+// again reports whether a write that failed with err on attempt (0-based)
+// is to be tried again, after waiting a little (25 ms, doubling, with
+// jitter) so that the block that conflicted reaches the endorsers.
+func (l *Ledger) again(ctx context.Context, err error, attempt int) bool {
+	reason := retryReason(err)
+	if reason == "" || attempt+1 >= maxAttempts {
+		return false
+	}
+	wait := time.Duration(25<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(25*time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(wait):
+	}
+	l.retries.add(reason)
+	return true
+}
+
+// retryCounts counts, by reason, the writes tried again.
+type retryCounts struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (r *retryCounts) add(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]uint64{}
+	}
+	r.n[reason]++
+}
+
+// Retries returns how many writes were tried again, by reason, since start.
+func (l *Ledger) Retries() map[string]uint64 {
+	l.retries.mu.Lock()
+	defer l.retries.mu.Unlock()
+	out := map[string]uint64{RetryReadConflict: 0, RetryDefinitionMoved: 0}
+	for k, v := range l.retries.n {
+		out[k] = v
+	}
+	return out
 }
 
 // run takes a proposal through endorsement, ordering and commit.

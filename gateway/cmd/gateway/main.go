@@ -313,6 +313,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := registerCertExpiry(reg, people.People()); err != nil {
 		return err
 	}
+	if err := reg.Register(retryCollector{m.ledger}); err != nil {
+		return err
+	}
 	router, err := httpapi.NewRouter(httpapi.Options{
 		Ledger:         m.ledger,
 		Index:          index,
@@ -418,6 +421,22 @@ func (m *Main) Close() error {
 		m.ledger = nil
 	}
 	return errors.Join(errs...)
+}
+
+// retryCollector exports the writes the gateway endorsed again after a
+// read conflict or a chaincode definition change
+// (gateway_fabric_retries_total{reason}).
+type retryCollector struct{ ledger *fabric.Ledger }
+
+var retriesDesc = prometheus.NewDesc("gateway_fabric_retries_total",
+	"Writes endorsed again as a new transaction, by reason: read_conflict (invalidated at commit by a read conflict), definition_changed (the chaincode definition changed during endorsement).", []string{"reason"}, nil)
+
+func (c retryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- retriesDesc }
+
+func (c retryCollector) Collect(ch chan<- prometheus.Metric) {
+	for reason, n := range c.ledger.Retries() {
+		ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(n), reason)
+	}
 }
 
 // registerCertExpiry exports when each person's certificate expires
