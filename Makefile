@@ -18,7 +18,7 @@ CONSORTIUM   = $(PROJECT_BIN)/consortium -root $(ROOT) -run $(RUN) $(if $(TOPOLO
 GO_TEST_FLAGS ?=
 BENCH_ARGS    ?=
 
-.PHONY: help build fabric up down stop start status bundle up-department up-orderer test test-unit test-integration test-faults test-multihost bench lint fmt
+.PHONY: help build fabric up down stop start status bundle up-department up-orderer upgrade-chaincode test test-unit test-integration test-faults test-multihost bench lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,10 @@ start: ## start a stopped consortium again, state intact
 
 status: ## show what runs, with memory
 	@$(CONSORTIUM) status
+
+VERSION ?=
+upgrade-chaincode: build ## upgrade the chaincode under load: new package on every peer, each department approves, commit, servers switched (VERSION=label)
+	$(CONSORTIUM) upgrade-chaincode $(if $(VERSION),-version $(VERSION))
 
 DEPT    ?=
 ORDERER ?=

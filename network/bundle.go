@@ -453,15 +453,18 @@ func (n *Net) bundleItems(d Department) ([]bundleItem, *BundleManifest, error) {
 	}
 	// The chaincode server: its package (whose connection.json is the
 	// address the peer dials) and the ID it serves, derived from it.
-	cc := n.topo.Chaincode
-	pkgPath := n.path("chaincode", slug+".tar.gz")
-	pkg, err := os.ReadFile(pkgPath)
+	// The chaincode in force: after an upgrade, its package and address.
+	cc, err := n.ChaincodeRecord()
 	if err != nil {
-		return nil, nil, fmt.Errorf("chaincode package of %s: %w", d.MSPID, err)
+		return nil, nil, err
 	}
-	add(pkgPath, "the chaincode-as-a-service package installed on the peer")
-	m.Chaincode = BundleChaincode{Name: cc.Name, Version: cc.Version, PackageID: packageID(cc.Name+"_"+cc.Version, pkg),
-		Address: d.Addr(d.ChaincodePort), Package: rel(pkgPath)}
+	srv, ok := cc.Servers[d.MSPID]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s has no chaincode server in %s", d.MSPID, n.chaincodeRecordPath())
+	}
+	add(srv.Package, "the chaincode-as-a-service package installed on the peer")
+	m.Chaincode = BundleChaincode{Name: cc.Name, Version: cc.Version, PackageID: srv.PackageID,
+		Address: srv.Address, Package: rel(srv.Package)}
 	ccCfg, err := json.MarshalIndent(map[string]string{"CHAINCODE_ID": m.Chaincode.PackageID, "CHAINCODE_SERVER_ADDRESS": m.Chaincode.Address}, "", "  ")
 	if err != nil {
 		return nil, nil, err

@@ -80,6 +80,7 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 	cc := n.topo.Chaincode
 	label := cc.Name + "_" + cc.Version
 	deps := n.topo.Departments
+	servers := make([]ChaincodeServer, len(deps))
 	err := parallel(len(deps), func(i int) error {
 		d := deps[i]
 		pkg, err := ccaasPackage(label, d.Addr(d.ChaincodePort))
@@ -88,6 +89,7 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 		}
 		id := packageID(label, pkg)
 		file := n.path("chaincode", d.Slug()+".tar.gz")
+		servers[i] = ChaincodeServer{PackageID: id, Address: d.Addr(d.ChaincodePort), Package: file}
 		if err := writeFileAtomic(file, pkg, 0o644); err != nil {
 			return err
 		}
@@ -126,5 +128,9 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 	if _, err := n.procs.runCmd(ctx, "peer-cli-"+deps[0].Slug(), n.adminEnv(deps[0]), n.bin("peer"), args...); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	rec := &ChaincodeRecord{Name: cc.Name, Version: cc.Version, Sequence: 1, Servers: map[string]ChaincodeServer{}}
+	for i, d := range deps {
+		rec.Servers[d.MSPID] = servers[i]
+	}
+	return n.writeChaincodeRecord(rec)
 }

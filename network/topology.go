@@ -66,8 +66,12 @@ type Department struct {
 	CAPort        int           `yaml:"caPort"`
 	CAOpsPort     int           `yaml:"caOpsPort"`
 	ChaincodePort int           `yaml:"chaincodePort"`
-	GatewayPort   int           `yaml:"gatewayPort"`
-	IndexerPort   int           `yaml:"indexerPort"`
+	// ChaincodeNextPort is where a chaincode upgrade starts the new
+	// server while the old one still serves; upgrades alternate between the
+	// two ports.
+	ChaincodeNextPort int `yaml:"chaincodeNextPort"`
+	GatewayPort       int `yaml:"gatewayPort"`
+	IndexerPort       int `yaml:"indexerPort"`
 }
 
 // Slug is the department's folder and process name: its MSP ID, lowercased,
@@ -216,6 +220,7 @@ func (t *Topology) complete() error {
 		setPort(&d.CAPort, b+4)
 		setPort(&d.CAOpsPort, b+5)
 		setPort(&d.ChaincodePort, b+6)
+		setPort(&d.ChaincodeNextPort, b+9)
 		setPort(&d.GatewayPort, b+7)
 		setPort(&d.IndexerPort, b+8)
 	}
@@ -252,7 +257,7 @@ func (t *Topology) checkPorts() error {
 		}{
 			{d.PeerPort, "peer"}, {d.PeerCCPort, "peer chaincode"}, {d.PeerOpsPort, "peer operations"},
 			{d.CAPort, "CA"}, {d.CAOpsPort, "CA operations"}, {d.ChaincodePort, "chaincode"},
-			{d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"},
+			{d.ChaincodeNextPort, "chaincode (next)"}, {d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"},
 		} {
 			errs = append(errs, add(d.Host, l.port, s+" "+l.what))
 		}

@@ -199,7 +199,7 @@ func (n *Net) usedPorts() []string {
 			port int
 			what string
 		}{{d.PeerPort, "peer"}, {d.PeerCCPort, "peer chaincode"}, {d.PeerOpsPort, "peer operations"}, {d.CAPort, "CA"},
-			{d.CAOpsPort, "CA operations"}, {d.ChaincodePort, "chaincode"}, {d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"}} {
+			{d.CAOpsPort, "CA operations"}, {d.ChaincodePort, "chaincode"}, {d.ChaincodeNextPort, "chaincode (next)"}, {d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"}} {
 			check(d.Addr(l.port), d.Slug()+" "+l.what)
 		}
 	}

@@ -4,14 +4,9 @@ package faults
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/govshare/ledger/network"
 )
 
 // TestRenewUnderLoad renews every node's and person's certificate
@@ -24,18 +19,7 @@ import (
 func TestRenewUnderLoad(t *testing.T) {
 	faultTest(t)
 	v := newLedgerView(t)
-	var up struct {
-		Topology string `json:"topology"`
-	}
-	raw, err := os.ReadFile(filepath.Join(shared.run, "up.json"))
-	if err != nil || json.Unmarshal(raw, &up) != nil {
-		t.Fatalf("the run folder's up.json: %v", err)
-	}
-	root, _ := filepath.Abs("../..")
-	net, err := network.New(network.Options{Root: root, Run: shared.run, Topology: up.Topology})
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := openNet(t)
 	before, err := net.Certificates()
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 // Command consortium brings the local consortium up, shows it, and takes it
 // down: `consortium up|down|status`; it writes a department's or an
 // orderer's bundle (`bundle`) and starts the node from it (`up-department`,
-// `up-orderer`, the bundle as run folder). The Makefile passes where the binaries and Fabric's sample
-// configuration are.
+// `up-orderer`, the bundle as run folder); it renews certificates (`renew`)
+// and upgrades the chaincode with no pause in service (`upgrade-chaincode`).
+// The Makefile passes where the binaries and Fabric's sample configuration
+// are.
 package main
 
 import (
@@ -35,7 +37,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +90,8 @@ func run(args []string) error {
 		return nil
 	case "renew":
 		return renew(ctx, n, fs.Args()[1:])
+	case "upgrade-chaincode":
+		return upgradeChaincode(ctx, n, fs.Args()[1:])
 	case "status":
 		st, err := n.Status()
 		if err != nil {
@@ -152,7 +156,30 @@ func renew(ctx context.Context, n *network.Net, args []string) error {
 	return nil
 }
 
-// bundle writes one department's bundle from the run folder.
+// upgradeChaincode moves the channel to the next chaincode definition.
+func upgradeChaincode(ctx context.Context, n *network.Net, args []string) error {
+	fs := flag.NewFlagSet("upgrade-chaincode", flag.ContinueOnError)
+	var opt network.UpgradeOptions
+	fs.StringVar(&opt.Version, "version", "", "the new definition's version label (default: its sequence number)")
+	fs.DurationVar(&opt.Grace, "grace", 2*time.Second, "how long the old chaincode servers keep serving after every peer has the new definition")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || opt.Grace < 0 {
+		return fmt.Errorf("usage: consortium [flags] upgrade-chaincode [-version v] [-grace 2s]")
+	}
+	u, err := n.UpgradeChaincode(ctx, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("chaincode %s: version %s (sequence %d) is in force on every peer, was %s (sequence %d); %.1fs\n",
+		u.To.Name, u.To.Version, u.To.Sequence, u.From.Version, u.From.Sequence, u.Took.Seconds())
+	for _, d := range n.Topology().Departments {
+		s := u.To.Servers[d.MSPID]
+		fmt.Printf("  %-10s %s at %s\n", d.MSPID, s.PackageID, s.Address)
+	}
+	return nil
+}
 
 // bundle writes one department's or one orderer's bundle from the run folder.
 func bundle(n *network.Net, args []string) error {
