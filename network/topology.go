@@ -72,6 +72,11 @@ type Department struct {
 	ChaincodeNextPort int `yaml:"chaincodeNextPort"`
 	GatewayPort       int `yaml:"gatewayPort"`
 	IndexerPort       int `yaml:"indexerPort"`
+	// The second peer's ports (a peer joined from a snapshot:
+	// `consortium peer-from-snapshot`): listen, chaincode, operations.
+	Peer1Port    int `yaml:"peer1Port"`
+	Peer1CCPort  int `yaml:"peer1ChaincodePort"`
+	Peer1OpsPort int `yaml:"peer1OpsPort"`
 }
 
 // Slug is the department's folder and process name: its MSP ID, lowercased,
@@ -221,6 +226,9 @@ func (t *Topology) complete() error {
 		setPort(&d.CAOpsPort, b+5)
 		setPort(&d.ChaincodePort, b+6)
 		setPort(&d.ChaincodeNextPort, b+9)
+		setPort(&d.Peer1Port, b+51)
+		setPort(&d.Peer1CCPort, b+52)
+		setPort(&d.Peer1OpsPort, b+53)
 		setPort(&d.GatewayPort, b+7)
 		setPort(&d.IndexerPort, b+8)
 	}
@@ -257,7 +265,8 @@ func (t *Topology) checkPorts() error {
 		}{
 			{d.PeerPort, "peer"}, {d.PeerCCPort, "peer chaincode"}, {d.PeerOpsPort, "peer operations"},
 			{d.CAPort, "CA"}, {d.CAOpsPort, "CA operations"}, {d.ChaincodePort, "chaincode"},
-			{d.ChaincodeNextPort, "chaincode (next)"}, {d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"},
+			{d.ChaincodeNextPort, "chaincode (next)"}, {d.Peer1Port, "second peer"}, {d.Peer1CCPort, "second peer chaincode"},
+			{d.Peer1OpsPort, "second peer operations"}, {d.GatewayPort, "gateway"}, {d.IndexerPort, "indexer"},
 		} {
 			errs = append(errs, add(d.Host, l.port, s+" "+l.what))
 		}

@@ -118,7 +118,8 @@ func (f *Follower) session(ctx context.Context, genesisChecked *bool) (bool, err
 	if start > 0 && !*genesisChecked {
 		// Resuming checks each new block against the last one applied, but a
 		// replaced ledger shorter than the mirror would just look quiet:
-		// block 0 tells at once whether this is still our ledger.
+		// block 0 (or, after a snapshot, the last block applied) tells at
+		// once whether this is still our ledger.
 		if err := f.checkGenesis(ctx); err != nil {
 			return false, err
 		}
@@ -146,10 +147,45 @@ func (f *Follower) session(ctx context.Context, genesisChecked *bool) (bool, err
 	}
 }
 
+// SnapshotLedger is a Ledger that can say where the peer's ledger begins:
+// a peer joined from a snapshot holds no block before the snapshot's end.
+type SnapshotLedger interface {
+	// FirstBlock is the first block the peer holds (0 unless it joined
+	// the channel from a snapshot).
+	FirstBlock(ctx context.Context) (uint64, error)
+}
+
+// checkGenesis checks, before resuming, that the peer's ledger is the one
+// the mirror holds: by block 0, or on a peer joined from a snapshot by the
+// last block the mirror applied (applied again, it must have the same
+// hash). When the peer's first block is the mirror's next, no block is in
+// both: the next block's link to the mirror's last hash is the check. A
+// mirror that stops before the peer's first block cannot resume from this
+// peer (every block is applied, none is skipped): that is an error the
+// follower retries, logged until an operator gives the indexer a mirror at
+// or after the snapshot, or another peer.
 func (f *Follower) checkGenesis(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	blocks, err := f.Ledger.Blocks(ctx, 0)
+	var first uint64
+	if sl, ok := f.Ledger.(SnapshotLedger); ok {
+		var err error
+		if first, err = sl.FirstBlock(ctx); err != nil {
+			return err
+		}
+	}
+	check := uint64(0)
+	if first > 0 {
+		start := f.Sink.Height()
+		switch {
+		case start < first:
+			return fmt.Errorf("the peer's ledger begins at block %d (it joined the channel from a snapshot) but the mirror's next block is %d: give this indexer a mirror copied at or after block %d, or follow a peer that holds the blocks from %d", first, start, first-1, start)
+		case start == first:
+			return nil
+		}
+		check = start - 1
+	}
+	blocks, err := f.Ledger.Blocks(ctx, check)
 	if err != nil {
 		return err
 	}
@@ -158,10 +194,10 @@ func (f *Follower) checkGenesis(ctx context.Context) error {
 		return ctx.Err()
 	case raw, ok := <-blocks:
 		if !ok {
-			return errors.New("stream closed before block 0")
+			return fmt.Errorf("stream closed before block %d", check)
 		}
-		if raw.GetHeader().GetNumber() != 0 {
-			return fmt.Errorf("asked for block 0, got %d", raw.GetHeader().GetNumber())
+		if raw.GetHeader().GetNumber() != check {
+			return fmt.Errorf("asked for block %d, got %d", check, raw.GetHeader().GetNumber())
 		}
 		// Applying an applied block checks its hash and changes nothing.
 		return f.apply(ctx, raw)

@@ -191,6 +191,90 @@ func TestFollowerChecksGenesisOnResume(t *testing.T) {
 	}
 }
 
+// snapshotLedger is a peer joined from a snapshot: it holds the blocks
+// from first on only.
+type snapshotLedger struct {
+	*fakeLedger
+	first uint64
+}
+
+func (l snapshotLedger) FirstBlock(context.Context) (uint64, error) { return l.first, nil }
+
+func (l snapshotLedger) Blocks(ctx context.Context, start uint64) (<-chan *common.Block, error) {
+	if start < l.first {
+		// The peer has no such block: the stream ends with nothing.
+		l.fakeLedger.mu.Lock()
+		l.fakeLedger.starts = append(l.fakeLedger.starts, start)
+		l.fakeLedger.mu.Unlock()
+		ch := make(chan *common.Block)
+		close(ch)
+		return ch, nil
+	}
+	return l.fakeLedger.Blocks(ctx, start)
+}
+
+// A mirror resumed on a peer joined from a snapshot is checked by the last
+// block it applied when the peer has it, by the next block's link when the
+// peer begins right after the mirror, and is refused (retried, never
+// skipping a block) when it stops before the peer's first block.
+func TestFollowerResumesOnSnapshotPeer(t *testing.T) {
+	chain := makeChain(t, 8)
+	dec := block.Decoder{Chaincode: "ledger"}
+	mirror := func(t *testing.T, n int) *store.Store {
+		s := openStore(t)
+		for _, raw := range chain[:n] {
+			b, _ := dec.Decode(raw)
+			if err := s.ApplyBlock(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name       string
+		applied    int
+		first      uint64
+		wantStarts []uint64
+	}{
+		{"peer holds the mirror's last block", 5, 3, []uint64{4, 5}},
+		{"peer begins at the mirror's next block", 5, 5, []uint64{5}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mirror(t, tt.applied)
+			l := snapshotLedger{fakeLedger: &fakeLedger{chain: chain}, first: tt.first}
+			runUntil(t, follower(l, s), s, uint64(len(chain)))
+			if got := l.startsSeen(); !slices.Equal(got, tt.wantStarts) {
+				t.Fatalf("stream starts = %v, want %v", got, tt.wantStarts)
+			}
+		})
+	}
+	t.Run("mirror stops before the peer's first block", func(t *testing.T) {
+		s := mirror(t, 2)
+		l := snapshotLedger{fakeLedger: &fakeLedger{chain: chain}, first: 4}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := follower(l, s).Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Run = %v, want it to keep retrying until ctx ends", err)
+		}
+		if s.Height() != 2 || len(l.startsSeen()) != 0 {
+			t.Fatalf("height %d, streams %v: want the mirror untouched and no stream asked for", s.Height(), l.startsSeen())
+		}
+	})
+	// A block of another ledger at the mirror's last height is fatal, as
+	// block 0 of another ledger is.
+	t.Run("peer of another ledger", func(t *testing.T) {
+		s := mirror(t, 5)
+		other := makeChain(t, 8)
+		l := snapshotLedger{fakeLedger: &fakeLedger{chain: other}, first: 3}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var fe *source.Fatal
+		if err := follower(l, s).Run(ctx); !errors.As(err, &fe) {
+			t.Fatalf("Run = %v, want a Fatal error", err)
+		}
+	})
+}
+
 func TestFollowerStopsOnFatal(t *testing.T) {
 	ours := makeChain(t, 4)
 	theirs := makeChain(t, 2) // another genesis: new identities, other hashes

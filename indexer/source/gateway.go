@@ -101,6 +101,24 @@ func (g *Gateway) Height(ctx context.Context) (uint64, error) {
 	return info.GetHeight(), nil
 }
 
+// FirstBlock is the first block the peer's ledger holds: 0, or for a peer
+// that joined the channel from a snapshot the block after the snapshot's
+// last (qscc GetChainInfo's bootstrapping snapshot info).
+func (g *Gateway) FirstBlock(ctx context.Context) (uint64, error) {
+	out, err := g.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(g.channel))
+	if err != nil {
+		return 0, fmt.Errorf("chain info: %w", err)
+	}
+	info := &common.BlockchainInfo{}
+	if err := proto.Unmarshal(out, info); err != nil {
+		return 0, fmt.Errorf("decode chain info: %w", err)
+	}
+	if s := info.GetBootstrappingSnapshotInfo(); s != nil {
+		return s.GetLastBlockInSnapshot() + 1, nil
+	}
+	return 0, nil
+}
+
 // Block fetches one block from the peer's ledger (qscc GetBlockByNumber),
 // as the peer stores it, validation filter included.
 func (g *Gateway) Block(ctx context.Context, n uint64) (*common.Block, error) {

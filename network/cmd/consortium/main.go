@@ -37,7 +37,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]|peer-from-snapshot -dept <mspId>|use-peer -dept <mspId> peer0|peer1|remove-peer -dept <mspId>")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +92,8 @@ func run(args []string) error {
 		return renew(ctx, n, fs.Args()[1:])
 	case "upgrade-chaincode":
 		return upgradeChaincode(ctx, n, fs.Args()[1:])
+	case "peer-from-snapshot", "use-peer", "remove-peer":
+		return secondPeer(ctx, n, fs.Arg(0), fs.Args()[1:])
 	case "status":
 		st, err := n.Status()
 		if err != nil {
@@ -154,6 +156,42 @@ func renew(ctx context.Context, n *network.Net, args []string) error {
 		fmt.Printf("renewed %s/%s (%s): now good until %s\n", c.Org, c.Identity, c.Use, c.NotAfter.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// secondPeer adds a department's second peer from a snapshot, moves the
+// department between its peers, or removes the second peer.
+func secondPeer(ctx context.Context, n *network.Net, verb string, args []string) error {
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	dept := fs.String("dept", "", "the department's MSP ID")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	want := 0
+	if verb == "use-peer" {
+		want = 1
+	}
+	if *dept == "" || fs.NArg() != want {
+		return fmt.Errorf("usage: consortium [flags] peer-from-snapshot -dept <mspId> | use-peer -dept <mspId> peer0|peer1 | remove-peer -dept <mspId>")
+	}
+	switch verb {
+	case "peer-from-snapshot":
+		r, err := n.AddPeerFromSnapshot(ctx, *dept)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: second peer at %s joined from the snapshot at block %d (%s), caught up at height %d; its indexer (mirror %s) and gateway use it; %.1fs\n",
+			r.Department, r.Peer, r.SnapshotBlock, r.Snapshot, r.Height, r.IndexerData, r.Took.Seconds())
+		return nil
+	case "use-peer":
+		dir, err := n.UsePeer(ctx, *dept, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: indexer (mirror %s) and gateway use %s\n", *dept, dir, fs.Arg(0))
+		return nil
+	default:
+		return n.RemovePeer(*dept)
+	}
 }
 
 // upgradeChaincode moves the channel to the next chaincode definition.
