@@ -31,7 +31,7 @@ type ledgerPeer struct {
 	// codes, when not empty, are the codes of the next commits, one each,
 	// before code
 	codes []peer.TxValidationCode
-	hide int                   // lookups that miss, as in a race with a same-key request
+	hide  int // lookups that miss, as in a race with a same-key request
 
 	mu       sync.Mutex
 	blocks   []*common.Block
