@@ -14,12 +14,6 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// Paging limits of every list.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
 // ListResult is the shape of every list answer.
 type ListResult struct {
 	Items      json.RawMessage `json:"items"`
@@ -187,25 +181,13 @@ func decodeCursor(cursor string) (string, error) {
 	return string(raw), nil
 }
 
-func limitParam(c *gin.Context) (int, error) {
-	v := c.Query("limit")
-	if v == "" {
-		return defaultLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, domain.Errorf(domain.CodeInvalid, "limit %q must be an integer from 1 to %d", v, maxLimit).WithDetail("field", "limit")
-	}
-	return n, nil
-}
+func limitParam(c *gin.Context) (int, error) { return domain.ParseLimit("limit", c.Query("limit")) }
 
-// getOne serves one record from the index, or with ?source=ledger from the
-// peer by evaluating txName. A catalog entry is public; a record two
-// departments share (partiesOnly: request, delivery, correction, usage,
-// contribution) is for its parties and auditors only, as the index rules,
-// and on the ledger path the gateway applies that rule itself, since every
-// member's peer holds every record.
-func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
+// getOne serves one record of kind from the index, or with ?source=ledger
+// from the peer by evaluating txName. Who may read it is domain.CanRead's to
+// say: the index applies it, and on the ledger path the gateway applies it
+// itself, since every member's peer holds every record.
+func (s *server) getOne(txName string, kind domain.Kind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fromLedger, err := source(c)
 		if err != nil {
@@ -225,25 +207,21 @@ func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !partiesOnly {
-			c.Data(http.StatusOK, "application/json; charset=utf-8", out)
-			return
-		}
-		var parties struct {
-			Owner       string `json:"owner"`
-			Requester   string `json:"requester"`
-			Consumer    string `json:"consumer"`
-			Contributor string `json:"contributor"`
-		}
-		if err := json.Unmarshal(out, &parties); err != nil {
-			s.fail(c, fmt.Errorf("%s answer: %w", txName, err))
-			return
-		}
-		p := person(c)
-		if p.Role != domain.RoleAuditor && p.MSPID != parties.Owner && p.MSPID != parties.Requester &&
-			p.MSPID != parties.Consumer && p.MSPID != parties.Contributor {
-			s.fail(c, domain.Errorf(domain.CodeForbidden, "only the departments party to %s, and auditors, may read it; caller is from %s", id, p.MSPID))
-			return
+		if kind.PartiesOnly() {
+			rec, err := domain.NewRecord(kind)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if err := json.Unmarshal(out, rec); err != nil {
+				s.fail(c, fmt.Errorf("%s answer: %w", txName, err))
+				return
+			}
+			p := person(c)
+			if err := domain.CheckRead(domain.Actor{MSPID: p.MSPID, Role: p.Role}, kind, rec); err != nil {
+				s.fail(c, err)
+				return
+			}
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 	}

@@ -185,13 +185,13 @@ func NewRouter(o Options) (*gin.Engine, error) {
 
 	v1.POST("/datasets", allow(operator), submit(s, created, "dataset", "RegisterDataset", noID, domain.DatasetInput.Validate))
 	v1.GET("/datasets", s.listDatasets)
-	v1.GET("/datasets/:id", s.getOne("GetDataset", false))
+	v1.GET("/datasets/:id", s.getOne("GetDataset", domain.KindDataset))
 	v1.PUT("/datasets/:id", allow(operator), submit(s, changed, "dataset", "UpdateDataset", pathID, domain.DatasetInput.Validate))
 	v1.POST("/datasets/:id/retire", allow(operator), submit(s, changed, "dataset", "RetireDataset", pathIDEmptyOK, decision(false)))
 
 	v1.POST("/requests", allow(operator), submit(s, created, "request", "CreateRequest", noID, s.validateRequest))
 	v1.GET("/requests", s.proxy)
-	v1.GET("/requests/:id", s.getOne("GetRequest", true))
+	v1.GET("/requests/:id", s.getOne("GetRequest", domain.KindRequest))
 	v1.POST("/requests/:id/approve", allow(approver), submit(s, changed, "request", "ApproveRequest", pathIDEmptyOK, decision(false)))
 	v1.POST("/requests/:id/reject", allow(approver), submit(s, changed, "request", "RejectRequest", pathID, decision(true)))
 	v1.POST("/requests/:id/revoke", allow(approver), submit(s, changed, "request", "RevokeRequest", pathID, decision(true)))
@@ -209,13 +209,13 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.POST("/corrections/:id/resolve", allow(operator), submit(s, changed, "correction", "ResolveCorrection", pathID, domain.ResolutionInput.Validate))
 
 	v1.GET("/deliveries", s.proxy)
-	v1.GET("/deliveries/:id", s.getOne("GetDelivery", true))
+	v1.GET("/deliveries/:id", s.getOne("GetDelivery", domain.KindDelivery))
 	v1.GET("/usage", s.proxy)
-	v1.GET("/usage/:id", s.getOne("GetUsage", true))
+	v1.GET("/usage/:id", s.getOne("GetUsage", domain.KindUsage))
 	v1.GET("/contributions", s.proxy)
-	v1.GET("/contributions/:id", s.getOne("GetContribution", true))
+	v1.GET("/contributions/:id", s.getOne("GetContribution", domain.KindContribution))
 	v1.GET("/corrections", s.proxy)
-	v1.GET("/corrections/:id", s.getOne("GetCorrection", true))
+	v1.GET("/corrections/:id", s.getOne("GetCorrection", domain.KindCorrection))
 
 	v1.GET("/metering", s.proxy)
 	v1.GET("/scores", allow(evaluator, auditor), s.proxy)
