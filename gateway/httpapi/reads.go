@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,42 +14,73 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/indexclient"
 )
 
-// ListResult is the shape of every list answer.
-type ListResult struct {
-	Items      json.RawMessage `json:"items"`
-	NextCursor string          `json:"nextCursor,omitempty"`
-}
+// ListResult is the shape of every list answer (domain.List), its items
+// passed on as the ledger or the index wrote them.
+type ListResult = domain.List[json.RawMessage]
 
-// proxy forwards a read to the department's indexer with the caller named
-// in X-Caller-* headers (the indexer listens on loopback only and trusts
-// them) and relays its answer, status and error body included.
-func (s *server) proxy(c *gin.Context) {
-	s.forward(c, c.Request.URL.RawQuery)
-}
-
-func (s *server) forward(c *gin.Context, rawQuery string) {
+// caller is who a read through the index is for.
+func caller(c *gin.Context) indexclient.Caller {
 	p := person(c)
-	h := http.Header{}
-	h.Set("X-Caller-Msp", p.MSPID)
-	h.Set("X-Caller-Role", string(p.Role))
-	h.Set("X-Caller-User", p.User)
-	h.Set(requestIDHeader, c.GetString(ctxRequestID))
-	if a := c.GetHeader("Accept"); a != "" {
-		h.Set("Accept", a)
-	}
-	resp, err := s.Index.Get(c.Request.Context(), c.Request.URL.Path, rawQuery, h)
+	return indexclient.Caller{MSPID: p.MSPID, Role: p.Role, User: p.User, RequestID: c.GetString(ctxRequestID)}
+}
+
+// relay answers an index read: its JSON as the index wrote it, or the
+// domain error it answered, or 503 when the index cannot be asked.
+func (s *server) relay(c *gin.Context, raw json.RawMessage, err error) {
 	if err != nil {
-		s.fail(c, &indexError{err: err})
+		s.fail(c, indexFailure(err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json", raw)
+}
+
+// indexFailure is err as the caller sees it: the index's own refusal, or
+// the index unavailable.
+func indexFailure(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return &indexError{err: err}
+}
+
+// fromIndex serves a list route from the index with the caller's query.
+func (s *server) fromIndex(list func(context.Context, indexclient.Caller, indexclient.Filter) (json.RawMessage, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, err := list(c.Request.Context(), caller(c), c.Request.URL.Query())
+		s.relay(c, raw, err)
+	}
+}
+
+// oneFromIndex serves a route of one thing, named by path parameter param,
+// from the index.
+func (s *server) oneFromIndex(param string, get func(context.Context, indexclient.Caller, string) (json.RawMessage, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, err := get(c.Request.Context(), caller(c), c.Param(param))
+		s.relay(c, raw, err)
+	}
+}
+
+// departmentScore serves one department's score from the index.
+func (s *server) departmentScore(c *gin.Context) {
+	raw, err := s.Index.DepartmentScore(c.Request.Context(), caller(c), c.Param("mspId"), c.Request.URL.Query())
+	s.relay(c, raw, err)
+}
+
+// export streams a whole trace from the index as the file it answers.
+func (s *server) export(c *gin.Context) {
+	resp, err := s.Index.Export(c.Request.Context(), caller(c), c.Request.URL.Query())
+	if err != nil {
+		s.fail(c, indexFailure(err))
 		return
 	}
 	defer resp.Body.Close()
 	extra := map[string]string{}
-	for _, k := range []string{"Content-Disposition", "Retry-After"} {
-		if v := resp.Header.Get(k); v != "" {
-			extra[k] = v
-		}
+	if v := resp.Header.Get("Content-Disposition"); v != "" {
+		extra["Content-Disposition"] = v
 	}
 	c.DataFromReader(resp.StatusCode, resp.ContentLength, resp.Header.Get("Content-Type"), resp.Body, extra)
 }
@@ -73,13 +106,10 @@ func source(c *gin.Context) (ledger bool, err error) {
 }
 
 // withoutSource is the query without ?source=, which only the gateway reads.
-func withoutSource(u *url.URL) string {
+func withoutSource(u *url.URL) indexclient.Filter {
 	q := u.Query()
-	if !q.Has("source") {
-		return u.RawQuery
-	}
 	q.Del("source")
-	return q.Encode()
+	return q
 }
 
 func (s *server) evaluate(c *gin.Context, txName string, args ...string) ([]byte, bool) {
@@ -104,7 +134,12 @@ func (s *server) listDepartments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, ListResult{Items: out})
+	var items []json.RawMessage
+	if err := json.Unmarshal(out, &items); err != nil {
+		s.fail(c, fmt.Errorf("ListDepartments answer: %w", err))
+		return
+	}
+	c.JSON(http.StatusOK, domain.NewList(items, ""))
 }
 
 // listDatasets serves the catalog from the index, or from the peer with
@@ -116,7 +151,8 @@ func (s *server) listDatasets(c *gin.Context) {
 		return
 	}
 	if !fromLedger {
-		s.forward(c, withoutSource(c.Request.URL))
+		raw, err := s.Index.Datasets(c.Request.Context(), caller(c), withoutSource(c.Request.URL))
+		s.relay(c, raw, err)
 		return
 	}
 	for _, f := range []string{"shareType", "grade"} {
@@ -147,17 +183,14 @@ func (s *server) listDatasets(c *gin.Context) {
 		return
 	}
 	var page struct {
-		Items    json.RawMessage `json:"items"`
-		Bookmark string          `json:"bookmark"`
+		Items    []json.RawMessage `json:"items"`
+		Bookmark string            `json:"bookmark"`
 	}
 	if err := json.Unmarshal(out, &page); err != nil {
 		s.fail(c, fmt.Errorf("ListDatasets answer: %w", err))
 		return
 	}
-	if len(page.Items) == 0 || string(page.Items) == "null" {
-		page.Items = json.RawMessage("[]")
-	}
-	c.JSON(http.StatusOK, ListResult{Items: page.Items, NextCursor: encodeCursor(page.Bookmark)})
+	c.JSON(http.StatusOK, domain.NewList(page.Items, encodeCursor(page.Bookmark)))
 }
 
 // The peer's bookmarks are raw composite keys (NUL bytes included); the API
@@ -187,7 +220,7 @@ func limitParam(c *gin.Context) (int, error) { return domain.ParseLimit("limit",
 // from the peer by evaluating txName. Who may read it is domain.CanRead's to
 // say: the index applies it, and on the ledger path the gateway applies it
 // itself, since every member's peer holds every record.
-func (s *server) getOne(txName string, kind domain.Kind) gin.HandlerFunc {
+func (s *server) getOne(txName string, kind domain.Kind, fromIndex func(context.Context, indexclient.Caller, string) (json.RawMessage, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fromLedger, err := source(c)
 		if err != nil {
@@ -195,7 +228,8 @@ func (s *server) getOne(txName string, kind domain.Kind) gin.HandlerFunc {
 			return
 		}
 		if !fromLedger {
-			s.forward(c, withoutSource(c.Request.URL))
+			raw, err := fromIndex(c.Request.Context(), caller(c), c.Param("id"))
+			s.relay(c, raw, err)
 			return
 		}
 		id := c.Param("id")

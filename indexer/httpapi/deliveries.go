@@ -83,7 +83,7 @@ func listParty[T any](s *Server, w http.ResponseWriter, r *http.Request, specs [
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 // getParty is the body of every party-visible single-entity route.

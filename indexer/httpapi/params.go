@@ -9,19 +9,6 @@ import (
 	"github.com/govshare/ledger/indexer/store"
 )
 
-// list is the answer of every list route.
-type list[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"nextCursor,omitempty"`
-}
-
-func newList[T any](items []T, next string) list[T] {
-	if items == nil {
-		items = []T{} // an empty list, never null
-	}
-	return list[T]{Items: items, NextCursor: next}
-}
-
 // page reads ?limit= and ?cursor=.
 func page(q url.Values) (store.Page, error) {
 	n, err := domain.ParseLimit("limit", q.Get("limit"))

@@ -49,7 +49,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {

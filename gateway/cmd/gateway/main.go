@@ -1,6 +1,7 @@
 // Command gateway serves one department's REST API: it authenticates people
 // by bearer token, submits their transactions to the department's peer signed
-// with their own identities, and forwards reads to the department's indexer.
+// with their own identities, and reads from the department's indexer
+// through its typed client (gateway/indexclient).
 package main
 
 import (
