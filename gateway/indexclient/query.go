@@ -215,7 +215,9 @@ type ResponseError struct {
 	Err    *domain.Error
 }
 
-func (e *ResponseError) Error() string { return "HTTP " + strconv.Itoa(e.Status) + ": " + e.Err.Error() }
+func (e *ResponseError) Error() string {
+	return "HTTP " + strconv.Itoa(e.Status) + ": " + e.Err.Error()
+}
 func (e *ResponseError) Unwrap() error { return e.Err }
 
 // parseResponseError turns an error answer back into the domain error its
