@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -23,14 +22,6 @@ import (
 	"github.com/govshare/ledger/gateway/identity"
 	"github.com/govshare/ledger/gateway/indexclient"
 )
-
-func init() {
-	// Both are process-wide gin settings. Unknown JSON fields must be an
-	// error (a misspelt optional field would otherwise vanish silently), and
-	// the debug mode's route dump on stdout is noise in a JSON log.
-	binding.EnableDecoderDisallowUnknownFields = true
-	gin.SetMode(gin.ReleaseMode)
-}
 
 // Ledger submits and evaluates chaincode transactions as a person.
 type Ledger interface {
