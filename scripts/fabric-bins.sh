@@ -19,9 +19,10 @@ stamp="$bin/.stamp"
 mod="$root/chaincode/validation"
 fabric_version=$(awk '$1 == "github.com/hyperledger/fabric" {print $2}' "$mod/go.mod")
 # The plugin's sources and the module files decide the build, with the
-# domain package the plugin judges records with.
+# domain package the plugin judges records with (in the chaincode module,
+# whose go.mod takes part in the plugin's module graph).
 sources=$(cd "$root" && cat chaincode/validation/go.mod chaincode/validation/go.sum chaincode/validation/*.go \
-  chaincode/validation/plugin/*.go chaincode/domain/*.go | sha256sum | cut -c1-16)
+  chaincode/validation/plugin/*.go chaincode/go.mod chaincode/domain/*.go | sha256sum | cut -c1-16)
 want="$fabric_version $FABRIC_CA_VERSION $sources $(go env GOVERSION)"
 
 export BUILD_LOG="${BUILD_LOG:-$root/.cache/build.log}"

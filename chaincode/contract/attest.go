@@ -56,7 +56,7 @@ func (c *Contract) AttestScores(ctx contractapi.TransactionContextInterface, inp
 		SnapshotDigest: in.SnapshotDigest, InputDigest: in.InputDigest, ScoresDigest: in.ScoresDigest,
 		Matched: in.Matched, Detail: in.Detail, At: now, By: a,
 	}
-	if err := putEntity(stub, key, att, a.MSPID); err != nil {
+	if err := putEntity(stub, key, att); err != nil {
 		return "", err
 	}
 	if err := emit(stub, attestationEvent(now, a, att)); err != nil {

@@ -57,7 +57,7 @@ func (c *Contract) RecordContribution(ctx contractapi.TransactionContextInterfac
 	}
 	// Contributor and pool owner both endorse it (its parties), and both
 	// must endorse every later change: the owner's decision included.
-	if err := putEntity(stub, key, ct, ct.Contributor); err != nil {
+	if err := putEntity(stub, key, ct); err != nil {
 		return "", err
 	}
 	if err := emit(stub, contributionEvent(domain.EventContributionAdded, now, a, ct)); err != nil {

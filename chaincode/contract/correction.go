@@ -51,7 +51,7 @@ func (c *Contract) OpenCorrection(ctx contractapi.TransactionContextInterface, i
 		Requester: d.Requester, Owner: d.Owner, Description: in.Description,
 		Status: domain.CorrectionOpen, OpenedAt: now, OpenedBy: a,
 	}
-	if err := putEntity(stub, key, co, co.Owner, co.Requester); err != nil {
+	if err := putEntity(stub, key, co); err != nil {
 		return "", err
 	}
 	if err := emit(stub, correctionEvent(domain.EventCorrectionOpened, now, a, co)); err != nil {

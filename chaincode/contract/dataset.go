@@ -2,18 +2,11 @@ package contract
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
-)
-
-// Page sizes of ListDatasets, as in the public API.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
 )
 
 // maxLineage bounds how many ancestors UpdateDataset walks looking for a
@@ -61,7 +54,7 @@ func (c *Contract) RegisterDataset(ctx contractapi.TransactionContextInterface, 
 		CreatedAt: now, CreatedBy: a, UpdatedAt: now, UpdatedBy: a,
 	}
 	applyDatasetInput(d, in)
-	if err := putEntity(stub, key, d, d.Owner); err != nil {
+	if err := putEntity(stub, key, d); err != nil {
 		return "", err
 	}
 	if err := indexDataset(stub, d); err != nil {
@@ -191,13 +184,9 @@ func (c *Contract) ListDatasets(ctx contractapi.TransactionContextInterface, own
 			return "", err
 		}
 	}
-	size := defaultPageSize
-	if pageSize != "" {
-		n, err := strconv.Atoi(pageSize)
-		if err != nil || n < 1 || n > maxPageSize {
-			return "", domain.Errorf(domain.CodeInvalid, "pageSize %q must be an integer from 1 to %d", pageSize, maxPageSize)
-		}
-		size = n
+	size, err := domain.ParseLimit("pageSize", pageSize)
+	if err != nil {
+		return "", err
 	}
 	stub := ctx.GetStub()
 	objectType, attrs := string(domain.KindDataset), []string(nil)

@@ -63,7 +63,7 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 		SHA256: in.SHA256, Records: in.Records, Bytes: in.Bytes, Channel: in.Channel,
 		Status: domain.DeliveryDelivered, DeliveredAt: now, DeliveredBy: a,
 	}
-	if err := putEntity(stub, key, d, d.Owner, d.Requester); err != nil {
+	if err := putEntity(stub, key, d); err != nil {
 		return "", err
 	}
 	if err := emit(stub, deliveryEvent(domain.EventDeliveryRecorded, now, a, d)); err != nil {

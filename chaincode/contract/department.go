@@ -37,7 +37,7 @@ func (c *Contract) SetDepartment(ctx contractapi.TransactionContextInterface, in
 	}
 	d := &domain.Department{MSPID: a.MSPID, Name: in.Name, Code: in.Code, Level: in.Level, UpdatedAt: now, UpdatedBy: a}
 	write := func() error {
-		if err := putEntity(stub, key, d, a.MSPID); err != nil {
+		if err := putEntity(stub, key, d); err != nil {
 			return err
 		}
 		return createAnchor(stub, a.MSPID)

@@ -97,13 +97,13 @@ func updateEntity(stub shim.ChaincodeStubInterface, key string, v any) error {
 }
 
 // putEntity writes a new entity under key. Its key-level endorsement
-// policy becomes the peers of the departments that own it (owners, and every
-// party the record names), so no other set of peers can rewrite it. Every
-// party must have a profile on the ledger, and the transaction writes each
-// party's anchor (domain.AnchorKey), so that Fabric's Gateway plans every
-// party's peer among the endorsers; the peers' validation plugin refuses the
-// creation unless all of them endorsed it.
-func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...string) error {
+// policy becomes the peers of its parties (domain.Record.Parties, the one
+// definition of who a record names), so no other set of peers can rewrite
+// it. Every party must have a profile on the ledger, and the transaction
+// writes each party's anchor (domain.AnchorKey), so that Fabric's Gateway
+// plans every party's peer among the endorsers; the peers' validation plugin
+// refuses the creation unless all of them endorsed it.
+func putEntity(stub shim.ChaincodeStubInterface, key string, r domain.Record) error {
 	prev, err := stub.GetState(key) // a creation reads its key as absent: see chaincode/validation
 	if err != nil {
 		return internalErr("read state", err)
@@ -111,24 +111,20 @@ func putEntity(stub shim.ChaincodeStubInterface, key string, v any, owners ...st
 	if len(prev) > 0 {
 		return domain.Errorf(domain.CodeConflict, "key %q already exists", domain.PrintableKey(key))
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(r)
 	if err != nil {
 		return internalErr("encode state", err)
 	}
 	if err := stub.PutState(key, b); err != nil {
 		return internalErr("write state", err)
 	}
-	var parties []string
-	if r, ok := v.(domain.Record); ok {
-		parties = r.Parties()
-	}
-	_, isDepartment := v.(*domain.Department)
-	if !isDepartment {
+	parties := r.Parties()
+	if _, isDepartment := r.(*domain.Department); !isDepartment {
 		if err := writeAnchors(stub, parties); err != nil {
 			return err
 		}
 	}
-	return setEndorsers(stub, key, union(owners, parties)...)
+	return setEndorsers(stub, key, parties...)
 }
 
 // writeAnchors blind-writes the anchor of every party, after checking that

@@ -147,7 +147,7 @@ func (c *Contract) ProposePolicy(ctx contractapi.TransactionContextInterface, in
 	pp := &domain.PolicyProposal{
 		ID: id, Evaluators: in.Evaluators, Auditors: in.Auditors, BaseVersion: p.Version, ProposedAt: now, ProposedBy: a,
 	}
-	if err := putEntity(stub, key, pp, a.MSPID); err != nil {
+	if err := putEntity(stub, key, pp); err != nil {
 		return "", err
 	}
 	if err := emit(stub, proposalEvent(a, pp)); err != nil {
@@ -256,7 +256,7 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 			return "", err
 		}
 		ap := &domain.PolicyApproval{ID: domain.PolicyApprovalID(id, a.MSPID), ProposalID: id, MSPID: a.MSPID, ApprovedAt: now, ApprovedBy: a}
-		if err := putEntity(stub, key, ap, a.MSPID); err != nil {
+		if err := putEntity(stub, key, ap); err != nil {
 			return "", err
 		}
 		if err := emit(stub, approvalEvent(a, ap)); err != nil {

@@ -74,7 +74,7 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 		decided := now
 		r.Status, r.DecidedAt, r.Reason = domain.RequestApproved, &decided, autoApprovalReason
 	}
-	if err := putEntity(stub, key, r, r.Owner, r.Requester); err != nil {
+	if err := putEntity(stub, key, r); err != nil {
 		return "", err
 	}
 	if err := emit(stub, requestEvent(domain.EventRequestCreated, now, a, r)); err != nil {

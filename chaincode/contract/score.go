@@ -41,7 +41,7 @@ func (c *Contract) PublishScores(ctx contractapi.TransactionContextInterface, in
 		return "", domain.Errorf(domain.CodeConflict, "scores for period %s are already published", in.Period)
 	}
 	s := &domain.ScoreSnapshot{Scores: in, ID: in.Period, PublishedAt: now, PublishedBy: a}
-	if err := putEntity(stub, key, s, a.MSPID); err != nil {
+	if err := putEntity(stub, key, s); err != nil {
 		return "", err
 	}
 	if err := emit(stub, snapshotEvent(now, a, s)); err != nil {

@@ -56,7 +56,7 @@ func (c *Contract) RecordUsage(ctx contractapi.TransactionContextInterface, inpu
 		Calls: in.Calls, Records: in.Records, At: now, By: a,
 	}
 	// The consumer alone owns its meter readings; they are never changed.
-	if err := putEntity(stub, key, u, u.Consumer); err != nil {
+	if err := putEntity(stub, key, u); err != nil {
 		return "", err
 	}
 	if err := emit(stub, usageEvent(now, a, u)); err != nil {

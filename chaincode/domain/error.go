@@ -3,14 +3,18 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
+	"strings"
 )
 
 // Code classifies an error for every layer: the chaincode puts it in its
 // error message, the gateway maps it to an HTTP status, the indexer returns it.
 type Code string
 
-// The error codes, defined once.
+// The error codes. Each is listed once more, with its HTTP status, in codes;
+// the pattern that finds a code in text and the HTTP status table are both
+// derived from that list.
 const (
 	CodeInvalid      Code = "invalid"      // bad input: a field missing, out of range, malformed
 	CodeUnauthorized Code = "unauthorized" // no identity or an unknown one
@@ -75,7 +79,37 @@ func ErrorMessage(err error) string {
 	return err.Error()
 }
 
-var codeInText = regexp.MustCompile(`\[(invalid|unauthorized|forbidden|not_found|conflict|too_large|unavailable|internal)\] ([^\n]*)`)
+// codes is the one list of the codes with the HTTP status that answers each.
+var codes = []struct {
+	code   Code
+	status int
+}{
+	{CodeInvalid, http.StatusBadRequest},
+	{CodeUnauthorized, http.StatusUnauthorized},
+	{CodeForbidden, http.StatusForbidden},
+	{CodeNotFound, http.StatusNotFound},
+	{CodeConflict, http.StatusConflict},
+	{CodeTooLarge, http.StatusRequestEntityTooLarge},
+	{CodeUnavailable, http.StatusServiceUnavailable},
+	{CodeInternal, http.StatusInternalServerError},
+}
+
+// Codes returns every error code, in the order of the list.
+func Codes() []Code {
+	out := make([]Code, len(codes))
+	for i, c := range codes {
+		out[i] = c.code
+	}
+	return out
+}
+
+var codeInText = func() *regexp.Regexp {
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = regexp.QuoteMeta(string(c.code))
+	}
+	return regexp.MustCompile(`\[(` + strings.Join(names, "|") + `)\] ([^\n]*)`)
+}()
 
 // ParseError finds an "[code] message" in text, as the chaincode writes it,
 // wherever the transport wrapped it. It returns nil when there is none.

@@ -55,3 +55,32 @@ func TestEventEntity(t *testing.T) {
 		t.Errorf("Entity() of an unknown kind = %v, want nil", got)
 	}
 }
+
+// Every code in the list round-trips: through its text form, through its
+// HTTP status and back, and no two codes share a status.
+func TestCodesRoundTrip(t *testing.T) {
+	seen := map[int]Code{}
+	for _, c := range Codes() {
+		t.Run(string(c), func(t *testing.T) {
+			e := Errorf(c, "something about %s", c)
+			p := ParseError("rpc error: " + e.Error())
+			if p == nil || p.Code != c || p.Message != e.Message {
+				t.Fatalf("ParseError(%q) = %+v", e.Error(), p)
+			}
+			s := HTTPStatus(c)
+			if s < 400 || s > 599 {
+				t.Fatalf("HTTPStatus(%s) = %d", c, s)
+			}
+			if other, ok := seen[s]; ok {
+				t.Fatalf("codes %s and %s share status %d", other, c, s)
+			}
+			seen[s] = c
+			if got := CodeOfStatus(s); got != c {
+				t.Fatalf("CodeOfStatus(%d) = %s, want %s", s, got, c)
+			}
+		})
+	}
+	if len(Codes()) != 8 {
+		t.Errorf("Codes() has %d codes, want 8", len(Codes()))
+	}
+}

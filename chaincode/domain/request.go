@@ -16,11 +16,15 @@ const (
 	RequestExpired  RequestStatus = "expired"
 )
 
+// RequestStatuses lists every request state, in order.
+var RequestStatuses = []RequestStatus{RequestPending, RequestApproved, RequestRejected, RequestRevoked, RequestExpired}
+
 // Valid reports whether s is a known request state.
 func (s RequestStatus) Valid() bool {
-	switch s {
-	case RequestPending, RequestApproved, RequestRejected, RequestRevoked, RequestExpired:
-		return true
+	for _, x := range RequestStatuses {
+		if s == x {
+			return true
+		}
 	}
 	return false
 }

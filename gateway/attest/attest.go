@@ -23,10 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +44,8 @@ type Ledger interface {
 
 // Index is the department's own indexer: the gateway's indexclient.Client.
 type Index interface {
-	Get(ctx context.Context, path, rawQuery string, header http.Header) (*http.Response, error)
+	Scores(ctx context.Context, c indexclient.Caller, f indexclient.Filter) (json.RawMessage, error)
+	Status(ctx context.Context) (indexclient.Status, error)
 	WaitForBlock(ctx context.Context, block uint64, timeout time.Duration) error
 }
 
@@ -268,19 +266,9 @@ func (a *Attestor) beyondLedger(ctx context.Context, snap *domain.ScoreSnapshot,
 
 // ledgerHeight is the peer's height as the index last saw it.
 func (a *Attestor) ledgerHeight(ctx context.Context) (uint64, bool, error) {
-	resp, err := a.index.Get(ctx, "/internal/status", "", nil)
+	st, err := a.index.Status(ctx)
 	if err != nil {
 		return 0, false, err
-	}
-	defer resp.Body.Close()
-	var st struct {
-		LedgerHeight *uint64 `json:"ledgerHeight"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, false, fmt.Errorf("index status: HTTP %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
-		return 0, false, fmt.Errorf("index status: %w", err)
 	}
 	if st.LedgerHeight == nil {
 		return 0, false, nil
@@ -290,31 +278,15 @@ func (a *Attestor) ledgerHeight(ctx context.Context) (uint64, bool, error) {
 
 // recompute asks the index for the scores of period at asOfBlock, as the admin.
 func (a *Attestor) recompute(ctx context.Context, period string, asOfBlock uint64) (*domain.Scores, error) {
-	q := url.Values{"period": {period}, "asOfBlock": {strconv.FormatUint(asOfBlock, 10)}}
-	h := http.Header{}
-	h.Set("X-Caller-Msp", a.admin.MSPID)
-	h.Set("X-Caller-Role", string(a.admin.Role))
-	h.Set("X-Caller-User", a.admin.User)
-	resp, err := a.index.Get(ctx, "/v1/scores", q.Encode(), h)
+	who := indexclient.Caller{MSPID: a.admin.MSPID, Role: a.admin.Role, User: a.admin.User}
+	doc, err := indexclient.ScoresOf(ctx, a.index, who, period, &asOfBlock)
 	if err != nil {
 		return nil, fmt.Errorf("recompute on the index: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return nil, fmt.Errorf("recompute on the index: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("recompute on the index: HTTP %d: %.300s", resp.StatusCode, raw)
-	}
-	var doc domain.Scores
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("the index's scores do not decode: %w", err)
 	}
 	if doc.Period != period || doc.AsOfBlock != asOfBlock {
 		return nil, fmt.Errorf("the index answered the scores of %s at block %d, not %s at %d", doc.Period, doc.AsOfBlock, period, asOfBlock)
 	}
-	return &doc, nil
+	return doc, nil
 }
 
 // maxDetail keeps the detail inside the contract's limit.

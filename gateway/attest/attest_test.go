@@ -158,6 +158,30 @@ func (ix *fakeIndex) WaitForBlock(ctx context.Context, block uint64, timeout tim
 	return indexclient.ErrWaitTimeout
 }
 
+// The attestor reads through the real index client; its requests reach
+// Get over fakeTransport.
+type fakeTransport struct{ ix *fakeIndex }
+
+func (t fakeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.ix.Get(r.Context(), r.URL.Path, r.URL.RawQuery, r.Header)
+}
+
+func (ix *fakeIndex) client() *indexclient.Client {
+	c, err := indexclient.New("http://indexer", &http.Client{Transport: fakeTransport{ix}})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (ix *fakeIndex) Scores(ctx context.Context, c indexclient.Caller, f indexclient.Filter) (json.RawMessage, error) {
+	return ix.client().Scores(ctx, c, f)
+}
+
+func (ix *fakeIndex) Status(ctx context.Context) (indexclient.Status, error) {
+	return ix.client().Status(ctx)
+}
+
 func height(n uint64) *uint64 { return &n }
 
 // honest is the document every honest index computes for 2026-02 at block 30.

@@ -11,18 +11,11 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// ErrorBody is the shape of every error answer.
-type ErrorBody struct {
-	Error ErrorInfo `json:"error"`
-}
+// ErrorBody is the shape of every error answer, the indexer's too.
+type ErrorBody = domain.ErrorBody
 
 // ErrorInfo says what went wrong.
-type ErrorInfo struct {
-	Code    domain.Code       `json:"code"`
-	Message string            `json:"message"`
-	Details map[string]string `json:"details,omitempty"`
-	TxID    string            `json:"txId,omitempty"`
-}
+type ErrorInfo = domain.ErrorInfo
 
 // transactionError is an error that knows the transaction it failed in.
 type transactionError interface {

@@ -123,6 +123,106 @@ func (f *fakeIndex) Status(ctx context.Context) (indexclient.Status, error) {
 	return f.status, f.statusErr
 }
 
+// The router reads through the real index client (indexclient.Query); its
+// requests reach Get, which records them, over fakeTransport.
+type fakeTransport struct{ f *fakeIndex }
+
+func (t fakeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.f.Get(r.Context(), r.URL.Path, r.URL.RawQuery, r.Header)
+}
+
+func (f *fakeIndex) reads() *indexclient.Client {
+	c, err := indexclient.New("http://indexer", &http.Client{Transport: fakeTransport{f}})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (f *fakeIndex) Datasets(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Datasets(ctx, c, q)
+}
+
+func (f *fakeIndex) Requests(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Requests(ctx, c, q)
+}
+
+func (f *fakeIndex) Deliveries(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Deliveries(ctx, c, q)
+}
+
+func (f *fakeIndex) Usages(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Usages(ctx, c, q)
+}
+
+func (f *fakeIndex) Contributions(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Contributions(ctx, c, q)
+}
+
+func (f *fakeIndex) Corrections(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Corrections(ctx, c, q)
+}
+
+func (f *fakeIndex) Metering(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Metering(ctx, c, q)
+}
+
+func (f *fakeIndex) Scores(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Scores(ctx, c, q)
+}
+
+func (f *fakeIndex) Trace(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Trace(ctx, c, q)
+}
+
+func (f *fakeIndex) Chain(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Chain(ctx, c, q)
+}
+
+func (f *fakeIndex) Anomalies(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Anomalies(ctx, c, q)
+}
+
+func (f *fakeIndex) Dataset(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Dataset(ctx, c, id)
+}
+
+func (f *fakeIndex) Request(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Request(ctx, c, id)
+}
+
+func (f *fakeIndex) Delivery(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Delivery(ctx, c, id)
+}
+
+func (f *fakeIndex) Usage(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Usage(ctx, c, id)
+}
+
+func (f *fakeIndex) Contribution(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Contribution(ctx, c, id)
+}
+
+func (f *fakeIndex) Correction(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Correction(ctx, c, id)
+}
+
+func (f *fakeIndex) Lineage(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Lineage(ctx, c, id)
+}
+
+func (f *fakeIndex) Verify(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
+	return f.reads().Verify(ctx, c, id)
+}
+
+func (f *fakeIndex) DepartmentScore(ctx context.Context, c indexclient.Caller, mspID string, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().DepartmentScore(ctx, c, mspID, q)
+}
+
+func (f *fakeIndex) Export(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (*http.Response, error) {
+	return f.reads().Export(ctx, c, q)
+}
+
 // fakeAuth maps tokens to people.
 type fakeAuth map[string]*identity.Person
 

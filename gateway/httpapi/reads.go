@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,48 +14,73 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/indexclient"
 )
 
-// Paging limits of every list.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
+// ListResult is the shape of every list answer (domain.List), its items
+// passed on as the ledger or the index wrote them.
+type ListResult = domain.List[json.RawMessage]
 
-// ListResult is the shape of every list answer.
-type ListResult struct {
-	Items      json.RawMessage `json:"items"`
-	NextCursor string          `json:"nextCursor,omitempty"`
-}
-
-// proxy forwards a read to the department's indexer with the caller named
-// in X-Caller-* headers (the indexer listens on loopback only and trusts
-// them) and relays its answer, status and error body included.
-func (s *server) proxy(c *gin.Context) {
-	s.forward(c, c.Request.URL.RawQuery)
-}
-
-func (s *server) forward(c *gin.Context, rawQuery string) {
+// caller is who a read through the index is for.
+func caller(c *gin.Context) indexclient.Caller {
 	p := person(c)
-	h := http.Header{}
-	h.Set("X-Caller-Msp", p.MSPID)
-	h.Set("X-Caller-Role", string(p.Role))
-	h.Set("X-Caller-User", p.User)
-	h.Set(requestIDHeader, c.GetString(ctxRequestID))
-	if a := c.GetHeader("Accept"); a != "" {
-		h.Set("Accept", a)
-	}
-	resp, err := s.Index.Get(c.Request.Context(), c.Request.URL.Path, rawQuery, h)
+	return indexclient.Caller{MSPID: p.MSPID, Role: p.Role, User: p.User, RequestID: c.GetString(ctxRequestID)}
+}
+
+// relay answers an index read: its JSON as the index wrote it, or the
+// domain error it answered, or 503 when the index cannot be asked.
+func (s *server) relay(c *gin.Context, raw json.RawMessage, err error) {
 	if err != nil {
-		s.fail(c, &indexError{err: err})
+		s.fail(c, indexFailure(err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json", raw)
+}
+
+// indexFailure is err as the caller sees it: the index's own refusal, or
+// the index unavailable.
+func indexFailure(err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return &indexError{err: err}
+}
+
+// fromIndex serves a list route from the index with the caller's query.
+func (s *server) fromIndex(list func(context.Context, indexclient.Caller, indexclient.Filter) (json.RawMessage, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, err := list(c.Request.Context(), caller(c), c.Request.URL.Query())
+		s.relay(c, raw, err)
+	}
+}
+
+// oneFromIndex serves a route of one thing, named by path parameter param,
+// from the index.
+func (s *server) oneFromIndex(param string, get func(context.Context, indexclient.Caller, string) (json.RawMessage, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, err := get(c.Request.Context(), caller(c), c.Param(param))
+		s.relay(c, raw, err)
+	}
+}
+
+// departmentScore serves one department's score from the index.
+func (s *server) departmentScore(c *gin.Context) {
+	raw, err := s.Index.DepartmentScore(c.Request.Context(), caller(c), c.Param("mspId"), c.Request.URL.Query())
+	s.relay(c, raw, err)
+}
+
+// export streams a whole trace from the index as the file it answers.
+func (s *server) export(c *gin.Context) {
+	resp, err := s.Index.Export(c.Request.Context(), caller(c), c.Request.URL.Query())
+	if err != nil {
+		s.fail(c, indexFailure(err))
 		return
 	}
 	defer resp.Body.Close()
 	extra := map[string]string{}
-	for _, k := range []string{"Content-Disposition", "Retry-After"} {
-		if v := resp.Header.Get(k); v != "" {
-			extra[k] = v
-		}
+	if v := resp.Header.Get("Content-Disposition"); v != "" {
+		extra["Content-Disposition"] = v
 	}
 	c.DataFromReader(resp.StatusCode, resp.ContentLength, resp.Header.Get("Content-Type"), resp.Body, extra)
 }
@@ -79,13 +106,10 @@ func source(c *gin.Context) (ledger bool, err error) {
 }
 
 // withoutSource is the query without ?source=, which only the gateway reads.
-func withoutSource(u *url.URL) string {
+func withoutSource(u *url.URL) indexclient.Filter {
 	q := u.Query()
-	if !q.Has("source") {
-		return u.RawQuery
-	}
 	q.Del("source")
-	return q.Encode()
+	return q
 }
 
 func (s *server) evaluate(c *gin.Context, txName string, args ...string) ([]byte, bool) {
@@ -110,7 +134,12 @@ func (s *server) listDepartments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, ListResult{Items: out})
+	var items []json.RawMessage
+	if err := json.Unmarshal(out, &items); err != nil {
+		s.fail(c, fmt.Errorf("ListDepartments answer: %w", err))
+		return
+	}
+	c.JSON(http.StatusOK, domain.NewList(items, ""))
 }
 
 // listDatasets serves the catalog from the index, or from the peer with
@@ -122,7 +151,8 @@ func (s *server) listDatasets(c *gin.Context) {
 		return
 	}
 	if !fromLedger {
-		s.forward(c, withoutSource(c.Request.URL))
+		raw, err := s.Index.Datasets(c.Request.Context(), caller(c), withoutSource(c.Request.URL))
+		s.relay(c, raw, err)
 		return
 	}
 	for _, f := range []string{"shareType", "grade"} {
@@ -153,17 +183,14 @@ func (s *server) listDatasets(c *gin.Context) {
 		return
 	}
 	var page struct {
-		Items    json.RawMessage `json:"items"`
-		Bookmark string          `json:"bookmark"`
+		Items    []json.RawMessage `json:"items"`
+		Bookmark string            `json:"bookmark"`
 	}
 	if err := json.Unmarshal(out, &page); err != nil {
 		s.fail(c, fmt.Errorf("ListDatasets answer: %w", err))
 		return
 	}
-	if len(page.Items) == 0 || string(page.Items) == "null" {
-		page.Items = json.RawMessage("[]")
-	}
-	c.JSON(http.StatusOK, ListResult{Items: page.Items, NextCursor: encodeCursor(page.Bookmark)})
+	c.JSON(http.StatusOK, domain.NewList(page.Items, encodeCursor(page.Bookmark)))
 }
 
 // The peer's bookmarks are raw composite keys (NUL bytes included); the API
@@ -187,25 +214,13 @@ func decodeCursor(cursor string) (string, error) {
 	return string(raw), nil
 }
 
-func limitParam(c *gin.Context) (int, error) {
-	v := c.Query("limit")
-	if v == "" {
-		return defaultLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, domain.Errorf(domain.CodeInvalid, "limit %q must be an integer from 1 to %d", v, maxLimit).WithDetail("field", "limit")
-	}
-	return n, nil
-}
+func limitParam(c *gin.Context) (int, error) { return domain.ParseLimit("limit", c.Query("limit")) }
 
-// getOne serves one record from the index, or with ?source=ledger from the
-// peer by evaluating txName. A catalog entry is public; a record two
-// departments share (partiesOnly: request, delivery, correction, usage,
-// contribution) is for its parties and auditors only, as the index rules,
-// and on the ledger path the gateway applies that rule itself, since every
-// member's peer holds every record.
-func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
+// getOne serves one record of kind from the index, or with ?source=ledger
+// from the peer by evaluating txName. Who may read it is domain.CanRead's to
+// say: the index applies it, and on the ledger path the gateway applies it
+// itself, since every member's peer holds every record.
+func (s *server) getOne(txName string, kind domain.Kind, fromIndex func(context.Context, indexclient.Caller, string) (json.RawMessage, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fromLedger, err := source(c)
 		if err != nil {
@@ -213,7 +228,8 @@ func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
 			return
 		}
 		if !fromLedger {
-			s.forward(c, withoutSource(c.Request.URL))
+			raw, err := fromIndex(c.Request.Context(), caller(c), c.Param("id"))
+			s.relay(c, raw, err)
 			return
 		}
 		id := c.Param("id")
@@ -225,25 +241,21 @@ func (s *server) getOne(txName string, partiesOnly bool) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !partiesOnly {
-			c.Data(http.StatusOK, "application/json; charset=utf-8", out)
-			return
-		}
-		var parties struct {
-			Owner       string `json:"owner"`
-			Requester   string `json:"requester"`
-			Consumer    string `json:"consumer"`
-			Contributor string `json:"contributor"`
-		}
-		if err := json.Unmarshal(out, &parties); err != nil {
-			s.fail(c, fmt.Errorf("%s answer: %w", txName, err))
-			return
-		}
-		p := person(c)
-		if p.Role != domain.RoleAuditor && p.MSPID != parties.Owner && p.MSPID != parties.Requester &&
-			p.MSPID != parties.Consumer && p.MSPID != parties.Contributor {
-			s.fail(c, domain.Errorf(domain.CodeForbidden, "only the departments party to %s, and auditors, may read it; caller is from %s", id, p.MSPID))
-			return
+		if kind.PartiesOnly() {
+			rec, err := domain.NewRecord(kind)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if err := json.Unmarshal(out, rec); err != nil {
+				s.fail(c, fmt.Errorf("%s answer: %w", txName, err))
+				return
+			}
+			p := person(c)
+			if err := domain.CheckRead(domain.Actor{MSPID: p.MSPID, Role: p.Role}, kind, rec); err != nil {
+				s.fail(c, err)
+				return
+			}
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 	}

@@ -1,7 +1,7 @@
 // Package httpapi is a department's public REST API (the contract in
 // API.md) built on gin: authentication by bearer token, role checks, input
 // validation, writes submitted to the ledger as the calling person and
-// answered once committed and indexed, and reads forwarded to the
+// answered once committed and indexed, and reads answered by the
 // department's indexer. It reaches the ledger and the indexer only through
 // the small interfaces below, so tests drive the real router with doubles.
 package httpapi
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -24,14 +23,6 @@ import (
 	"github.com/govshare/ledger/gateway/indexclient"
 )
 
-func init() {
-	// Both are process-wide gin settings. Unknown JSON fields must be an
-	// error (a misspelt optional field would otherwise vanish silently), and
-	// the debug mode's route dump on stdout is noise in a JSON log.
-	binding.EnableDecoderDisallowUnknownFields = true
-	gin.SetMode(gin.ReleaseMode)
-}
-
 // Ledger submits and evaluates chaincode transactions as a person.
 type Ledger interface {
 	Submit(ctx context.Context, p *identity.Person, txName string, args ...string) (result []byte, txID string, blockNumber uint64, err error)
@@ -39,9 +30,10 @@ type Ledger interface {
 	Ready(ctx context.Context) error
 }
 
-// Index is the department's indexer.
+// Index is the department's indexer: its reads (indexclient.Query), its
+// progress, and the wait for a block.
 type Index interface {
-	Get(ctx context.Context, path, rawQuery string, header http.Header) (*http.Response, error)
+	indexclient.Query
 	WaitForBlock(ctx context.Context, block uint64, timeout time.Duration) error
 	Status(ctx context.Context) (indexclient.Status, error)
 }
@@ -185,13 +177,13 @@ func NewRouter(o Options) (*gin.Engine, error) {
 
 	v1.POST("/datasets", allow(operator), submit(s, created, "dataset", "RegisterDataset", noID, domain.DatasetInput.Validate))
 	v1.GET("/datasets", s.listDatasets)
-	v1.GET("/datasets/:id", s.getOne("GetDataset", false))
+	v1.GET("/datasets/:id", s.getOne("GetDataset", domain.KindDataset, s.Index.Dataset))
 	v1.PUT("/datasets/:id", allow(operator), submit(s, changed, "dataset", "UpdateDataset", pathID, domain.DatasetInput.Validate))
 	v1.POST("/datasets/:id/retire", allow(operator), submit(s, changed, "dataset", "RetireDataset", pathIDEmptyOK, decision(false)))
 
 	v1.POST("/requests", allow(operator), submit(s, created, "request", "CreateRequest", noID, s.validateRequest))
-	v1.GET("/requests", s.proxy)
-	v1.GET("/requests/:id", s.getOne("GetRequest", true))
+	v1.GET("/requests", s.fromIndex(s.Index.Requests))
+	v1.GET("/requests/:id", s.getOne("GetRequest", domain.KindRequest, s.Index.Request))
 	v1.POST("/requests/:id/approve", allow(approver), submit(s, changed, "request", "ApproveRequest", pathIDEmptyOK, decision(false)))
 	v1.POST("/requests/:id/reject", allow(approver), submit(s, changed, "request", "RejectRequest", pathID, decision(true)))
 	v1.POST("/requests/:id/revoke", allow(approver), submit(s, changed, "request", "RevokeRequest", pathID, decision(true)))
@@ -208,26 +200,26 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.POST("/corrections", allow(operator), submit(s, created, "correction", "OpenCorrection", noID, domain.CorrectionInput.Validate))
 	v1.POST("/corrections/:id/resolve", allow(operator), submit(s, changed, "correction", "ResolveCorrection", pathID, domain.ResolutionInput.Validate))
 
-	v1.GET("/deliveries", s.proxy)
-	v1.GET("/deliveries/:id", s.getOne("GetDelivery", true))
-	v1.GET("/usage", s.proxy)
-	v1.GET("/usage/:id", s.getOne("GetUsage", true))
-	v1.GET("/contributions", s.proxy)
-	v1.GET("/contributions/:id", s.getOne("GetContribution", true))
-	v1.GET("/corrections", s.proxy)
-	v1.GET("/corrections/:id", s.getOne("GetCorrection", true))
+	v1.GET("/deliveries", s.fromIndex(s.Index.Deliveries))
+	v1.GET("/deliveries/:id", s.getOne("GetDelivery", domain.KindDelivery, s.Index.Delivery))
+	v1.GET("/usage", s.fromIndex(s.Index.Usages))
+	v1.GET("/usage/:id", s.getOne("GetUsage", domain.KindUsage, s.Index.Usage))
+	v1.GET("/contributions", s.fromIndex(s.Index.Contributions))
+	v1.GET("/contributions/:id", s.getOne("GetContribution", domain.KindContribution, s.Index.Contribution))
+	v1.GET("/corrections", s.fromIndex(s.Index.Corrections))
+	v1.GET("/corrections/:id", s.getOne("GetCorrection", domain.KindCorrection, s.Index.Correction))
 
-	v1.GET("/metering", s.proxy)
-	v1.GET("/scores", allow(evaluator, auditor), s.proxy)
-	v1.GET("/scores/:mspId", allow(evaluator, auditor), s.proxy)
+	v1.GET("/metering", s.fromIndex(s.Index.Metering))
+	v1.GET("/scores", allow(evaluator, auditor), s.fromIndex(s.Index.Scores))
+	v1.GET("/scores/:mspId", allow(evaluator, auditor), s.departmentScore)
 	v1.POST("/scores/snapshots", allow(evaluator), s.publishScores)
 	v1.GET("/scores/snapshots/:period", allow(evaluator, auditor), s.getSnapshot)
 
-	v1.GET("/audit/trace", allow(auditor), s.proxy)
-	v1.GET("/audit/lineage/:datasetId", allow(auditor), s.proxy)
-	v1.GET("/audit/verify/:txId", allow(auditor), s.proxy)
-	v1.GET("/audit/chain", allow(auditor), s.proxy)
-	v1.GET("/audit/anomalies", allow(auditor), s.proxy)
-	v1.GET("/audit/export", allow(auditor), s.proxy)
+	v1.GET("/audit/trace", allow(auditor), s.fromIndex(s.Index.Trace))
+	v1.GET("/audit/lineage/:datasetId", allow(auditor), s.oneFromIndex("datasetId", s.Index.Lineage))
+	v1.GET("/audit/verify/:txId", allow(auditor), s.oneFromIndex("txId", s.Index.Verify))
+	v1.GET("/audit/chain", allow(auditor), s.fromIndex(s.Index.Chain))
+	v1.GET("/audit/anomalies", allow(auditor), s.fromIndex(s.Index.Anomalies))
+	v1.GET("/audit/export", allow(auditor), s.export)
 	return r, nil
 }

@@ -3,13 +3,12 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/indexclient"
 )
 
 // snapshotInput is the body of POST /v1/scores/snapshots.
@@ -34,31 +33,14 @@ func (s *server) publishScores(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	q := url.Values{"period": {in.Period}}
+	q := indexclient.Filter{"period": {in.Period}}
 	if in.AsOfBlock != nil {
 		q.Set("asOfBlock", fmt.Sprint(*in.AsOfBlock))
 	}
-	p := person(c)
-	h := http.Header{}
-	h.Set("X-Caller-Msp", p.MSPID)
-	h.Set("X-Caller-Role", string(p.Role))
-	h.Set("X-Caller-User", p.User)
-	h.Set(requestIDHeader, c.GetString(ctxRequestID))
-	resp, err := s.Index.Get(c.Request.Context(), "/v1/scores", q.Encode(), h)
+	raw, err := s.Index.Scores(c.Request.Context(), caller(c), q)
 	if err != nil {
-		s.fail(c, &indexError{err: err})
-		return
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		s.fail(c, &indexError{err: err})
-		return
-	}
-	if resp.StatusCode != http.StatusOK {
 		// The index's own error (bad asOfBlock, empty index) says what is wrong.
-		c.Data(resp.StatusCode, "application/json", raw)
-		c.Abort()
+		s.fail(c, indexFailure(err))
 		return
 	}
 	var scores domain.Scores

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/gateway/identity"
@@ -58,7 +60,7 @@ func (s *server) signIn(c *gin.Context) {
 		return
 	}
 	var in SignInInput
-	if err := c.ShouldBindJSON(&in); err != nil {
+	if err := c.ShouldBindWith(&in, strictJSON{}); err != nil {
 		s.fail(c, domain.Errorf(domain.CodeInvalid, "send {\"user\", \"password\"}"))
 		return
 	}
@@ -116,7 +118,7 @@ func (s *server) changePassword(c *gin.Context) {
 		return
 	}
 	var in PasswordInput
-	if err := c.ShouldBindJSON(&in); err != nil {
+	if err := c.ShouldBindWith(&in, strictJSON{}); err != nil {
 		s.fail(c, domain.Errorf(domain.CodeInvalid, "send {\"current\", \"new\"}"))
 		return
 	}
@@ -135,4 +137,27 @@ func bearer(c *gin.Context) string {
 		return ""
 	}
 	return strings.TrimSpace(token)
+}
+
+// strictJSON is gin's JSON binding with unknown fields refused (a misspelt
+// field would otherwise vanish silently), for this router's handlers alone:
+// gin's own switch for it, binding.EnableDecoderDisallowUnknownFields, is
+// process-wide.
+type strictJSON struct{}
+
+func (strictJSON) Name() string { return "json" }
+
+func (strictJSON) Bind(r *http.Request, obj any) error {
+	if r == nil || r.Body == nil {
+		return errors.New("no request body")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		return err
+	}
+	if binding.Validator == nil {
+		return nil
+	}
+	return binding.Validator.ValidateStruct(obj)
 }

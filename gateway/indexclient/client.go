@@ -1,7 +1,10 @@
-// Package indexclient is the gateway's HTTP client of its department's
-// indexer: it forwards public read routes with the caller's identity in
-// X-Caller-* headers, reads the indexer's status, and waits until a block has
-// been applied so that a read after a write sees it.
+// Package indexclient is the gateway's typed client of its department's
+// indexer (Query): one method per read, each with the caller it reads for
+// (sent in X-Caller-* headers) and its filter, answering the index's JSON or
+// the domain error its error body carries (parseResponseError); the
+// indexer's status; and a wait until a block has been applied, so that a
+// read after a write sees it. The routes and the headers are named here
+// only; the envelopes are domain's (domain.ErrorBody, domain.List).
 //
 // The indexer believes those headers, so it listens on a Unix socket that
 // only the consortium's user may open (mode 0600 in a 0700 folder): an
@@ -79,6 +82,9 @@ type Status struct {
 	Height        uint64 `json:"height"` // blocks applied, so the next block's number
 	LastBlockTime string `json:"lastBlockTime"`
 	LagBlocks     uint64 `json:"lagBlocks"`
+	// LedgerHeight is the peer's height as the indexer last saw it; nil
+	// until it is known.
+	LedgerHeight *uint64 `json:"ledgerHeight"`
 }
 
 // Client calls one indexer.
@@ -118,8 +124,8 @@ func (c *Client) url(path, rawQuery string) string {
 	return u.String()
 }
 
-// Get forwards a read to the indexer. The caller closes the answer's body.
-func (c *Client) Get(ctx context.Context, path, rawQuery string, header http.Header) (*http.Response, error) {
+// send sends a GET to the indexer. The caller closes the answer's body.
+func (c *Client) send(ctx context.Context, path, rawQuery string, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path, rawQuery), nil)
 	if err != nil {
 		return nil, fmt.Errorf("indexer request: %w", err)
@@ -137,7 +143,7 @@ func (c *Client) Get(ctx context.Context, path, rawQuery string, header http.Hea
 // Status reads the indexer's progress.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
-	resp, err := c.Get(ctx, "/internal/status", "", nil)
+	resp, err := c.send(ctx, "/internal/status", "", nil)
 	if err != nil {
 		return s, err
 	}
@@ -159,7 +165,7 @@ func (c *Client) WaitForBlock(ctx context.Context, block uint64, timeout time.Du
 	// rather than our own deadline.
 	ctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
-	resp, err := c.Get(ctx, "/internal/wait", q.Encode(), nil)
+	resp, err := c.send(ctx, "/internal/wait", q.Encode(), nil)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return ErrWaitTimeout

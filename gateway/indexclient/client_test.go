@@ -67,14 +67,9 @@ func TestClient(t *testing.T) {
 		})
 	}
 
-	resp, err := c.Get(ctx, "/v1/datasets", "owner=Dept1MSP", http.Header{"X-Caller-Msp": {"Dept2MSP"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"q":"owner=Dept1MSP"`) || !strings.Contains(string(body), `"msp":"Dept2MSP"`) {
-		t.Fatalf("Get = %d %s", resp.StatusCode, body)
+	body, err := c.Datasets(ctx, Caller{MSPID: "Dept2MSP", Role: "operator"}, Filter{"owner": {"Dept1MSP"}})
+	if err != nil || !strings.Contains(string(body), `"q":"owner=Dept1MSP"`) || !strings.Contains(string(body), `"msp":"Dept2MSP"`) {
+		t.Fatalf("Datasets = %s, %v", body, err)
 	}
 }
 

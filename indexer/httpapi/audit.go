@@ -33,7 +33,7 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 // requireAuditor admits auditors only.

@@ -133,7 +133,7 @@ func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 // csvHeader names the columns of a CSV export, one event per row.

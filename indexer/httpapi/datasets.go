@@ -40,7 +40,7 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) {

@@ -3,13 +3,15 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/store"
 )
 
 // Deliveries, corrections, usage records and contributions are shown, like
-// requests, to the departments that are party to them and to auditors.
+// requests, to the departments that are party to them and to auditors: the
+// rule is domain.CanRead, the list filter domain.ReadableParty.
 
 // optional reads query parameter name and checks it when it is given.
 func optional(q url.Values, name string, check func(field, value string) error) (string, error) {
@@ -47,38 +49,13 @@ func oneOf[T ~string](valid func(T) bool, list string) func(string, string) erro
 	}
 }
 
-func validDeliveryStatus(s domain.DeliveryStatus) bool {
-	switch s {
-	case domain.DeliveryDelivered, domain.DeliveryReceived, domain.DeliveryDisputed, domain.DeliveryDestroyed:
-		return true
+// names joins a list of states for a message: "a, b, c".
+func names[T ~string](xs []T) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
 	}
-	return false
-}
-
-func validCorrectionStatus(s domain.CorrectionStatus) bool {
-	return s == domain.CorrectionOpen || s == domain.CorrectionResolved
-}
-
-// partyFilter is the department whose things a caller may list: its own,
-// or every department's ("") for an auditor.
-func (c caller) partyFilter() string {
-	if c.Role == domain.RoleAuditor {
-		return ""
-	}
-	return c.MSPID
-}
-
-// sees reports whether the caller may read a thing between these parties.
-func (c caller) sees(parties ...string) bool {
-	if c.Role == domain.RoleAuditor {
-		return true
-	}
-	for _, p := range parties {
-		if p == c.MSPID {
-			return true
-		}
-	}
-	return false
+	return strings.Join(out, ", ")
 }
 
 // listParty is the body of every party-visible list route: authenticate,
@@ -106,12 +83,13 @@ func listParty[T any](s *Server, w http.ResponseWriter, r *http.Request, specs [
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 // getParty is the body of every party-visible single-entity route.
-func getParty[T any](s *Server, w http.ResponseWriter, r *http.Request, kind domain.Kind,
-	get func(id string) (*T, error), parties func(*T) []string) {
+// Who may read it is domain.CheckRead's to say.
+func getParty[R domain.Record](s *Server, w http.ResponseWriter, r *http.Request, kind domain.Kind,
+	get func(id string) (R, error)) {
 	c := callerOf(r)
 	if err := c.require(); err != nil {
 		s.writeError(w, r, err)
@@ -127,8 +105,8 @@ func getParty[T any](s *Server, w http.ResponseWriter, r *http.Request, kind dom
 		s.writeError(w, r, err)
 		return
 	}
-	if ps := parties(v); !c.sees(ps...) {
-		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "%s %s is between %v; %s is not a party", kind, id, ps, c.MSPID))
+	if err := domain.CheckRead(c.actor(), kind, v); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -136,57 +114,53 @@ func getParty[T any](s *Server, w http.ResponseWriter, r *http.Request, kind dom
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"request", domain.CheckID},
-		{"status", oneOf(validDeliveryStatus, "delivered, received, disputed, destroyed")}},
+		{"status", oneOf(domain.DeliveryStatus.Valid, names(domain.DeliveryStatuses))}},
 		func(c caller, v []string, p store.Page) ([]domain.Delivery, string, error) {
-			f := store.DeliveryFilter{Request: v[0], Status: domain.DeliveryStatus(v[1]), Party: c.partyFilter()}
+			f := store.DeliveryFilter{Request: v[0], Status: domain.DeliveryStatus(v[1]), Party: domain.ReadableParty(c.actor())}
 			return s.store.ListDeliveries(r.Context(), f, p)
 		})
 }
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindDelivery,
-		func(id string) (*domain.Delivery, error) { return s.store.GetDelivery(r.Context(), id) },
-		func(d *domain.Delivery) []string { return []string{d.Requester, d.Owner} })
+		func(id string) (*domain.Delivery, error) { return s.store.GetDelivery(r.Context(), id) })
 }
 
 func (s *Server) listCorrections(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"delivery", domain.CheckID},
-		{"status", oneOf(validCorrectionStatus, "open, resolved")}},
+		{"status", oneOf(domain.CorrectionStatus.Valid, names(domain.CorrectionStatuses))}},
 		func(c caller, v []string, p store.Page) ([]domain.Correction, string, error) {
-			f := store.CorrectionFilter{Delivery: v[0], Status: domain.CorrectionStatus(v[1]), Party: c.partyFilter()}
+			f := store.CorrectionFilter{Delivery: v[0], Status: domain.CorrectionStatus(v[1]), Party: domain.ReadableParty(c.actor())}
 			return s.store.ListCorrections(r.Context(), f, p)
 		})
 }
 
 func (s *Server) getCorrection(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindCorrection,
-		func(id string) (*domain.Correction, error) { return s.store.GetCorrection(r.Context(), id) },
-		func(c *domain.Correction) []string { return []string{c.Requester, c.Owner} })
+		func(id string) (*domain.Correction, error) { return s.store.GetCorrection(r.Context(), id) })
 }
 
 func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"request", domain.CheckID}},
 		func(c caller, v []string, p store.Page) ([]domain.Usage, string, error) {
-			return s.store.ListUsage(r.Context(), store.UsageFilter{Request: v[0], Party: c.partyFilter()}, p)
+			return s.store.ListUsage(r.Context(), store.UsageFilter{Request: v[0], Party: domain.ReadableParty(c.actor())}, p)
 		})
 }
 
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindUsage,
-		func(id string) (*domain.Usage, error) { return s.store.GetUsage(r.Context(), id) },
-		func(u *domain.Usage) []string { return []string{u.Consumer, u.Owner} })
+		func(id string) (*domain.Usage, error) { return s.store.GetUsage(r.Context(), id) })
 }
 
 func (s *Server) listContributions(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"dataset", domain.CheckID}, {"contributor", domain.CheckMSPID}},
 		func(c caller, v []string, p store.Page) ([]domain.Contribution, string, error) {
-			f := store.ContributionFilter{Dataset: v[0], Contributor: v[1], Party: c.partyFilter()}
+			f := store.ContributionFilter{Dataset: v[0], Contributor: v[1], Party: domain.ReadableParty(c.actor())}
 			return s.store.ListContributions(r.Context(), f, p)
 		})
 }
 
 func (s *Server) getContribution(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindContribution,
-		func(id string) (*domain.Contribution, error) { return s.store.GetContribution(r.Context(), id) },
-		func(c *domain.Contribution) []string { return []string{c.Contributor, c.Owner} })
+		func(id string) (*domain.Contribution, error) { return s.store.GetContribution(r.Context(), id) })
 }

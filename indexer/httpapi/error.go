@@ -10,17 +10,6 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    domain.Code       `json:"code"`
-	Message string            `json:"message"`
-	Details map[string]string `json:"details,omitempty"`
-	TxID    string            `json:"txId,omitempty"`
-}
-
 // writeError answers with the agreed error body. Errors without a domain
 // code are bugs or store failures: logged in full, answered vaguely.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -29,19 +18,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	var de *domain.Error
-	body := errorDetail{Code: domain.CodeInternal, Message: "internal error"}
+	body := domain.ErrorInfo{Code: domain.CodeInternal, Message: "internal error"}
 	switch {
 	case errors.As(err, &de):
-		body = errorDetail{Code: de.Code, Message: de.Message, Details: de.Details}
+		body = domain.ErrorInfo{Code: de.Code, Message: de.Message, Details: de.Details}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		body = errorDetail{Code: domain.CodeUnavailable, Message: "request cancelled or timed out"}
+		body = domain.ErrorInfo{Code: domain.CodeUnavailable, Message: "request cancelled or timed out"}
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == 0 {
 		status = domain.HTTPStatus(body.Code)
 	}
-	writeJSON(w, status, errorBody{Error: body})
+	writeJSON(w, status, domain.ErrorBody{Error: body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -9,30 +9,10 @@ import (
 	"github.com/govshare/ledger/indexer/store"
 )
 
-// list is the answer of every list route.
-type list[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"nextCursor,omitempty"`
-}
-
-func newList[T any](items []T, next string) list[T] {
-	if items == nil {
-		items = []T{} // an empty list, never null
-	}
-	return list[T]{Items: items, NextCursor: next}
-}
-
 // page reads ?limit= and ?cursor=.
 func page(q url.Values) (store.Page, error) {
-	p := store.Page{Limit: store.DefaultLimit, Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return p, domain.Errorf(domain.CodeInvalid, "limit %q must be an integer from 1 to %d", truncate(v, 20), store.MaxLimit)
-		}
-		p.Limit = n
-	}
-	return p, nil
+	n, err := domain.ParseLimit("limit", q.Get("limit"))
+	return store.Page{Limit: n, Cursor: q.Get("cursor")}, err
 }
 
 func uintParam(v, name string, required bool) (uint64, error) {
@@ -59,7 +39,10 @@ func callerOf(r *http.Request) caller {
 	return caller{MSPID: r.Header.Get("X-Caller-Msp"), Role: domain.Role(r.Header.Get("X-Caller-Role"))}
 }
 
-// requireCaller fails when the gateway passed no department.
+// actor is the caller as the domain's read rules judge it.
+func (c caller) actor() domain.Actor { return domain.Actor{MSPID: c.MSPID, Role: c.Role} }
+
+// require fails when the gateway passed no department.
 func (c caller) require() error {
 	if c.MSPID == "" {
 		return domain.Errorf(domain.CodeUnauthorized, "no caller department (X-Caller-Msp)")

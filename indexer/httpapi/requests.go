@@ -40,18 +40,16 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		s.writeError(w, r, domain.Errorf(domain.CodeInvalid, "status %q must be one of pending, approved, rejected, revoked, expired", truncate(string(f.Status), 40)))
+		s.writeError(w, r, domain.Errorf(domain.CodeInvalid, "status %q must be one of %s", truncate(string(f.Status), 40), names(domain.RequestStatuses)))
 		return
 	}
-	if c.Role != domain.RoleAuditor {
-		f.Party = c.MSPID
-	}
+	f.Party = domain.ReadableParty(c.actor())
 	items, next, err := s.store.ListRequests(r.Context(), f, p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
+	writeJSON(w, http.StatusOK, domain.NewList(items, next))
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
@@ -70,8 +68,8 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if c.Role != domain.RoleAuditor && c.MSPID != req.Requester && c.MSPID != req.Owner {
-		s.writeError(w, r, domain.Errorf(domain.CodeForbidden, "request %s is between %s and %s; %s is not a party", id, req.Requester, req.Owner, c.MSPID))
+	if err := domain.CheckRead(c.actor(), domain.KindRequest, req); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, req)

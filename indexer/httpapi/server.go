@@ -1,9 +1,11 @@
-// Package httpapi serves the indexer's read API over HTTP, on the loopback
-// interface, for the department's gateway: the public read routes with the
-// same paths and parameters as the gateway's, and the internal routes that
-// tell how far the mirror has got and wait for a block. It trusts the caller
-// headers (X-Caller-Msp, X-Caller-Role) that the gateway sets after it has
-// authenticated the caller.
+// Package httpapi serves the indexer's read API over HTTP, on a Unix
+// socket, for the department's gateway (whose gateway/indexclient is its
+// typed client): the public read routes with the same paths and parameters
+// as the gateway's, and the internal routes that tell how far the mirror has
+// got and wait for a block. It trusts the caller headers (X-Caller-Msp,
+// X-Caller-Role) that the gateway sets after it has authenticated the
+// caller, and judges every read by them with domain.CanRead. Its answers'
+// envelopes are domain's (domain.List, domain.ErrorBody).
 package httpapi
 
 import (

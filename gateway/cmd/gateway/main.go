@@ -1,6 +1,7 @@
 // Command gateway serves one department's REST API: it authenticates people
 // by bearer token, submits their transactions to the department's peer signed
-// with their own identities, and forwards reads to the department's indexer.
+// with their own identities, and reads from the department's indexer
+// through its typed client (gateway/indexclient).
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	fabid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,8 +40,12 @@ import (
 )
 
 func main() {
+	// gin's mode is process-wide, so the process sets it: release mode
+	// keeps the debug route dump out of the JSON log.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	forceExitOnSecondSignal(ctx, stop)
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +65,16 @@ func main() {
 		m.Logger.Error("shutdown", "error", err)
 		os.Exit(1)
 	}
+}
+
+// forceExitOnSecondSignal gives the signals back to the runtime once the
+// first has arrived: a shutdown that hangs is ended by a second one, as in
+// gin's graceful-shutdown example.
+func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 }
 
 // Config is the gateway's configuration file; environment variables
@@ -132,15 +148,17 @@ func (c *Config) applyEnv(getenv func(string) string) {
 // Validate checks what can be checked before opening anything.
 func (c *Config) Validate() error {
 	var errs []error
-	for name, v := range map[string]string{"mspId": c.MSPID, "listen": c.Listen, "channel": c.Channel, "chaincode": c.Chaincode,
-		"peer.endpoint": c.Peer.Endpoint, "peer.tlsCACert": c.Peer.TLSCACert, "indexerURL": c.IndexerURL, "identities": c.Identities} {
-		if strings.TrimSpace(v) == "" {
-			errs = append(errs, fmt.Errorf("%s is required", name))
+	// Fields in the file's order, so that the errors come in the same order
+	// every time.
+	for _, f := range []struct{ name, v string }{{"mspId", c.MSPID}, {"listen", c.Listen}, {"channel", c.Channel}, {"chaincode", c.Chaincode},
+		{"peer.endpoint", c.Peer.Endpoint}, {"peer.tlsCACert", c.Peer.TLSCACert}, {"indexerURL", c.IndexerURL}, {"identities", c.Identities}} {
+		if strings.TrimSpace(f.v) == "" {
+			errs = append(errs, fmt.Errorf("%s is required", f.name))
 		}
 	}
-	for name, p := range map[string]string{"peer.tlsCACert": c.Peer.TLSCACert, "identities": c.Identities} {
-		if p != "" && !filepath.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", name, p))
+	for _, f := range []struct{ name, p string }{{"peer.tlsCACert", c.Peer.TLSCACert}, {"identities", c.Identities}} {
+		if f.p != "" && !filepath.IsAbs(f.p) {
+			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", f.name, f.p))
 		}
 	}
 	switch {

@@ -116,9 +116,10 @@ func (c Config) validate(needPeer bool) error {
 	if c.Peer.Endpoint == "" {
 		return fmt.Errorf("config: peer.endpoint is required")
 	}
-	for name, p := range map[string]string{"peer.tlsCACert": c.Peer.TLSCACert, "identity.certPath": c.Identity.CertPath, "identity.keyPath": c.Identity.KeyPath} {
-		if p == "" || !filepath.IsAbs(p) {
-			return fmt.Errorf("config: %s %q must be an absolute path", name, p)
+	// In the file's order, so that the same file always fails the same way.
+	for _, f := range []struct{ name, p string }{{"peer.tlsCACert", c.Peer.TLSCACert}, {"identity.certPath", c.Identity.CertPath}, {"identity.keyPath", c.Identity.KeyPath}} {
+		if f.p == "" || !filepath.IsAbs(f.p) {
+			return fmt.Errorf("config: %s %q must be an absolute path", f.name, f.p)
 		}
 	}
 	return nil

@@ -33,10 +33,21 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	forceExitOnSecondSignal(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "indexer:", err)
 		os.Exit(1)
 	}
+}
+
+// forceExitOnSecondSignal gives the signals back to the runtime once the
+// first has arrived: a shutdown that hangs is ended by a second one, as in
+// gin's graceful-shutdown example.
+func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 }
 
 // run is the whole command, from arguments to exit.

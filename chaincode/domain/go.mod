@@ -1,3 +1,0 @@
-module github.com/govshare/ledger/chaincode/domain
-
-go 1.24
