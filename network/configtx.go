@@ -144,7 +144,11 @@ type configtxDept struct {
 }
 
 // writeConfigtx renders configtx.yaml into the channel folder.
-func (n *Net) writeConfigtx() (string, error) {
+func (n *Net) writeConfigtx() (string, error) { return n.writeConfigtxTo(n.path("channel")) }
+
+// writeConfigtxTo renders configtx.yaml, with every department of the
+// topology, into dir.
+func (n *Net) writeConfigtxTo(dir string) (string, error) {
 	data := struct {
 		Ordering      Ordering
 		BatchTimeout  string
@@ -171,7 +175,6 @@ func (n *Net) writeConfigtx() (string, error) {
 	if err := configtxTemplate.Execute(&buf, data); err != nil {
 		return "", err
 	}
-	dir := n.path("channel")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -65,34 +65,43 @@ func (n *Net) identities(ctx context.Context) error {
 	o.enroll = append(o.enroll, enrollment{user: "admin", typ: "admin", dir: n.orgDir(ordererOrg, "users", "admin")})
 	orgs = append(orgs, o)
 	for _, d := range n.topo.Departments {
-		o := org{ca: cas[d.Slug()]}
-		o.enroll = append(o.enroll, enrollment{user: "peer0", typ: "peer", dir: n.peerDir(d), tls: true, hosts: []string{d.Host}})
-		for _, p := range n.people(d) {
-			e := enrollment{user: p.User, typ: "client", role: p.Role, dir: n.userDir(d, p.User)}
-			if p.Role == domain.RoleAdmin {
-				// The department's admin revokes its people at the CA
-				// (POST /v1/people/{user}/revoke), signing as themselves.
-				e.typ, e.caAttrs = "admin", departmentAdminCAAttrs
-			}
-			o.enroll = append(o.enroll, e)
-		}
-		o.enroll = append(o.enroll, enrollment{user: IndexerUser, typ: "client", dir: n.userDir(d, IndexerUser)})
-		o.enroll = append(o.enroll, enrollment{user: GatewayUser, typ: "client", dir: n.orgDir(d.Slug(), GatewayUser), tls: true, hosts: []string{d.Host}})
-		orgs = append(orgs, o)
+		orgs = append(orgs, org{ca: cas[d.Slug()], enroll: n.deptEnrollments(d)})
 	}
 	return parallel(len(orgs), func(i int) error {
-		o := orgs[i]
-		if err := n.startCA(ctx, o.ca); err != nil {
-			return fmt.Errorf("CA of %s: %w", o.ca.org, err)
-		}
-		if err := orgMSP(n.orgDir(o.ca.org, "msp"), o.ca.rootCert()); err != nil {
-			return err
-		}
-		for _, e := range o.enroll {
-			if err := n.enroll(ctx, o.ca, e); err != nil {
-				return fmt.Errorf("enroll %s of %s: %w", e.user, o.ca.org, err)
-			}
-		}
-		return nil
+		return n.orgIdentities(ctx, orgs[i].ca, orgs[i].enroll)
 	})
+}
+
+// deptEnrollments are the identities of department d: its peer, its
+// people, its indexer and its gateway.
+func (n *Net) deptEnrollments(d Department) []enrollment {
+	out := []enrollment{{user: "peer0", typ: "peer", dir: n.peerDir(d), tls: true, hosts: []string{d.Host}}}
+	for _, p := range n.people(d) {
+		e := enrollment{user: p.User, typ: "client", role: p.Role, dir: n.userDir(d, p.User)}
+		if p.Role == domain.RoleAdmin {
+			// The department's admin revokes its people at the CA
+			// (POST /v1/people/{user}/revoke), signing as themselves.
+			e.typ, e.caAttrs = "admin", departmentAdminCAAttrs
+		}
+		out = append(out, e)
+	}
+	out = append(out, enrollment{user: IndexerUser, typ: "client", dir: n.userDir(d, IndexerUser)})
+	return append(out, enrollment{user: GatewayUser, typ: "client", dir: n.orgDir(d.Slug(), GatewayUser), tls: true, hosts: []string{d.Host}})
+}
+
+// orgIdentities starts an organization's CA, lays out the organization's
+// MSP folder and enrolls its identities.
+func (n *Net) orgIdentities(ctx context.Context, ca *orgCA, enroll []enrollment) error {
+	if err := n.startCA(ctx, ca); err != nil {
+		return fmt.Errorf("CA of %s: %w", ca.org, err)
+	}
+	if err := orgMSP(n.orgDir(ca.org, "msp"), ca.rootCert()); err != nil {
+		return err
+	}
+	for _, e := range enroll {
+		if err := n.enroll(ctx, ca, e); err != nil {
+			return fmt.Errorf("enroll %s of %s: %w", e.user, ca.org, err)
+		}
+	}
+	return nil
 }

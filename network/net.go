@@ -59,7 +59,11 @@ func New(opts Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Net{opts: opts, topo: topo, procs: newProcs(opts.Run)}, nil
+	n := &Net{opts: opts, topo: topo, procs: newProcs(opts.Run)}
+	if err := n.loadAddedDepartments(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // Topology returns the loaded topology.

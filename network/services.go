@@ -157,48 +157,12 @@ func (n *Net) writeServiceConfigs() error {
 	var passwords []Password
 	eps := Endpoints{Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name}
 	for _, d := range n.topo.Departments {
-		var ids []gatewayIdentity
-		for _, p := range n.people(d) {
-			token := randomHex(24)
-			sum := sha256.Sum256([]byte(token))
-			password := randomHex(12)
-			if err := n.recordSecret(Secret{Kind: SecretPassword, Org: d.Slug(), Name: p.User, Value: password}); err != nil {
-				return err
-			}
-			hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-			if err != nil {
-				return fmt.Errorf("hash the password of %s: %w", p.User, err)
-			}
-			creds = append(creds, Credential{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Token: token, Kind: CredentialLongLived})
-			passwords = append(passwords, Password{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Password: password})
-			ids = append(ids, gatewayIdentity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]),
-				PasswordBcrypt: string(hash), CertPath: p.CertPath, KeyPath: p.KeyPath})
-		}
-		idPath := n.path("config", "gateway-"+d.Slug()+"-identities.json")
-		if err := writeJSON(idPath, ids, 0o600); err != nil {
+		c, p, ep, err := n.writeDeptServiceConfigs(d)
+		if err != nil {
 			return err
 		}
-		gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
-			Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
-			CA:       caRef{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
-			Orderers: n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
-		if !n.topo.PlainHTTP {
-			dir := n.orgDir(d.Slug(), GatewayUser, "tls")
-			gw.TLS = &tlsFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}
-		}
-		if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
-			return err
-		}
-		ix := indexerConfig{MSPID: d.MSPID, Listen: n.indexerAddr(d), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
-			Peer: n.peerRef(d), DataDir: n.path("data", "indexer-"+d.Slug())}
-		ixUser := n.userDir(d, IndexerUser)
-		ix.Identity.CertPath = filepath.Join(ixUser, "msp", "signcerts", "cert.pem")
-		ix.Identity.KeyPath = filepath.Join(ixUser, "msp", "keystore", "key.pem")
-		if err := writeJSON(n.path("config", "indexer-"+d.Slug()+".json"), ix, 0o644); err != nil {
-			return err
-		}
-		eps.Departments = append(eps.Departments, EndpointDept{MSPID: d.MSPID, Name: d.Name,
-			Gateway: n.topo.GatewayURL(d), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)})
+		creds, passwords = append(creds, c...), append(passwords, p...)
+		eps.Departments = append(eps.Departments, ep)
 	}
 	if err := n.writeTLSCA(); err != nil {
 		return err
@@ -210,6 +174,57 @@ func (n *Net) writeServiceConfigs() error {
 		return err
 	}
 	return writeJSON(n.path("endpoints.json"), eps, 0o644)
+}
+
+// writeDeptServiceConfigs writes department d's gateway and indexer
+// configuration and the gateway's identity store, with a new token and
+// password for each of its people; it returns those and the department's
+// endpoints.
+func (n *Net) writeDeptServiceConfigs(d Department) ([]Credential, []Password, EndpointDept, error) {
+	var creds []Credential
+	var passwords []Password
+	var ids []gatewayIdentity
+	for _, p := range n.people(d) {
+		token := randomHex(24)
+		sum := sha256.Sum256([]byte(token))
+		password := randomHex(12)
+		if err := n.recordSecret(Secret{Kind: SecretPassword, Org: d.Slug(), Name: p.User, Value: password}); err != nil {
+			return nil, nil, EndpointDept{}, err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		if err != nil {
+			return nil, nil, EndpointDept{}, fmt.Errorf("hash the password of %s: %w", p.User, err)
+		}
+		creds = append(creds, Credential{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Token: token, Kind: CredentialLongLived})
+		passwords = append(passwords, Password{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Password: password})
+		ids = append(ids, gatewayIdentity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]),
+			PasswordBcrypt: string(hash), CertPath: p.CertPath, KeyPath: p.KeyPath})
+	}
+	idPath := n.path("config", "gateway-"+d.Slug()+"-identities.json")
+	if err := writeJSON(idPath, ids, 0o600); err != nil {
+		return nil, nil, EndpointDept{}, err
+	}
+	gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
+		Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
+		CA:       caRef{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
+		Orderers: n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
+	if !n.topo.PlainHTTP {
+		dir := n.orgDir(d.Slug(), GatewayUser, "tls")
+		gw.TLS = &tlsFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}
+	}
+	if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
+		return nil, nil, EndpointDept{}, err
+	}
+	ix := indexerConfig{MSPID: d.MSPID, Listen: n.indexerAddr(d), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
+		Peer: n.peerRef(d), DataDir: n.path("data", "indexer-"+d.Slug())}
+	ixUser := n.userDir(d, IndexerUser)
+	ix.Identity.CertPath = filepath.Join(ixUser, "msp", "signcerts", "cert.pem")
+	ix.Identity.KeyPath = filepath.Join(ixUser, "msp", "keystore", "key.pem")
+	if err := writeJSON(n.path("config", "indexer-"+d.Slug()+".json"), ix, 0o644); err != nil {
+		return nil, nil, EndpointDept{}, err
+	}
+	ep := EndpointDept{MSPID: d.MSPID, Name: d.Name, Gateway: n.topo.GatewayURL(d), Indexer: n.indexerAddr(d), Peer: d.Addr(d.PeerPort)}
+	return creds, passwords, ep, nil
 }
 
 func writeJSON(path string, v any, mode os.FileMode) error {
@@ -224,31 +239,57 @@ func writeJSON(path string, v any, mode os.FileMode) error {
 // waits until every gateway answers /readyz.
 func (n *Net) startServices(ctx context.Context) error {
 	deps := n.topo.Departments
-	return parallel(len(deps), func(i int) error {
-		d := deps[i]
-		ix, err := n.procs.start(procSpec{Name: "indexer-" + d.Slug(), Bin: n.bin("indexer"), Order: 4, Dir: n.opts.Run,
-			Args:  []string{"-config", n.path("config", "indexer-"+d.Slug()+".json")},
-			Ready: n.indexerAddr(d)})
-		if err != nil {
-			return err
+	return parallel(len(deps), func(i int) error { return n.startDeptServices(ctx, deps[i]) })
+}
+
+// startDeptServices starts department d's indexer, then its gateway, and
+// waits until the gateway answers /readyz.
+func (n *Net) startDeptServices(ctx context.Context, d Department) error {
+	ix, err := n.procs.start(procSpec{Name: "indexer-" + d.Slug(), Bin: n.bin("indexer"), Order: 4, Dir: n.opts.Run,
+		Args:  []string{"-config", n.path("config", "indexer-"+d.Slug()+".json")},
+		Ready: n.indexerAddr(d)})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := withTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := waitHTTP(wctx, ix, n.indexerAddr(d), nil); err != nil {
+		return err
+	}
+	gw, err := n.procs.start(procSpec{Name: "gateway-" + d.Slug(), Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
+		Args:  []string{"-config", n.path("config", "gateway-"+d.Slug()+".json")},
+		Ready: n.topo.GatewayURL(d) + "/readyz"})
+	if err != nil {
+		return err
+	}
+	conf, err := n.gatewayTLS()
+	if err != nil {
+		return err
+	}
+	return waitHTTP(wctx, gw, n.topo.GatewayURL(d)+"/readyz", conf)
+}
+
+// setProfile sets department d's profile from the topology through its
+// own gateway, signed by its admin.
+func (n *Net) setProfile(ctx context.Context, d Department) error {
+	var creds []Credential
+	if err := readJSONFile(n.path("credentials.json"), &creds); err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if c.MSPID == d.MSPID && c.Role == "admin" {
+			return n.setProfileAs(ctx, d, c.Token)
 		}
-		wctx, cancel := withTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := waitHTTP(wctx, ix, n.indexerAddr(d), nil); err != nil {
-			return err
-		}
-		gw, err := n.procs.start(procSpec{Name: "gateway-" + d.Slug(), Bin: n.bin("gateway"), Order: 5, Dir: n.opts.Run,
-			Args:  []string{"-config", n.path("config", "gateway-"+d.Slug()+".json")},
-			Ready: n.topo.GatewayURL(d) + "/readyz"})
-		if err != nil {
-			return err
-		}
-		conf, err := n.gatewayTLS()
-		if err != nil {
-			return err
-		}
-		return waitHTTP(wctx, gw, n.topo.GatewayURL(d)+"/readyz", conf)
-	})
+	}
+	return fmt.Errorf("no admin of %s in %s", d.MSPID, n.path("credentials.json"))
+}
+
+func (n *Net) setProfileAs(ctx context.Context, d Department, token string) error {
+	body, _ := json.Marshal(map[string]string{"name": d.Name, "code": d.Code, "level": string(d.Level)})
+	if _, err := n.httpJSON(ctx, http.MethodPut, n.topo.GatewayURL(d)+"/v1/departments/me", token, body, http.StatusOK, http.StatusCreated); err != nil {
+		return fmt.Errorf("set profile of %s: %w", d.MSPID, err)
+	}
+	return nil
 }
 
 // smoke sets every department's profile from the topology through its own
@@ -272,15 +313,7 @@ func (n *Net) smoke(ctx context.Context) error {
 		return ""
 	}
 	deps := n.topo.Departments
-	if err := parallel(len(deps), func(i int) error {
-		d := deps[i]
-		body, _ := json.Marshal(map[string]string{"name": d.Name, "code": d.Code, "level": string(d.Level)})
-		_, err := n.httpJSON(ctx, http.MethodPut, n.topo.GatewayURL(d)+"/v1/departments/me", token(d.MSPID), body, http.StatusOK, http.StatusCreated)
-		if err != nil {
-			return fmt.Errorf("set profile of %s: %w", d.MSPID, err)
-		}
-		return nil
-	}); err != nil {
+	if err := parallel(len(deps), func(i int) error { return n.setProfileAs(ctx, deps[i], token(deps[i].MSPID)) }); err != nil {
 		return err
 	}
 	if err := n.initPolicy(ctx, token); err != nil {

@@ -37,7 +37,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]|peer-from-snapshot -dept <mspId>|use-peer -dept <mspId> peer0|peer1|remove-peer -dept <mspId>")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]|peer-from-snapshot -dept <mspId>|use-peer -dept <mspId> peer0|peer1|remove-peer -dept <mspId>|add-department -entry <department.yaml>|sign-update -dept <mspId> <update.pb>")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +92,18 @@ func run(args []string) error {
 		return renew(ctx, n, fs.Args()[1:])
 	case "upgrade-chaincode":
 		return upgradeChaincode(ctx, n, fs.Args()[1:])
+	case "add-department":
+		return addDepartment(ctx, n, fs.Args()[1:])
+	case "sign-update":
+		sf := flag.NewFlagSet("sign-update", flag.ContinueOnError)
+		dept := sf.String("dept", "", "the signing department's MSP ID (its admin's key signs)")
+		if err := sf.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+		if *dept == "" || sf.NArg() != 1 {
+			return fmt.Errorf("usage: consortium [flags] sign-update -dept <mspId> <update.pb>")
+		}
+		return n.SignUpdate(ctx, *dept, sf.Arg(0))
 	case "peer-from-snapshot", "use-peer", "remove-peer":
 		return secondPeer(ctx, n, fs.Arg(0), fs.Args()[1:])
 	case "status":
@@ -155,6 +167,29 @@ func renew(ctx context.Context, n *network.Net, args []string) error {
 	for _, c := range r.Renewed {
 		fmt.Printf("renewed %s/%s (%s): now good until %s\n", c.Org, c.Identity, c.Use, c.NotAfter.Format(time.RFC3339))
 	}
+	return nil
+}
+
+// addDepartment adds a department to the running consortium.
+func addDepartment(ctx context.Context, n *network.Net, args []string) error {
+	fs := flag.NewFlagSet("add-department", flag.ContinueOnError)
+	entry := fs.String("entry", "", "a YAML file with the department's topology entry (mspId, name, code, level, roles, host, ports)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *entry == "" || fs.NArg() > 0 {
+		return fmt.Errorf("usage: consortium [flags] add-department -entry <department.yaml>")
+	}
+	d, err := network.ReadDepartmentEntry(*entry)
+	if err != nil {
+		return err
+	}
+	j, err := n.AddDepartment(ctx, d)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s (%s) joined: the update %s signed by %v; its peer at height %d, its gateway at %s; %.1fs\n",
+		j.Department.MSPID, j.Department.Name, j.Update, j.SignedBy, j.Height, n.Topology().GatewayURL(j.Department), j.Took.Seconds())
 	return nil
 }
 
