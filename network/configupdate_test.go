@@ -101,4 +101,3 @@ func TestConfigDeltaRemovesAnOrganization(t *testing.T) {
 		t.Fatalf("Application written as %v", app)
 	}
 }
-
