@@ -101,7 +101,7 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 		return nil, err
 	}
 	d = n.topo.Departments[len(n.topo.Departments)-1]
-	for _, port := range []int{d.PeerPort, d.PeerCCPort, d.PeerOpsPort, d.CAPort, d.CAOpsPort, d.ChaincodePort, d.GatewayPort} {
+	for _, port := range d.listenPorts() {
 		if !portFree(d.Addr(port)) {
 			return nil, fmt.Errorf("%s, a port of %s, is in use", d.Addr(port), d.MSPID)
 		}
@@ -179,38 +179,20 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 		return nil, err
 	}
 	err = n.step(d.MSPID+"'s peer joined from the genesis block and caught up", func() error {
-		p, err := n.procs.start(procSpec{Name: "peer-" + d.Slug(), Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,
-			Env: n.peerEnv(d), Dir: n.opts.Run, Ready: "tcp:" + d.Addr(d.PeerPort)})
+		p, err := n.startPeerNode(ctx, "peer-"+d.Slug(), n.peerEnv(d), d.Addr(d.PeerPort))
 		if err != nil {
-			return err
-		}
-		wctx, cancel := withTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := waitTCP(wctx, p, d.Addr(d.PeerPort)); err != nil {
 			return err
 		}
 		genesis := n.path("channel", n.topo.Channel+".block")
 		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "channel", "join", "-b", genesis); err != nil {
 			return logErr(p, fmt.Errorf("join the peer of %s: %w", d.MSPID, err))
 		}
-		want, err := n.height(ctx, members[0], members[0].Addr(members[0].PeerPort))
-		if err != nil {
-			return err
+		// A member's peer holds every block: catching up with it is
+		// holding the whole ledger.
+		if j.Height, err = n.catchUp(ctx, members[0], members[0].Addr(members[0].PeerPort), d.Addr(d.PeerPort)); err != nil {
+			return logErr(p, err)
 		}
-		wctx, cancel = withTimeout(ctx, 3*time.Minute)
-		defer cancel()
-		for {
-			h, err := n.height(wctx, d, d.Addr(d.PeerPort))
-			if err == nil && h >= want {
-				j.Height = h
-				return nil
-			}
-			select {
-			case <-wctx.Done():
-				return logErr(p, fmt.Errorf("the peer of %s is at height %d of %d: %v", d.MSPID, h, want, err))
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

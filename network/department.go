@@ -56,7 +56,7 @@ func (n *Net) UpDepartment(ctx context.Context) error {
 		}
 		return fmt.Errorf("%d of the bundle's processes run: `consortium -run %s stop` first", alive, n.opts.Run)
 	}
-	for _, port := range []int{d.PeerPort, d.PeerCCPort, d.PeerOpsPort, d.CAPort, d.CAOpsPort, d.ChaincodePort, d.GatewayPort} {
+	for _, port := range d.listenPorts() {
 		if !portFree(d.Addr(port)) {
 			return fmt.Errorf("%s is in use: does %s still run elsewhere on this host (its run folder)? Stop it first", d.Addr(port), d.MSPID)
 		}
@@ -185,32 +185,44 @@ func (n *Net) startBundlePeer(ctx context.Context, d Department) error {
 	if err := n.writePeerConfig(); err != nil {
 		return err
 	}
-	p, err := n.procs.start(procSpec{Name: "peer-" + d.Slug(), Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,
-		Env: n.peerEnv(d), Dir: n.opts.Run, Ready: "tcp:" + d.Addr(d.PeerPort)})
+	_, err := n.startPeerNode(ctx, "peer-"+d.Slug(), n.peerEnv(d), d.Addr(d.PeerPort))
+	return err
+}
+
+// startPeerNode starts a peer process and waits (30 s at most) until it
+// listens at addr.
+func (n *Net) startPeerNode(ctx context.Context, name string, env []string, addr string) (*Proc, error) {
+	p, err := n.procs.start(procSpec{Name: name, Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,
+		Env: env, Dir: n.opts.Run, Ready: "tcp:" + addr})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wctx, cancel := withTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return waitTCP(wctx, p, d.Addr(d.PeerPort))
+	return p, waitTCP(wctx, p, addr)
 }
 
 // waitOwnGossip waits until the department's own peer knows every other
 // department's peer (the only peer whose metrics this host can count on
 // reaching).
 func (n *Net) waitOwnGossip(ctx context.Context, d Department) error {
-	want := float64(len(n.topo.Departments) - 1)
+	return n.waitPeersKnown(ctx, "peer of "+d.MSPID, d.Addr(d.PeerOpsPort), len(n.topo.Departments)-1)
+}
+
+// waitPeersKnown waits (90 s at most) until the peer whose operations
+// endpoint is at opsAddr knows at least want other peers of the channel.
+func (n *Net) waitPeersKnown(ctx context.Context, who, opsAddr string, want int) error {
 	wctx, cancel := withTimeout(ctx, 90*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("http://%s/metrics", d.Addr(d.PeerOpsPort))
+	url := fmt.Sprintf("http://%s/metrics", opsAddr)
 	for {
 		v, err := metric(wctx, url, "gossip_membership_total_peers_known", `channel="`+n.topo.Channel+`"`)
-		if err == nil && v >= want {
+		if err == nil && v >= float64(want) {
 			return nil
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("peer of %s knows %v of %v other peers: %w", d.MSPID, v, want, wctx.Err())
+			return fmt.Errorf("%s knows %v of %v other peers: %w", who, v, want, wctx.Err())
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -99,6 +99,29 @@ func (n *Net) height(ctx context.Context, d Department, addr string) (uint64, er
 	return info.Height, nil
 }
 
+// catchUp waits (3 minutes at most) until the peer at addr holds at least
+// the height the peer at ref (of department d, whose admin asks both) had
+// when asked, and returns its height.
+func (n *Net) catchUp(ctx context.Context, d Department, ref, addr string) (uint64, error) {
+	want, err := n.height(ctx, d, ref)
+	if err != nil {
+		return 0, err
+	}
+	wctx, cancel := withTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		h, err := n.height(wctx, d, addr)
+		if err == nil && h >= want {
+			return h, nil
+		}
+		select {
+		case <-wctx.Done():
+			return 0, fmt.Errorf("the peer at %s is at height %d, the one at %s was at %d: %v", addr, h, ref, want, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // Snapshot asks d's first peer for a snapshot of the channel's ledger at
 // its last committed block and waits until the peer has written it. It
 // returns the block and the snapshot's folder.
@@ -183,14 +206,8 @@ func (n *Net) AddPeerFromSnapshot(ctx context.Context, msp string) (*PeerFromSna
 		if err := os.RemoveAll(n.path("data", n.peer1Proc(d))); err != nil {
 			return err
 		}
-		p, err := n.procs.start(procSpec{Name: n.peer1Proc(d), Bin: n.bin("peer"), Args: []string{"node", "start"}, Order: 2,
-			Env: n.peer1Env(d), Dir: n.opts.Run, Ready: "tcp:" + d.Addr(d.Peer1Port)})
+		p, err := n.startPeerNode(ctx, n.peer1Proc(d), n.peer1Env(d), d.Addr(d.Peer1Port))
 		if err != nil {
-			return err
-		}
-		wctx, cancel := withTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := waitTCP(wctx, p, d.Addr(d.Peer1Port)); err != nil {
 			return err
 		}
 		env := n.adminEnvAt(d, d.Addr(d.Peer1Port))
@@ -205,24 +222,10 @@ func (n *Net) AddPeerFromSnapshot(ctx context.Context, msp string) (*PeerFromSna
 			return fmt.Errorf("install the chaincode on the second peer of %s: %w", msp, err)
 		}
 		// Caught up: at least the first peer's height when asked.
-		want, err := n.height(ctx, d, d.Addr(d.PeerPort))
-		if err != nil {
-			return err
+		if r.Height, err = n.catchUp(ctx, d, d.Addr(d.PeerPort), d.Addr(d.Peer1Port)); err != nil {
+			return logErr(p, err)
 		}
-		wctx, cancel = withTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		for {
-			h, err := n.height(wctx, d, d.Addr(d.Peer1Port))
-			if err == nil && h >= want {
-				r.Height = h
-				return nil
-			}
-			select {
-			case <-wctx.Done():
-				return logErr(p, fmt.Errorf("the second peer of %s is at height %d, the first at %d: %v", msp, h, want, err))
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -230,21 +233,7 @@ func (n *Net) AddPeerFromSnapshot(ctx context.Context, msp string) (*PeerFromSna
 	err = n.step("second peer knows every other peer (gossip)", func() error {
 		// Its own department's first peer and every other department's:
 		// the gateway's endorsement plans come from this membership.
-		want := float64(len(n.topo.Departments))
-		url := fmt.Sprintf("http://%s/metrics", d.Addr(d.Peer1OpsPort))
-		wctx, cancel := withTimeout(ctx, 90*time.Second)
-		defer cancel()
-		for {
-			v, err := metric(wctx, url, "gossip_membership_total_peers_known", `channel="`+n.topo.Channel+`"`)
-			if err == nil && v >= want {
-				return nil
-			}
-			select {
-			case <-wctx.Done():
-				return fmt.Errorf("the second peer of %s knows %v of %v other peers: %w", msp, v, want, wctx.Err())
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+		return n.waitPeersKnown(ctx, "the second peer of "+msp, d.Addr(d.Peer1OpsPort), len(n.topo.Departments))
 	})
 	if err != nil {
 		return nil, err

@@ -79,6 +79,12 @@ type Department struct {
 	Peer1OpsPort int `yaml:"peer1OpsPort"`
 }
 
+// listenPorts are the TCP ports a department's processes listen on when
+// it starts (the indexer listens on a Unix socket).
+func (d Department) listenPorts() []int {
+	return []int{d.PeerPort, d.PeerCCPort, d.PeerOpsPort, d.CAPort, d.CAOpsPort, d.ChaincodePort, d.GatewayPort}
+}
+
 // Slug is the department's folder and process name: its MSP ID, lowercased,
 // without the "msp" suffix.
 func (d Department) Slug() string {

@@ -90,28 +90,30 @@ func (g *Gateway) Blocks(ctx context.Context, start uint64) (<-chan *common.Bloc
 
 // Height asks the peer how many blocks its ledger holds (qscc GetChainInfo).
 func (g *Gateway) Height(ctx context.Context) (uint64, error) {
+	info, err := g.chainInfo(ctx)
+	return info.GetHeight(), err
+}
+
+// chainInfo is qscc GetChainInfo of the channel.
+func (g *Gateway) chainInfo(ctx context.Context) (*common.BlockchainInfo, error) {
 	out, err := g.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(g.channel))
 	if err != nil {
-		return 0, fmt.Errorf("chain info: %w", err)
+		return nil, fmt.Errorf("chain info: %w", err)
 	}
 	info := &common.BlockchainInfo{}
 	if err := proto.Unmarshal(out, info); err != nil {
-		return 0, fmt.Errorf("decode chain info: %w", err)
+		return nil, fmt.Errorf("decode chain info: %w", err)
 	}
-	return info.GetHeight(), nil
+	return info, nil
 }
 
 // FirstBlock is the first block the peer's ledger holds: 0, or for a peer
 // that joined the channel from a snapshot the block after the snapshot's
 // last (qscc GetChainInfo's bootstrapping snapshot info).
 func (g *Gateway) FirstBlock(ctx context.Context) (uint64, error) {
-	out, err := g.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(g.channel))
+	info, err := g.chainInfo(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("chain info: %w", err)
-	}
-	info := &common.BlockchainInfo{}
-	if err := proto.Unmarshal(out, info); err != nil {
-		return 0, fmt.Errorf("decode chain info: %w", err)
+		return 0, err
 	}
 	if s := info.GetBootstrappingSnapshotInfo(); s != nil {
 		return s.GetLastBlockInSnapshot() + 1, nil
