@@ -189,7 +189,7 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 		}
 		// A member's peer holds every block: catching up with it is
 		// holding the whole ledger.
-		if j.Height, err = n.catchUp(ctx, members[0], members[0].Addr(members[0].PeerPort), d.Addr(d.PeerPort)); err != nil {
+		if j.Height, err = n.catchUp(ctx, members[0], members[0].Addr(members[0].PeerPort), d, d.Addr(d.PeerPort)); err != nil {
 			return logErr(p, err)
 		}
 		return nil

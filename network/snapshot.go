@@ -99,11 +99,11 @@ func (n *Net) height(ctx context.Context, d Department, addr string) (uint64, er
 	return info.Height, nil
 }
 
-// catchUp waits (3 minutes at most) until the peer at addr holds at least
-// the height the peer at ref (of department d, whose admin asks both) had
-// when asked, and returns its height.
-func (n *Net) catchUp(ctx context.Context, d Department, ref, addr string) (uint64, error) {
-	want, err := n.height(ctx, d, ref)
+// catchUp waits (3 minutes at most) until department d's peer at addr
+// holds at least the height department of's peer at ref had when asked,
+// and returns its height. Each department's admin asks its own peer.
+func (n *Net) catchUp(ctx context.Context, of Department, ref string, d Department, addr string) (uint64, error) {
+	want, err := n.height(ctx, of, ref)
 	if err != nil {
 		return 0, err
 	}
@@ -222,7 +222,7 @@ func (n *Net) AddPeerFromSnapshot(ctx context.Context, msp string) (*PeerFromSna
 			return fmt.Errorf("install the chaincode on the second peer of %s: %w", msp, err)
 		}
 		// Caught up: at least the first peer's height when asked.
-		if r.Height, err = n.catchUp(ctx, d, d.Addr(d.PeerPort), d.Addr(d.Peer1Port)); err != nil {
+		if r.Height, err = n.catchUp(ctx, d, d.Addr(d.PeerPort), d, d.Addr(d.Peer1Port)); err != nil {
 			return logErr(p, err)
 		}
 		return nil

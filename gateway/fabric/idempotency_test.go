@@ -31,6 +31,8 @@ type ledgerPeer struct {
 	// codes, when not empty, are the codes of the next commits, one each,
 	// before code
 	codes []peer.TxValidationCode
+	// endorseErrs, when not empty, fail the next endorsements, one each
+	endorseErrs []error
 	hide  int // lookups that miss, as in a race with a same-key request
 
 	mu       sync.Mutex
@@ -63,6 +65,11 @@ func (f *ledgerPeer) Endorse(ctx context.Context, req *gateway.EndorseRequest) (
 	f.record("endorse", req.GetProposedTransaction(), req.GetTransactionId())
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.endorseErrs) > 0 {
+		err := f.endorseErrs[0]
+		f.endorseErrs = f.endorseErrs[1:]
+		return nil, err
+	}
 	if _, ok := f.byTxID[req.GetTransactionId()]; ok {
 		return nil, statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info",
 			"duplicate transaction found ["+req.GetTransactionId()+"]. Creator [0a08]")
@@ -238,6 +245,22 @@ func TestSubmitRetriesReadConflicts(t *testing.T) {
 	r2, tx2, b2, replayed, err := l.SubmitKeyed(ctx, op, "k", "RecordUsage", `{}`)
 	if err != nil || !replayed || tx2 != tx1 || b2 != b1 || string(r2) != string(r1) || f.endorsed != 5 {
 		t.Errorf("keyed repeat: %s %s %d replayed %v, %v, endorsed %d; want the answer of attempt 1, nothing endorsed", r2, tx2, b2, replayed, err, f.endorsed)
+	}
+}
+
+// While a new chaincode definition reaches discovery, the gateway finds no
+// peers with its package: nothing was submitted, and the write is
+// endorsed again after a wait.
+func TestSubmitRetriesWhileDiscoveryLags(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID, endorseErrs: []error{
+		statusErr(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers"),
+	}}
+	l := startLedgerPeer(t, f)
+	if _, _, _, err := l.Submit(context.Background(), newPerson(t, "operator1", domain.RoleOperator), "RecordUsage", `{}`); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	if got := l.Retries()[RetryDefinitionMoved]; got != 1 || f.endorsed != 1 {
+		t.Errorf("definition retries %d, endorsed %d; want 1 and 1", got, f.endorsed)
 	}
 }
 

@@ -196,21 +196,34 @@ func retryReason(err error) string {
 	case peer.TxValidationCode_MVCC_READ_CONFLICT.String(), peer.TxValidationCode_PHANTOM_READ_CONFLICT.String():
 		return RetryReadConflict
 	}
-	if fe.Cause != nil && anyContains(statusTexts(grpcStatus(fe.Cause)), "changed during invoke") {
-		return RetryDefinitionMoved
+	if fe.Cause != nil {
+		texts := statusTexts(grpcStatus(fe.Cause))
+		// The peer's definition changed while it endorsed, or discovery
+		// does not yet see the new definition's package on enough peers
+		// (each peer announces it in its next gossip alive message).
+		if anyContains(texts, "changed during invoke") || anyContains(texts, "required chaincodes are not installed on sufficient peers") {
+			return RetryDefinitionMoved
+		}
 	}
 	return ""
 }
 
 // again reports whether a write that failed with err on attempt (0-based)
-// is to be tried again, after waiting a little (25 ms, doubling, with
-// jitter) so that the block that conflicted reaches the endorsers.
+// is to be tried again, after waiting a little, doubling, with jitter: from
+// 25 ms after a read conflict, so that the block that conflicted reaches
+// the endorsers; from 500 ms after a definition change, so that gossip
+// carries the new definition's packages to discovery (0.5 + 1 + 2 s covers
+// the peers' 2 s alive interval).
 func (l *Ledger) again(ctx context.Context, err error, attempt int) bool {
 	reason := retryReason(err)
 	if reason == "" || attempt+1 >= maxAttempts {
 		return false
 	}
-	wait := time.Duration(25<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(25*time.Millisecond)))
+	base := 25 * time.Millisecond
+	if reason == RetryDefinitionMoved {
+		base = 500 * time.Millisecond
+	}
+	wait := base<<attempt + time.Duration(rand.Int64N(int64(base)))
 	select {
 	case <-ctx.Done():
 		return false
