@@ -337,12 +337,8 @@ func (n *Net) joinChaincode(ctx context.Context, d Department) error {
 	if err := waitTCP(wctx, p, srv.Address); err != nil {
 		return err
 	}
-	o := n.topo.Ordering.Nodes[0]
-	if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
-		"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
-		"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version,
-		"--package-id", srv.PackageID, "--sequence", fmt.Sprint(cc.Sequence), "--validation-plugin", ValidationPlugin); err != nil {
-		return fmt.Errorf("approve for %s: %w", d.MSPID, err)
+	if err := n.approve(ctx, d, n.topo.Ordering.Nodes[0], cc.Name, cc.Version, cc.Sequence, srv.PackageID); err != nil {
+		return err
 	}
 	cc.Servers[d.MSPID] = srv
 	if err := n.writeChaincodeRecord(cc); err != nil {

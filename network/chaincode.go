@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -107,14 +109,7 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 		if err := waitTCP(wctx, p, d.Addr(d.ChaincodePort)); err != nil {
 			return err
 		}
-		o := n.topo.Ordering.Nodes[i%len(n.topo.Ordering.Nodes)]
-		if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
-			"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
-			"--channelID", n.topo.Channel, "--name", cc.Name, "--version", cc.Version,
-			"--package-id", id, "--sequence", "1", "--validation-plugin", ValidationPlugin); err != nil {
-			return fmt.Errorf("approve for %s: %w", d.MSPID, err)
-		}
-		return nil
+		return n.approve(ctx, d, n.topo.Ordering.Nodes[i%len(n.topo.Ordering.Nodes)], cc.Name, cc.Version, 1, id)
 	})
 	if err != nil {
 		return err
@@ -133,4 +128,48 @@ func (n *Net) deployChaincode(ctx context.Context) error {
 		rec.Servers[d.MSPID] = servers[i]
 	}
 	return n.writeChaincodeRecord(rec)
+}
+
+// approve approves, as department d's admin, the definition of chaincode
+// name at sequence (version, package pkgID, govshare's validation plugin),
+// sending the approval through orderer o. The peer's own record decides
+// whether it is done: an approval it already holds (from an earlier run
+// whose answer was lost, or a retry of an upgrade) is kept, and a failure
+// it does not explain (an orderer that closed the stream) is tried again,
+// through the next orderer, 3 attempts in all.
+func (n *Net) approve(ctx context.Context, d Department, o Orderer, name, version string, sequence int64, pkgID string) error {
+	seq := strconv.FormatInt(sequence, 10)
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			o = n.topo.Ordering.Nodes[(slices.Index(n.topo.Ordering.Nodes, o)+1)%len(n.topo.Ordering.Nodes)]
+		}
+		if _, err = n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
+			"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
+			"--channelID", n.topo.Channel, "--name", name, "--version", version,
+			"--package-id", pkgID, "--sequence", seq, "--validation-plugin", ValidationPlugin); err == nil {
+			return nil
+		}
+		out, qerr := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "queryapproved",
+			"--channelID", n.topo.Channel, "--name", name, "--sequence", seq, "-O", "json")
+		var held struct {
+			Version string `json:"version"`
+			Source  struct {
+				Type struct {
+					LocalPackage struct {
+						PackageID string `json:"package_id"`
+					} `json:"LocalPackage"`
+				} `json:"Type"`
+			} `json:"source"`
+		}
+		if qerr == nil && json.Unmarshal(out, &held) == nil && held.Version == version && held.Source.Type.LocalPackage.PackageID == pkgID {
+			return nil
+		}
+	}
+	return fmt.Errorf("approve for %s: %w", d.MSPID, err)
 }

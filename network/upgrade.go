@@ -161,14 +161,7 @@ func (n *Net) UpgradeChaincode(ctx context.Context, opt UpgradeOptions) (*Upgrad
 				return err
 			}
 			servers[i] = s
-			o := n.topo.Ordering.Nodes[i%len(n.topo.Ordering.Nodes)]
-			if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "lifecycle", "chaincode", "approveformyorg",
-				"-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA(),
-				"--channelID", n.topo.Channel, "--name", cur.Name, "--version", version,
-				"--package-id", s.PackageID, "--sequence", seq, "--validation-plugin", ValidationPlugin); err != nil {
-				return fmt.Errorf("approve for %s: %w", d.MSPID, err)
-			}
-			return nil
+			return n.approve(ctx, d, n.topo.Ordering.Nodes[i%len(n.topo.Ordering.Nodes)], cur.Name, version, next, s.PackageID)
 		})
 	})
 	if err != nil {

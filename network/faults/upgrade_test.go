@@ -49,7 +49,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	outs := l.finish()
-	t.Logf("load: %d writes (%s); the gateways endorsed %d again after a read conflict", len(outs), tally(outs), gatewayRetries(t)-retriedBefore)
+	t.Logf("load: %d writes (%s); the gateways endorsed %d again (read conflicts, definition changes)", len(outs), tally(outs), gatewayRetries(t)-retriedBefore)
 	if len(outs) < 20 {
 		t.Errorf("only %d writes during the upgrades: the load did not run", len(outs))
 	}
