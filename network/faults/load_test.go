@@ -131,6 +131,11 @@ func tally(outs []outcome) string {
 // reached the ledger anyway (a commit the gateway could not confirm).
 func checkLoad(t *testing.T, v *ledgerView, outs []outcome, allowed ...int) (committedAnyway int) {
 	t.Helper()
+	var top uint64
+	for _, o := range outs {
+		top = max(top, o.block)
+	}
+	waitIndexed(t, top+1, 60*time.Second)
 	indexes := map[string]map[string]bool{}
 	for _, d := range shared.eps.Departments {
 		p := shared.as(t, d.MSPID, "operator")
@@ -174,4 +179,37 @@ func checkLoad(t *testing.T, v *ledgerView, outs []outcome, allowed ...int) (com
 		}
 	}
 	return committedAnyway
+}
+
+// waitIndexed waits until every department's index holds at least height
+// blocks and is level with its own peer (the gateway's /readyz says both),
+// so that a write missing from an index afterwards is lost, not late.
+func waitIndexed(t *testing.T, height uint64, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for _, d := range shared.eps.Departments {
+		anon := caller{msp: d.MSPID, gateway: d.Gateway}
+		var last string
+		for {
+			a, err := anon.call(ctx, http.MethodGet, "/readyz", nil)
+			var r struct {
+				Index struct {
+					Height    uint64 `json:"height"`
+					LagBlocks uint64 `json:"lagBlocks"`
+				} `json:"index"`
+			}
+			if err == nil && a.status == http.StatusOK && json.Unmarshal(a.body, &r) == nil &&
+				r.Index.Height >= height && r.Index.LagBlocks == 0 {
+				break
+			}
+			last = fmt.Sprintf("%d %s %v", a.status, a.body, err)
+			select {
+			case <-ctx.Done():
+				t.Errorf("the index of %s did not reach height %d level with its peer within %s: %.300s", d.MSPID, height, within, last)
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
 }
