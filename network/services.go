@@ -17,10 +17,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/config"
 	"github.com/govshare/ledger/gateway/indexclient"
 )
 
-// Endpoints is .run/endpoints.json, as API.md describes it.
+// Endpoints is .run/endpoints.json, as the README describes it.
 type Endpoints struct {
 	Departments []EndpointDept `json:"departments"`
 	Channel     string         `json:"channel"`
@@ -62,63 +63,12 @@ type Password struct {
 	Password string `json:"password"`
 }
 
-// gatewayIdentity is one line of a gateway's identities.json: the token is
-// kept only as its SHA-256.
-type gatewayIdentity struct {
-	User        string `json:"user"`
-	Role        string `json:"role"`
-	TokenSHA256 string `json:"tokenSha256"`
-	// PasswordBcrypt is the bcrypt hash of the person's initial password
-	// (the gateway keeps no password, and this file is 0600).
-	PasswordBcrypt string `json:"passwordBcrypt"`
-	CertPath       string `json:"certPath"`
-	KeyPath        string `json:"keyPath"`
-}
-
-type peerRef struct {
-	Endpoint     string `json:"endpoint"`
-	TLSCACert    string `json:"tlsCACert"`
-	HostOverride string `json:"hostOverride,omitempty"`
-}
-
-type gatewayConfig struct {
-	MSPID      string    `json:"mspId"`
-	Listen     string    `json:"listen"`
-	Channel    string    `json:"channel"`
-	Chaincode  string    `json:"chaincode"`
-	Peer       peerRef   `json:"peer"`
-	IndexerURL string    `json:"indexerURL"`
-	Identities string    `json:"identities"`
-	TLS        *tlsFiles `json:"tls,omitempty"`
-	PlainHTTP  bool      `json:"plainHTTP,omitempty"`
-	// CA and Orderers serve POST /v1/people/{user}/revoke.
-	CA       caRef     `json:"ca"`
-	Orderers []peerRef `json:"orderers"`
-}
-
-type tlsFiles struct {
-	CertPath string `json:"certPath"`
-	KeyPath  string `json:"keyPath"`
-}
-
-type caRef struct {
-	URL       string `json:"url"`
-	Name      string `json:"name"`
-	TLSCACert string `json:"tlsCACert"`
-}
-
-type indexerConfig struct {
-	MSPID     string  `json:"mspId"`
-	Listen    string  `json:"listen"`
-	Channel   string  `json:"channel"`
-	Chaincode string  `json:"chaincode"`
-	Peer      peerRef `json:"peer"`
-	Identity  struct {
-		CertPath string `json:"certPath"`
-		KeyPath  string `json:"keyPath"`
-	} `json:"identity"`
-	DataDir string `json:"dataDir"`
-}
+// The services' configuration files are written with the very types the
+// services read them with (package config); these names are theirs.
+type (
+	gatewayConfig = config.Gateway
+	indexerConfig = config.Indexer
+)
 
 // indexerAddr is where a department's indexer listens and its gateway
 // calls it: a Unix socket in the run folder (mode 0600 in a 0700 folder),
@@ -137,16 +87,16 @@ func IndexerClient(addr string, timeout time.Duration) (*http.Client, string, er
 
 // ordererRefs are the ordering nodes as a gateway reaches them, trusted
 // through the ordering organization's public TLS root.
-func (n *Net) ordererRefs() []peerRef {
-	var out []peerRef
+func (n *Net) ordererRefs() []config.Peer {
+	var out []config.Peer
 	for _, o := range n.topo.Ordering.Nodes {
-		out = append(out, peerRef{Endpoint: o.Addr(o.Port), TLSCACert: n.orgDir(ordererOrg, "msp", "tlscacerts", "ca.pem")})
+		out = append(out, config.Peer{Endpoint: o.Addr(o.Port), TLSCACert: n.orgDir(ordererOrg, "msp", "tlscacerts", "ca.pem")})
 	}
 	return out
 }
 
-func (n *Net) peerRef(d Department) peerRef {
-	return peerRef{Endpoint: d.Addr(d.PeerPort), TLSCACert: filepath.Join(n.peerDir(d), "tls", "ca.crt")}
+func (n *Net) peerRef(d Department) config.Peer {
+	return config.Peer{Endpoint: d.Addr(d.PeerPort), TLSCACert: filepath.Join(n.peerDir(d), "tls", "ca.crt")}
 }
 
 // writeServiceConfigs writes each department's indexer and gateway
@@ -183,7 +133,7 @@ func (n *Net) writeServiceConfigs() error {
 func (n *Net) writeDeptServiceConfigs(d Department) ([]Credential, []Password, EndpointDept, error) {
 	var creds []Credential
 	var passwords []Password
-	var ids []gatewayIdentity
+	var ids []config.Identity
 	for _, p := range n.people(d) {
 		token := randomHex(24)
 		sum := sha256.Sum256([]byte(token))
@@ -197,7 +147,7 @@ func (n *Net) writeDeptServiceConfigs(d Department) ([]Credential, []Password, E
 		}
 		creds = append(creds, Credential{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Token: token, Kind: CredentialLongLived})
 		passwords = append(passwords, Password{MSPID: d.MSPID, User: p.User, Role: string(p.Role), Password: password})
-		ids = append(ids, gatewayIdentity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]),
+		ids = append(ids, config.Identity{User: p.User, Role: string(p.Role), TokenSHA256: hex.EncodeToString(sum[:]),
 			PasswordBcrypt: string(hash), CertPath: p.CertPath, KeyPath: p.KeyPath})
 	}
 	idPath := n.path("config", "gateway-"+d.Slug()+"-identities.json")
@@ -206,11 +156,11 @@ func (n *Net) writeDeptServiceConfigs(d Department) ([]Credential, []Password, E
 	}
 	gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
 		Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
-		CA:       caRef{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
+		CA:       &config.CA{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
 		Orderers: n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
 	if !n.topo.PlainHTTP {
 		dir := n.orgDir(d.Slug(), GatewayUser, "tls")
-		gw.TLS = &tlsFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}
+		gw.TLS = &config.TLSFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}
 	}
 	if err := writeJSON(n.path("config", "gateway-"+d.Slug()+".json"), gw, 0o644); err != nil {
 		return nil, nil, EndpointDept{}, err

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/govshare/ledger/config"
 )
 
 // A department's second peer, joined from a ledger snapshot of its first:
@@ -270,7 +272,7 @@ func (n *Net) usePeer(ctx context.Context, d Department, peer string) (string, e
 	switch peer {
 	case "peer0":
 	case secondPeer:
-		ref = peerRef{Endpoint: d.Addr(d.Peer1Port), TLSCACert: filepath.Join(n.peer1Dir(d), "tls", "ca.crt")}
+		ref = config.Peer{Endpoint: d.Addr(d.Peer1Port), TLSCACert: filepath.Join(n.peer1Dir(d), "tls", "ca.crt")}
 		dataDir += "-" + secondPeer
 		if _, err := readSpec(n.opts.Run, n.peer1Proc(d)); err != nil {
 			return "", fmt.Errorf("%s has no second peer: `consortium peer-from-snapshot -dept %s` first", d.MSPID, d.MSPID)
@@ -320,7 +322,7 @@ func (n *Net) RemovePeer(msp string) error {
 		return err
 	}
 	var gw struct {
-		Peer peerRef `json:"peer"`
+		Peer config.Peer `json:"peer"`
 	}
 	if err := readJSONFile(n.path("config", "gateway-"+d.Slug()+".json"), &gw); err != nil {
 		return err

@@ -25,6 +25,16 @@ func CodeOfStatus(status int) Code {
 	return CodeInternal
 }
 
+// The headers in which a gateway names the caller to its own indexer:
+// gateway/indexclient sends them, indexer/httpapi believes them (it listens
+// only where its gateway can reach it).
+const (
+	HeaderCallerMSP  = "X-Caller-Msp"
+	HeaderCallerRole = "X-Caller-Role"
+	HeaderCallerUser = "X-Caller-User"
+	HeaderRequestID  = "X-Request-Id"
+)
+
 // The wire envelopes of every HTTP answer, gateway's and indexer's alike,
 // defined here once: the indexer writes them, the gateway's index client
 // reads them back, the gateway writes them to its callers.

@@ -23,16 +23,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/config"
 	"github.com/govshare/ledger/gateway/identity"
 )
 
 // Orderer is one ordering node the gateway sends channel configuration
 // updates to (the only transactions it does not send through its peer).
-type Orderer struct {
-	Endpoint     string `json:"endpoint"`
-	TLSCACert    string `json:"tlsCACert"`
-	HostOverride string `json:"hostOverride,omitempty"`
-}
+type Orderer = config.Peer
 
 // ChannelConfig reads the channel's current configuration from the peer
 // (cscc GetChannelConfig, which the channel's Readers may call), as p.

@@ -21,15 +21,12 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/config"
 	"github.com/govshare/ledger/gateway/identity"
 )
 
 // Peer says where the department's peer is and how to trust its TLS certificate.
-type Peer struct {
-	Endpoint     string `json:"endpoint"`     // host:port
-	TLSCACert    string `json:"tlsCACert"`    // PEM file of the CA that signed the peer's TLS certificate
-	HostOverride string `json:"hostOverride"` // TLS server name, when it differs from the endpoint's host
-}
+type Peer = config.Peer
 
 // Dial opens the gRPC connection to the peer. It connects lazily, on first use.
 func Dial(p Peer) (*grpc.ClientConn, error) {

@@ -27,14 +27,12 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/govshare/ledger/config"
 )
 
 // Config says where the department's CA is.
-type Config struct {
-	URL       string `json:"url"`       // https://host:port
-	Name      string `json:"name"`      // the CA's name (--ca.name)
-	TLSCACert string `json:"tlsCACert"` // PEM file of the CA's TLS root
-}
+type Config = config.CA
 
 // Signer is the acting person: their enrollment certificate and a function
 // that signs a SHA-256 digest with their key (fabric-gateway's identity.Sign).

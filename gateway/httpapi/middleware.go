@@ -27,7 +27,7 @@ const (
 	ctxTxID      = "txId"
 )
 
-const requestIDHeader = "X-Request-Id"
+const requestIDHeader = domain.HeaderRequestID
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 

@@ -1,5 +1,5 @@
 // Package httpapi is a department's public REST API (the contract in
-// API.md) built on gin: authentication by bearer token, role checks, input
+// openapi.json, beside this file) built on gin: authentication by bearer token, role checks, input
 // validation, writes submitted to the ledger as the calling person and
 // answered once committed and indexed, and reads answered by the
 // department's indexer. It reaches the ledger and the indexer only through

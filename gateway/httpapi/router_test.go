@@ -18,7 +18,7 @@ import (
 
 const hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-// writeRoutes lists every write with a valid body, the roles API.md allows,
+// writeRoutes lists every write with a valid body, the roles openapi.json allows,
 // and what the router must submit.
 var writeRoutes = []struct {
 	method, path, body string

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/config"
 )
 
 // Person is one enrolled member of the department, with what is needed to
@@ -54,21 +55,9 @@ func (p *Person) RevokedAt() *time.Time {
 	return p.revokedAt.Load()
 }
 
-// Entry is one line of identities.json.
-type Entry struct {
-	User        string `json:"user"`
-	Role        string `json:"role"`
-	TokenSHA256 string `json:"tokenSha256"`
-	// PasswordBcrypt is the bcrypt hash of the person's password for
-	// sessions (sessions.go); empty means the person cannot sign in with a
-	// password, only with the long-lived token.
-	PasswordBcrypt string `json:"passwordBcrypt,omitempty"`
-	CertPath       string `json:"certPath"`
-	KeyPath        string `json:"keyPath"`
-	// RevokedAt is set when an admin revoked the person (POST
-	// /v1/people/{user}/revoke): their tokens no longer authenticate.
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
-}
+// Entry is one line of identities.json (config.Identity, the type
+// network/ writes it with).
+type Entry = config.Identity
 
 // Directory maps bearer tokens to people.
 type Directory struct {

@@ -197,13 +197,13 @@ func (c *Client) read(ctx context.Context, who Caller, path string, f Filter) (j
 
 func (who Caller) header() http.Header {
 	h := http.Header{}
-	h.Set("X-Caller-Msp", who.MSPID)
-	h.Set("X-Caller-Role", string(who.Role))
+	h.Set(domain.HeaderCallerMSP, who.MSPID)
+	h.Set(domain.HeaderCallerRole, string(who.Role))
 	if who.User != "" {
-		h.Set("X-Caller-User", who.User)
+		h.Set(domain.HeaderCallerUser, who.User)
 	}
 	if who.RequestID != "" {
-		h.Set("X-Request-Id", who.RequestID)
+		h.Set(domain.HeaderRequestID, who.RequestID)
 	}
 	return h
 }

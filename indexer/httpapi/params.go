@@ -36,7 +36,7 @@ type caller struct {
 }
 
 func callerOf(r *http.Request) caller {
-	return caller{MSPID: r.Header.Get("X-Caller-Msp"), Role: domain.Role(r.Header.Get("X-Caller-Role"))}
+	return caller{MSPID: r.Header.Get(domain.HeaderCallerMSP), Role: domain.Role(r.Header.Get(domain.HeaderCallerRole))}
 }
 
 // actor is the caller as the domain's read rules judge it.

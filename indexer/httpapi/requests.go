@@ -10,67 +10,16 @@ import (
 // listRequests shows a department the requests it is a party to; an auditor
 // sees them all.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	if err := c.require(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := r.URL.Query()
-	p, err := page(q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f := store.RequestFilter{Dataset: q.Get("dataset"), Requester: q.Get("requester"), Owner: q.Get("owner"),
-		Status: domain.RequestStatus(q.Get("status")), Now: s.now()}
-	checks := []struct {
-		name, value string
-		check       func(string, string) error
-	}{
-		{"dataset", f.Dataset, domain.CheckID},
-		{"requester", f.Requester, domain.CheckMSPID},
-		{"owner", f.Owner, domain.CheckMSPID},
-	}
-	for _, ck := range checks {
-		if ck.value != "" {
-			if err := ck.check(ck.name, ck.value); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-		}
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		s.writeError(w, r, domain.Errorf(domain.CodeInvalid, "status %q must be one of %s", truncate(string(f.Status), 40), names(domain.RequestStatuses)))
-		return
-	}
-	f.Party = domain.ReadableParty(c.actor())
-	items, next, err := s.store.ListRequests(r.Context(), f, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, domain.NewList(items, next))
+	listParty(s, w, r, []paramSpec{{"dataset", domain.CheckID}, {"requester", domain.CheckMSPID}, {"owner", domain.CheckMSPID},
+		{"status", oneOf(domain.RequestStatus.Valid, names(domain.RequestStatuses))}},
+		func(c caller, v []string, p store.Page) ([]domain.Request, string, error) {
+			f := store.RequestFilter{Dataset: v[0], Requester: v[1], Owner: v[2], Status: domain.RequestStatus(v[3]),
+				Now: s.now(), Party: domain.ReadableParty(c.actor())}
+			return s.store.ListRequests(r.Context(), f, p)
+		})
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	if err := c.require(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := r.PathValue("id")
-	if err := domain.CheckID("id", id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	req, err := s.store.GetRequest(r.Context(), id, s.now())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := domain.CheckRead(c.actor(), domain.KindRequest, req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, req)
+	getParty(s, w, r, domain.KindRequest,
+		func(id string) (*domain.Request, error) { return s.store.GetRequest(r.Context(), id, s.now()) })
 }

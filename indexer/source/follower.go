@@ -17,7 +17,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/govshare/ledger/indexer/block"
-	"github.com/govshare/ledger/indexer/store"
 )
 
 // Ledger is where blocks come from: the Gateway, or a fake in tests.
@@ -29,7 +28,8 @@ type Ledger interface {
 	Height(ctx context.Context) (uint64, error)
 }
 
-// Sink is where decoded blocks go: the store.
+// Sink is where decoded blocks go: the store. An error that wraps
+// block.ErrForeignLedger ends Run.
 type Sink interface {
 	Height() uint64 // blocks applied: the next block to ask for
 	ApplyBlock(ctx context.Context, b *block.Block) error
@@ -214,7 +214,7 @@ func (f *Follower) apply(ctx context.Context, raw *common.Block) error {
 		return &Fatal{Err: fmt.Errorf("decode block %d: %w", raw.GetHeader().GetNumber(), err)}
 	}
 	if err := f.Sink.ApplyBlock(ctx, b); err != nil {
-		if errors.Is(err, store.ErrForeignLedger) {
+		if errors.Is(err, block.ErrForeignLedger) {
 			return &Fatal{Err: err}
 		}
 		return err

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/govshare/ledger/indexer/block"
 )
 
 // Errors that the follower must tell apart.
@@ -30,7 +32,7 @@ var (
 	// ErrForeignLedger means a block does not belong to the ledger this
 	// mirror was built from (another genesis, another channel or a broken
 	// hash chain). The mirror must be rebuilt, never merged.
-	ErrForeignLedger = errors.New("block is not from the ledger this mirror was built from")
+	ErrForeignLedger = block.ErrForeignLedger
 )
 
 // Options configure a store.

@@ -18,9 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/govshare/ledger/config"
 	"github.com/govshare/ledger/gateway/attest"
 	"github.com/govshare/ledger/gateway/fabric"
 	"github.com/govshare/ledger/gateway/fabricca"
@@ -77,119 +76,16 @@ func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
 	}()
 }
 
-// Config is the gateway's configuration file; environment variables
-// override it (see applyEnv).
-type Config struct {
-	MSPID      string      `json:"mspId"`
-	Listen     string      `json:"listen"`
-	Channel    string      `json:"channel"`
-	Chaincode  string      `json:"chaincode"`
-	Peer       fabric.Peer `json:"peer"`
-	IndexerURL string      `json:"indexerURL"`
-	Identities string      `json:"identities"` // path of identities.json
-	// SessionTTL is how long a session from POST /v1/sessions lasts (a Go
-	// duration, default 8h). Sessions live in memory: a restart ends them.
-	SessionTTL string `json:"sessionTTL,omitempty"`
-	// CA and Orderers let the department's admin revoke people (POST
-	// /v1/people/{user}/revoke): the CA revokes, the orderers take the
-	// channel configuration update with the new revocation list. Without
-	// them that route answers 503.
-	CA       *fabricca.Config `json:"ca,omitempty"`
-	Orderers []fabric.Orderer `json:"orderers,omitempty"`
-	// TLS is the certificate (from the department's CA) and key the REST
-	// API and console are served with. Without it the gateway refuses to
-	// start unless PlainHTTP says so (local development only).
-	TLS       *TLSFiles `json:"tls,omitempty"`
-	PlainHTTP bool      `json:"plainHTTP,omitempty"`
-}
+// Config is the gateway's configuration file (config.Gateway, the type
+// network/ writes it with); environment variables override it
+// (config.Gateway.ApplyEnv).
+type Config = config.Gateway
 
 // TLSFiles names a PEM certificate (chain) and its key.
-type TLSFiles struct {
-	CertPath string `json:"certPath"`
-	KeyPath  string `json:"keyPath"`
-}
+type TLSFiles = config.TLSFiles
 
 // defaultConfig suits department 1 of the local consortium (basePort 7000).
-func defaultConfig() Config {
-	return Config{
-		MSPID:      "Dept1MSP",
-		Listen:     "127.0.0.1:7107",
-		Channel:    "datashare",
-		Chaincode:  "ledger",
-		Peer:       fabric.Peer{Endpoint: "127.0.0.1:7101"},
-		IndexerURL: "http://127.0.0.1:7108",
-	}
-}
-
-// envOverrides names the variable that overrides each field.
-func (c *Config) envOverrides() map[string]*string {
-	return map[string]*string{
-		"GATEWAY_MSP_ID":             &c.MSPID,
-		"GATEWAY_LISTEN":             &c.Listen,
-		"GATEWAY_CHANNEL":            &c.Channel,
-		"GATEWAY_CHAINCODE":          &c.Chaincode,
-		"GATEWAY_PEER_ENDPOINT":      &c.Peer.Endpoint,
-		"GATEWAY_PEER_TLS_CA_CERT":   &c.Peer.TLSCACert,
-		"GATEWAY_PEER_HOST_OVERRIDE": &c.Peer.HostOverride,
-		"GATEWAY_INDEXER_URL":        &c.IndexerURL,
-		"GATEWAY_IDENTITIES":         &c.Identities,
-		"GATEWAY_SESSION_TTL":        &c.SessionTTL,
-	}
-}
-
-func (c *Config) applyEnv(getenv func(string) string) {
-	for name, field := range c.envOverrides() {
-		if v := getenv(name); v != "" {
-			*field = v
-		}
-	}
-}
-
-// Validate checks what can be checked before opening anything.
-func (c *Config) Validate() error {
-	var errs []error
-	// Fields in the file's order, so that the errors come in the same order
-	// every time.
-	for _, f := range []struct{ name, v string }{{"mspId", c.MSPID}, {"listen", c.Listen}, {"channel", c.Channel}, {"chaincode", c.Chaincode},
-		{"peer.endpoint", c.Peer.Endpoint}, {"peer.tlsCACert", c.Peer.TLSCACert}, {"indexerURL", c.IndexerURL}, {"identities", c.Identities}} {
-		if strings.TrimSpace(f.v) == "" {
-			errs = append(errs, fmt.Errorf("%s is required", f.name))
-		}
-	}
-	for _, f := range []struct{ name, p string }{{"peer.tlsCACert", c.Peer.TLSCACert}, {"identities", c.Identities}} {
-		if f.p != "" && !filepath.IsAbs(f.p) {
-			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", f.name, f.p))
-		}
-	}
-	switch {
-	case c.TLS == nil && !c.PlainHTTP:
-		errs = append(errs, errors.New("tls (certPath, keyPath) is required; set plainHTTP: true to serve plain HTTP for local development"))
-	case c.TLS != nil && c.PlainHTTP:
-		errs = append(errs, errors.New("tls and plainHTTP are both set: choose one"))
-	case c.TLS != nil && (!filepath.IsAbs(c.TLS.CertPath) || !filepath.IsAbs(c.TLS.KeyPath)):
-		errs = append(errs, errors.New("tls.certPath and tls.keyPath must be absolute paths"))
-	}
-	if c.CA != nil && len(c.Orderers) == 0 {
-		errs = append(errs, errors.New("ca is set but orderers is empty: revoking a person needs both"))
-	}
-	for i, o := range c.Orderers {
-		if o.Endpoint == "" || !filepath.IsAbs(o.TLSCACert) {
-			errs = append(errs, fmt.Errorf("orderers[%d] needs an endpoint and an absolute tlsCACert", i))
-		}
-	}
-	if c.SessionTTL != "" {
-		if d, err := time.ParseDuration(c.SessionTTL); err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("sessionTTL %q must be a positive duration such as 8h", c.SessionTTL))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// sessionTTL is SessionTTL parsed, 0 for the default.
-func (c *Config) sessionTTL() time.Duration {
-	d, _ := time.ParseDuration(c.SessionTTL)
-	return d
-}
+func defaultConfig() Config { return config.DefaultGateway() }
 
 // Main is the gateway process: ParseFlags, Run, then Close, so that tests
 // can drive it like the command does.
@@ -274,7 +170,7 @@ func (m *Main) ParseFlags(args []string) error {
 			return fmt.Errorf("config %s: %w", m.ConfigPath, err)
 		}
 	}
-	m.Config.applyEnv(m.Getenv)
+	m.Config.ApplyEnv(m.Getenv)
 	if err := m.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -314,7 +210,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sessions := identity.NewSessions(people, identity.SessionOptions{TTL: c.sessionTTL(), Logger: m.Logger.With("component", "sessions")})
+	sessions := identity.NewSessions(people, identity.SessionOptions{TTL: c.SessionDuration(), Logger: m.Logger.With("component", "sessions")})
 	var revoker httpapi.People
 	if c.CA != nil {
 		ca, err := fabricca.New(*c.CA)

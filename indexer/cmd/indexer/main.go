@@ -53,17 +53,18 @@ func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
 // run is the whole command, from arguments to exit.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	m := NewMain(slog.New(slog.NewJSONHandler(stderr, nil)))
+	m.Getenv = getenv
 	if len(args) > 0 && args[0] == "rebuild" {
-		if err := m.ParseFlags(args[1:], getenv); err != nil {
+		if err := m.ParseFlags(args[1:]); err != nil {
 			return err
 		}
 		return m.Rebuild()
 	}
-	if err := m.ParseFlags(args, getenv); err != nil {
+	if err := m.ParseFlags(args); err != nil {
 		return err
 	}
 	limit := setMemoryLimit(getenv, m.Config.MemoryLimitMB)
-	m.Log.Debug("memory limit", "residentMB", m.Config.MemoryLimitMB, "goLimitBytes", limit)
+	m.Logger.Debug("memory limit", "residentMB", m.Config.MemoryLimitMB, "goLimitBytes", limit)
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	var err error
 	select {
 	case <-ctx.Done():
-		m.Log.Info("shutting down")
+		m.Logger.Info("shutting down")
 	case err = <-m.Fatal():
 	}
 	if cerr := m.Close(); err == nil {
@@ -98,10 +99,13 @@ func setMemoryLimit(getenv func(string) string, limitMB int) int64 {
 	return limit
 }
 
-// Main is the program: its configuration and the parts it wires together.
+// Main is the indexer process: ParseFlags, Run, then Close, so that tests
+// can drive it like the command does (the gateway's Main has the same
+// shape).
 type Main struct {
 	Config Config
-	Log    *slog.Logger
+	Logger *slog.Logger
+	Getenv func(string) string
 	// Ledger is where blocks come from; nil dials the peer in Config.
 	Ledger source.Ledger
 
@@ -116,11 +120,12 @@ type Main struct {
 
 // NewMain makes a Main with the default configuration.
 func NewMain(log *slog.Logger) *Main {
-	return &Main{Config: defaultConfig(), Log: log, fatal: make(chan error, 1), done: make(chan struct{})}
+	return &Main{Config: defaultConfig(), Logger: log, Getenv: os.Getenv, fatal: make(chan error, 1), done: make(chan struct{})}
 }
 
-// ParseFlags reads -config and the environment.
-func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+// ParseFlags reads the flags, the configuration file they name and the
+// environment overrides.
+func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("indexer", flag.ContinueOnError)
 	path := fs.String("config", "", "absolute path of the JSON configuration file")
 	if err := fs.Parse(args); err != nil {
@@ -129,7 +134,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c, err := LoadConfig(*path, getenv)
+	c, err := LoadConfig(*path, m.Getenv)
 	if err != nil {
 		return err
 	}
@@ -151,7 +156,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Log, MemoryLimitMB: c.MemoryLimitMB})
+	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Logger, MemoryLimitMB: c.MemoryLimitMB})
 	if err != nil {
 		return err
 	}
@@ -165,14 +170,14 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.gateway, m.Ledger = gw, gw
 	}
-	follower := &source.Follower{Ledger: m.Ledger, Sink: st, Decoder: block.Decoder{Chaincode: c.Chaincode}, Log: m.Log}
+	follower := &source.Follower{Ledger: m.Ledger, Sink: st, Decoder: block.Decoder{Chaincode: c.Chaincode}, Log: m.Logger}
 
 	ln, err := listen(c.Listen)
 	if err != nil {
 		return err
 	}
 	m.listener = ln
-	opts := []httpapi.Option{httpapi.WithLogger(m.Log), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model)}
+	opts := []httpapi.Option{httpapi.WithLogger(m.Logger), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model)}
 	if r, ok := m.Ledger.(source.BlockReader); ok {
 		aud := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}
 		if state, ok := m.Ledger.(audit.State); ok {
@@ -187,7 +192,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      90 * time.Second, // above /internal/wait's longest timeout
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -204,7 +209,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	st0 := st.Status()
-	m.Log.Info("indexer started", "listen", ln.Addr().String(), "mspId", c.MSPID, "channel", c.Channel,
+	m.Logger.Info("indexer started", "listen", ln.Addr().String(), "mspId", c.MSPID, "channel", c.Channel,
 		"height", st0.Height, "genesisHash", st0.GenesisHash, "scoringModel", model.Digest())
 	return nil
 }
@@ -261,7 +266,7 @@ func (m *Main) Rebuild() error {
 	if err := m.Config.validate(false); err != nil {
 		return err
 	}
-	st, err := store.Open(m.Config.DataDir, store.Options{Channel: m.Config.Channel, Logger: m.Log, MemoryLimitMB: m.Config.MemoryLimitMB})
+	st, err := store.Open(m.Config.DataDir, store.Options{Channel: m.Config.Channel, Logger: m.Logger, MemoryLimitMB: m.Config.MemoryLimitMB})
 	if err != nil {
 		return err
 	}
@@ -270,7 +275,7 @@ func (m *Main) Rebuild() error {
 		st.Close()
 		return err
 	}
-	m.Log.Info("mirror dropped; the next run replays from block 0", "dataDir", m.Config.DataDir, "heightWas", before.Height)
+	m.Logger.Info("mirror dropped; the next run replays from block 0", "dataDir", m.Config.DataDir, "heightWas", before.Height)
 	return st.Close()
 }
 
