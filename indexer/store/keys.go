@@ -45,6 +45,10 @@ import (
 //	                                             deliveries, contributions); bucket hour, day or month; start =
 //	                                             Unix seconds of the bucket's start with the sign bit flipped
 //	                                             (see metering.go for who a row is attributed to)
+//	meterds/<bucket>⊥<dataset>⊥<start:8><department>
+//	meterdept/<bucket>⊥<department>⊥<start:8><dataset>
+//	                                           the same counters, by dataset and by department, so that a
+//	                                             query of either (or both) is a range scan of its own rows
 //
 // "party" indexes list an entity under each department party to it
 // (requester and owner, consumer and owner, contributor and pool owner).
@@ -60,6 +64,11 @@ const (
 	prefixIdx   = "idx/"
 	prefixEvIdx = "evidx/"
 	prefixMeter = "meter/"
+	// The metering rows by dataset and by department: "meterds/" and
+	// "meterdept/" do not start with "meter/", so a scan of one is never
+	// one of another.
+	prefixMeterDataset = "meterds/"
+	prefixMeterDept    = "meterdept/"
 )
 
 var (
