@@ -62,9 +62,9 @@ type ScaleStep struct {
 
 // ScaleReport is the whole scale run.
 type ScaleReport struct {
-	Started time.Time   `json:"started"`
-	Steps   []ScaleStep `json:"steps"`
-	Targets []ScaleTarget    `json:"targets"`
+	Started time.Time     `json:"started"`
+	Steps   []ScaleStep   `json:"steps"`
+	Targets []ScaleTarget `json:"targets"`
 }
 
 // ScaleTarget is one Done-when figure of issue 13.
