@@ -377,7 +377,16 @@ func (s *Store) liveDoc(m *score.Model, period string, asOf uint64) (domain.Scor
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	ls := &s.live
-	if !ls.loaded || ls.next != asOf+1 {
+	if !ls.loaded {
+		// No block applied since the start (or a failed one): read the
+		// live builders back now, so that the head answers from memory.
+		if err := s.db.View(func(txn *badger.Txn) error { return s.loadLive(context.Background(), txn) }); err != nil {
+			s.forgetLive()
+			s.log.Warn("score state not loaded: scores are computed from the stored points", "err", err)
+			return domain.Scores{}, false, nil
+		}
+	}
+	if ls.next != asOf+1 {
 		return domain.Scores{}, false, nil
 	}
 	i := ls.find(period)
