@@ -8,6 +8,14 @@ set -euo pipefail
 : "${CONSORTIUM:?CONSORTIUM must be the consortium command}"
 : "${BENCH_FLAGS:?BENCH_FLAGS must give the benchmark the consortium flags (-root, -run, -project-bin, ...)}"
 
+# The scale run (-scale sizes) is offline: a synthetic ledger, no consortium.
+for arg in "$@"; do
+  if [[ "$arg" == -scale || "$arg" == -scale=* || "$arg" == --scale || "$arg" == --scale=* ]]; then
+    # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
+    exec go run ./scripts/bench $BENCH_FLAGS "$@"
+  fi
+done
+
 if [[ -f "$RUN/up.json" || -f "$RUN/stopped.json" ]]; then
   echo "bench: using the consortium of $RUN"
   $CONSORTIUM up

@@ -272,7 +272,7 @@ func (b *Builder) Inputs() int { return b.inputs }
 // builder takes no event after it.
 func (b *Builder) Scores() domain.Scores {
 	b.finished = true
-	return b.compute(b.asOfBlock)
+	return b.compute(b.model, b.asOfBlock)
 }
 
 // Snapshot computes the document from the events added so far, as of block
@@ -283,19 +283,25 @@ func (b *Builder) Scores() domain.Scores {
 // event up to asOf must have been added. The document is the one Scores
 // would give for a builder made with asOf and fed the same events.
 func (b *Builder) Snapshot(asOf uint64) (domain.Scores, error) {
+	return b.SnapshotWith(b.model, asOf)
+}
+
+// SnapshotWith is Snapshot computed with model m instead of the builder's
+// own: what the builder reads does not depend on the model, so one builder
+// per period serves every model.
+func (b *Builder) SnapshotWith(m *Model, asOf uint64) (domain.Scores, error) {
 	if b.finished {
 		return domain.Scores{}, fmt.Errorf("snapshot of scores already computed")
 	}
 	if asOf < b.lastBlock || asOf > b.asOfBlock {
 		return domain.Scores{}, fmt.Errorf("snapshot as of block %d: events up to block %d were added, the builder stops at %d", asOf, b.lastBlock, b.asOfBlock)
 	}
-	return b.compute(asOf), nil
+	return b.compute(m, asOf), nil
 }
 
-// compute makes the document without changing the builder.
-func (b *Builder) compute(asOf uint64) domain.Scores {
+// compute makes the document with model m without changing the builder.
+func (b *Builder) compute(m *Model, asOf uint64) domain.Scores {
 	waitReq, waitCorr := b.waiting()
-	m := b.model
 	ids := make([]string, 0, len(b.depts))
 	for id := range b.depts {
 		ids = append(ids, id)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/writeset"
 )
 
@@ -32,23 +33,35 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		st   Status
 		noop bool
 	)
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	err := s.update(func(txn *badger.Txn) error {
 		var err error
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
+		var ins []score.Input
 		for _, tx := range b.Txs {
-			if err := applyTx(txn, b, tx); err != nil {
+			in, err := applyTx(txn, b, tx)
+			if err != nil {
 				return err
 			}
+			if in != nil {
+				ins = append(ins, *in)
+			}
+		}
+		if err := s.feedLive(txn, b.Number, ins); err != nil {
+			return err
 		}
 		return finishBlock(txn, b, &st)
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		s.log.Warn("block too big for one transaction: applying it in parts", "block", b.Number, "txs", len(b.Txs))
+		s.forgetLive()
 		st, noop, err = s.applySplit(b)
 	}
 	if err != nil {
+		s.forgetLive() // it may hold the block that was not applied
 		return fmt.Errorf("apply block %d: %w", b.Number, err)
 	}
 	if !noop {
@@ -72,15 +85,27 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	if err != nil || noop {
 		return Status{}, noop, err
 	}
+	var ins []score.Input
 	for _, tx := range b.Txs {
-		if err := s.update(func(txn *badger.Txn) error { return applyTx(txn, b, tx) }); err != nil {
+		var in *score.Input
+		if err := s.update(func(txn *badger.Txn) error {
+			var err error
+			in, err = applyTx(txn, b, tx)
+			return err
+		}); err != nil {
 			return Status{}, false, fmt.Errorf("tx %d: %w", tx.Index, err)
+		}
+		if in != nil {
+			ins = append(ins, *in)
 		}
 	}
 	var st Status
 	err = s.update(func(txn *badger.Txn) error {
 		var err error
 		if st, noop, err = check(txn, b); err != nil || noop {
+			return err
+		}
+		if err := s.feedLive(txn, b.Number, ins); err != nil {
 			return err
 		}
 		return finishBlock(txn, b, &st)
@@ -155,7 +180,10 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 // applyTx records a transaction and, when the mirror takes it, the
 // entities it wrote (package writeset judges the write set and the event),
 // its trace entry and the indexes of both, and its anomaly if it has one.
-func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
+// It returns the score input of the transaction's event when the mirror
+// believes it (package score reads it), nil otherwise; a transaction
+// already in (a block applied in parts again) still returns its input.
+func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error) {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
 	var r writeset.Result
 	if tx.Applied {
@@ -169,47 +197,51 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 			rec.Anomaly = r.Failures[0].Check
 		}
 		if err := setJSON(txn, txKey(tx.ID, p), rec); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !tx.Applied {
-		return nil
+		return nil, nil
+	}
+	rec, refs, traced := traceOf(b.Number, tx, r)
+	var in *score.Input
+	if traced && r.Event != nil {
+		in = &score.Input{TxID: tx.ID, Block: b.Number, Time: tx.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: r.Event}
 	}
 	// A block applied in parts (applySplit) and interrupted is applied again
 	// from its first transaction: skip those already in, since the metering
 	// counters, unlike everything else, are not idempotent.
 	for _, k := range [][]byte{eventKey(p), anomalyKey(p)} {
 		if _, err := txn.Get(k); err == nil {
-			return nil
+			return in, nil
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("tx %s: %w", tx.ID, err)
+			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
 	for _, ent := range r.Entities {
 		if err := putEntity(txn, ent); err != nil {
-			return fmt.Errorf("tx %s: %w", tx.ID, err)
+			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
 	if len(r.Failures) > 0 {
 		if err := setJSON(txn, anomalyKey(p), anomalyOf(b, tx, r)); err != nil {
-			return fmt.Errorf("tx %s: %w", tx.ID, err)
+			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
-	rec, refs, ok := traceOf(b.Number, tx, r)
-	if !ok {
-		return nil // nothing written: there is no change to trace
+	if !traced {
+		return nil, nil // nothing written: there is no change to trace
 	}
 	primary := r.Primary(tx)
 	raw, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("encode event of tx %s: %w", tx.ID, err)
+		return nil, fmt.Errorf("encode event of tx %s: %w", tx.ID, err)
 	}
 	if err := txn.Set(eventKey(p), raw); err != nil {
-		return err
+		return nil, err
 	}
 	if r.Event != nil {
 		if err := meter(txn, tx.Timestamp, r.Event.Type, r.Entities[primary].Record); err != nil {
-			return fmt.Errorf("tx %s: %w", tx.ID, err)
+			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
 	for _, ix := range eventIndexes(tx, r.Entities, refs) {
@@ -218,10 +250,10 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) error {
 			v = raw
 		}
 		if err := txn.Set(evIdxKey(ix.name, ix.value, p), v); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return in, nil
 }
 
 // inlineEventIndex is the event index whose entries hold a copy of the

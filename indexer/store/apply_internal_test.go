@@ -36,7 +36,7 @@ func TestApplyTxTwiceMetersOnce(t *testing.T) {
 	tx := block.Tx{Index: 0, ID: "t1", Timestamp: when, Event: e, Applied: true, EventPayload: payload,
 		Writes: []block.Write{{Key: key, Value: value}}}
 	for range 2 {
-		if err := s.update(func(txn *badger.Txn) error { return applyTx(txn, b, tx) }); err != nil {
+		if err := s.update(func(txn *badger.Txn) error { _, err := applyTx(txn, b, tx); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -61,6 +61,9 @@ func (s *Store) Reset() error {
 		return fmt.Errorf("drop mirror: %w", err)
 	}
 	s.scores.reset()
+	s.applyMu.Lock()
+	s.forgetLive()
+	s.applyMu.Unlock()
 	s.advanced(Status{})
 	return nil
 }

@@ -34,11 +34,21 @@ import (
 //	                                             dataset, request, department, actor, entity (value <kind>⊥<id>);
 //	                                             empty, but for dataset: a copy of the EventRecord at event/<pos>,
 //	                                             so that a dataset's trace, however long, is one scan
+//	score/<period>⊥<block:8>                   <kind:1><state>: a live period's score builder after block
+//	                                             (score.Builder.MarshalBinary), kind 'r' or 'f' (final: the
+//	                                             period closed), every scorePointEvery blocks and when the
+//	                                             live periods change (scorestate.go)
+//	scorelate/<period>                         <block:8>: first block with an event of a closed period
+//	meta/scores                                {"live","closed"}: the live periods and the newest closed one
 //	meter/<bucket>⊥<start:8><department>⊥<dataset>
 //	                                           MeterRow counters, 5 big-endian uint64 (calls, records, bytes,
 //	                                             deliveries, contributions); bucket hour, day or month; start =
 //	                                             Unix seconds of the bucket's start with the sign bit flipped
 //	                                             (see metering.go for who a row is attributed to)
+//	meterds/<bucket>⊥<dataset>⊥<start:8><department>
+//	meterdept/<bucket>⊥<department>⊥<start:8><dataset>
+//	                                           the same counters, by dataset and by department, so that a
+//	                                             query of either (or both) is a range scan of its own rows
 //
 // "party" indexes list an entity under each department party to it
 // (requester and owner, consumer and owner, contributor and pool owner).
@@ -54,6 +64,11 @@ const (
 	prefixIdx   = "idx/"
 	prefixEvIdx = "evidx/"
 	prefixMeter = "meter/"
+	// The metering rows by dataset and by department: "meterds/" and
+	// "meterdept/" do not start with "meter/", so a scan of one is never
+	// one of another.
+	prefixMeterDataset = "meterds/"
+	prefixMeterDept    = "meterdept/"
 )
 
 var (
@@ -65,7 +80,7 @@ var (
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {

@@ -129,13 +129,17 @@ func meterOf(t domain.EventType, rec domain.Record) (row MeterRow, ok bool) {
 }
 
 // meter adds a change's metered amounts to its row of each bucket kind.
+// Each row is kept under three keys, by time, by dataset and by
+// department (keys.go), so that every filter of a query is one key-ordered
+// range scan; the three always hold the same counters, so one is read.
 func meter(txn *badger.Txn, at time.Time, t domain.EventType, rec domain.Record) error {
 	amount, ok := meterOf(t, rec)
 	if !ok {
 		return nil
 	}
 	for _, b := range Buckets {
-		key := meterKey(b, b.Start(at), amount.Department, amount.Dataset)
+		start := b.Start(at)
+		key := meterKey(b, start, amount.Department, amount.Dataset)
 		var row MeterRow
 		item, err := txn.Get(key)
 		switch {
@@ -147,8 +151,11 @@ func meter(txn *badger.Txn, at time.Time, t domain.EventType, rec domain.Record)
 			return fmt.Errorf("read metering row: %w", err)
 		}
 		row.add(amount)
-		if err := txn.Set(key, row.encode()); err != nil {
-			return err
+		v := row.encode()
+		for _, k := range [][]byte{key, meterByDatasetKey(b, start, amount.Department, amount.Dataset), meterByDeptKey(b, start, amount.Department, amount.Dataset)} {
+			if err := txn.Set(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -172,6 +179,22 @@ func meterKey(b Bucket, start time.Time, department, dataset string) []byte {
 	return append(k, dataset...)
 }
 
+func meterByDatasetPrefix(b Bucket, dataset string) []byte {
+	return appendString(appendString([]byte(prefixMeterDataset), string(b)), dataset)
+}
+
+func meterByDatasetKey(b Bucket, start time.Time, department, dataset string) []byte {
+	return append(appendTime(meterByDatasetPrefix(b, dataset), start), department...)
+}
+
+func meterByDeptPrefix(b Bucket, department string) []byte {
+	return appendString(appendString([]byte(prefixMeterDept), string(b)), department)
+}
+
+func meterByDeptKey(b Bucket, start time.Time, department, dataset string) []byte {
+	return append(appendTime(meterByDeptPrefix(b, department), start), dataset...)
+}
+
 // MeterQuery selects metering rows: those of kind Bucket whose bucket
 // starts in [Bucket.Start(From), To), optionally of one department and
 // one dataset. MaxRows bounds the answer.
@@ -184,12 +207,32 @@ type MeterQuery struct {
 }
 
 // Metering answers q in order of bucket, department and dataset. More rows
-// than q.MaxRows is an invalid query: the caller must narrow it.
+// than q.MaxRows is an invalid query: the caller must narrow it. A dataset
+// or a department is a range scan of its own rows over the time range; a
+// query of neither scans every row of the range.
 func (s *Store) Metering(ctx context.Context, q MeterQuery) ([]MeterRow, error) {
 	if !q.Bucket.Valid() {
 		return nil, domain.Errorf(domain.CodeInvalid, "bucket %q must be hour, day or month", q.Bucket)
 	}
-	prefix := meterPrefix(q.Bucket)
+	prefix, parse := meterPrefix(q.Bucket), parseMeterKey
+	switch {
+	case q.Dataset != "":
+		prefix = meterByDatasetPrefix(q.Bucket, q.Dataset)
+		parse = func(k []byte) (MeterRow, error) {
+			if len(k) < 8 {
+				return MeterRow{}, fmt.Errorf("metering key %q is too short", k)
+			}
+			return MeterRow{BucketStart: parseTime(k[:8]), Department: string(k[8:]), Dataset: q.Dataset}, nil
+		}
+	case q.Department != "":
+		prefix = meterByDeptPrefix(q.Bucket, q.Department)
+		parse = func(k []byte) (MeterRow, error) {
+			if len(k) < 8 {
+				return MeterRow{}, fmt.Errorf("metering key %q is too short", k)
+			}
+			return MeterRow{BucketStart: parseTime(k[:8]), Department: q.Department, Dataset: string(k[8:])}, nil
+		}
+	}
 	end := appendTime(bytes.Clone(prefix), q.To)
 	var rows []MeterRow
 	err := s.view(ctx, func(txn *badger.Txn) error {
@@ -208,7 +251,7 @@ func (s *Store) Metering(ctx context.Context, q MeterQuery) ([]MeterRow, error) 
 			if bytes.Compare(key, end) >= 0 {
 				break
 			}
-			row, err := parseMeterKey(key[len(prefix):])
+			row, err := parse(key[len(prefix):])
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +124,51 @@ func TestBucketStart(t *testing.T) {
 		s := tt.b.Start(tm)
 		if s.Format(time.RFC3339) != tt.start || tt.b.Next(s).Format(time.RFC3339) != tt.nxt {
 			t.Errorf("%s: start %s next %s", tt.b, s, tt.b.Next(s))
+		}
+	}
+}
+
+// A query by dataset, department or both (a range scan of their own rows)
+// answers what the scan of every row of the range, filtered, answers.
+func TestMeteringIndexesMatchAFullScan(t *testing.T) {
+	ctx := context.Background()
+	l := randomLedger(t, 11, 200, false)
+	s := open(t, t.TempDir(), store.Options{})
+	applyAll(t, s, l.blocks)
+	rng := rand.New(rand.NewPCG(11, 3))
+	depts := []string{"", "Dept1MSP", "Dept2MSP", "Dept3MSP", "NoneMSP"}
+	all, err := s.Metering(ctx, store.MeterQuery{Bucket: store.BucketMonth, From: at("2025-01-01T00:00:00Z"), To: at("2027-01-01T00:00:00Z")})
+	if err != nil || len(all) < 20 {
+		t.Fatalf("%d rows, %v", len(all), err)
+	}
+	for range 200 {
+		b := store.Buckets[rng.IntN(3)]
+		from := at("2026-01-15T00:00:00Z").Add(time.Duration(rng.Int64N(int64(60 * 24 * time.Hour))))
+		to := from.Add(time.Duration(rng.Int64N(int64(40 * 24 * time.Hour))))
+		q := store.MeterQuery{Bucket: b, From: from, To: to, Department: depts[rng.IntN(len(depts))]}
+		if rng.IntN(3) > 0 {
+			q.Dataset = all[rng.IntN(len(all))].Dataset
+		}
+		got, err := s.Metering(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scan, err := s.Metering(ctx, store.MeterQuery{Bucket: b, From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, r := range scan {
+			if (q.Department == "" || r.Department == q.Department) && (q.Dataset == "" || r.Dataset == q.Dataset) {
+				want = append(want, rowString(r))
+			}
+		}
+		var gotS []string
+		for _, r := range got {
+			gotS = append(gotS, rowString(r))
+		}
+		if !slices.Equal(gotS, want) {
+			t.Fatalf("%+v:\nindexed %v\nscan    %v", q, gotS, want)
 		}
 	}
 }

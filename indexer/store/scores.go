@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -33,8 +32,8 @@ type scoreCache struct {
 
 type scoreEntry struct {
 	mu      sync.Mutex
-	b       *score.Builder
-	next    uint64 // the builder holds every event of the blocks below next
+	b       *score.Builder // nil until a query below the head
+	next    uint64         // the builder holds every event of the blocks below next
 	doc     *domain.Scores
 	docAsOf uint64
 	used    uint64 // the cache's tick when last asked
@@ -50,8 +49,7 @@ func (c *scoreCache) entry(m *score.Model, period string) (*scoreEntry, error) {
 		e.used = c.tick
 		return e, nil
 	}
-	b, err := score.NewBuilder(m, period, math.MaxUint64)
-	if err != nil {
+	if _, _, err := domain.PeriodBounds(period); err != nil {
 		return nil, err
 	}
 	if c.entries == nil {
@@ -66,7 +64,7 @@ func (c *scoreCache) entry(m *score.Model, period string) (*scoreEntry, error) {
 		}
 		delete(c.entries, oldest)
 	}
-	e := &scoreEntry{b: b, used: c.tick}
+	e := &scoreEntry{used: c.tick}
 	c.entries[key] = e
 	return e, nil
 }
@@ -79,12 +77,14 @@ func (c *scoreCache) reset() {
 }
 
 // Scores computes the score document of period as of block asOfBlock, which
-// must have been applied. The events are read in one read transaction, so
-// that blocks applied meanwhile cannot change what it reads; package score
-// keeps only aggregates. The period's cached builder answers when it has not
-// gone past asOfBlock; an older asOfBlock is computed afresh from block 0.
-// The document's items are shared with the cache: callers must not change
-// them.
+// must have been applied. At the head it is the live period's builder that
+// applying the blocks keeps (no read at all); at an earlier block, the
+// nearest stored point at or below it plus the blocks since (scorestate.go),
+// or the period's cached builder when that is nearer. A period the points
+// cannot answer is computed by the reference pass from block 0
+// (ScoresFromGenesis). The events are read in one read transaction, so that
+// blocks applied meanwhile cannot change what it reads. The document's items
+// are shared with the cache: callers must not change them.
 func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
 	e, err := s.scores.entry(m, period)
 	if err != nil {
@@ -92,34 +92,57 @@ func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfB
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if asOfBlock+1 < e.next {
-		return s.scoresAfresh(ctx, m, period, asOfBlock)
-	}
 	if e.doc != nil && e.docAsOf == asOfBlock {
 		doc := *e.doc
 		return &doc, nil
 	}
+	var (
+		doc    domain.Scores
+		found  bool
+		afresh bool
+	)
 	err = s.view(ctx, func(txn *badger.Txn) error {
 		if err := checkAsOf(txn, asOfBlock); err != nil {
 			return err
 		}
-		return feedScores(ctx, txn, e.b, e.next, asOfBlock)
+		var err error
+		if doc, found, err = s.liveDoc(m, period, asOfBlock); err != nil || found {
+			return err
+		}
+		// The cached builder, when no stored point is nearer.
+		at, kind, found, err := scorePointHead(txn, period, asOfBlock)
+		if err != nil {
+			return err
+		}
+		if e.b != nil && e.next <= asOfBlock+1 && kind != pointFinal && (!found || e.next > at) {
+			if e.next <= asOfBlock {
+				if err := feedScores(ctx, txn, e.b, e.next, asOfBlock); err != nil {
+					e.b, e.next = nil, 0 // it may hold part of the blocks
+					return err
+				}
+			}
+			e.next = asOfBlock + 1
+			doc, err = e.b.SnapshotWith(m, asOfBlock)
+			return err
+		}
+		b, next, err := builderAt(ctx, txn, m, period, asOfBlock)
+		if err != nil || b == nil {
+			afresh = b == nil
+			return err
+		}
+		e.b, e.next = b, next
+		doc, err = b.SnapshotWith(m, asOfBlock)
+		return err
 	})
 	if err != nil {
-		if domain.ErrorCode(err) != domain.CodeInvalid && domain.ErrorCode(err) != domain.CodeUnavailable {
-			// The builder may hold part of the blocks it was being fed:
-			// start the period again on the next query.
-			if e.b, err = score.NewBuilder(m, period, math.MaxUint64); err != nil {
-				return nil, err
-			}
-			e.next, e.doc = 0, nil
-		}
 		return nil, err
 	}
-	e.next = asOfBlock + 1
-	doc, err := e.b.Snapshot(asOfBlock)
-	if err != nil {
-		return nil, err
+	if afresh {
+		d, err := s.ScoresFromGenesis(ctx, m, period, asOfBlock)
+		if err != nil {
+			return nil, err
+		}
+		doc = *d
 	}
 	if doc.Items == nil {
 		doc.Items = []domain.ScoreItem{}
@@ -127,6 +150,14 @@ func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfB
 	e.doc, e.docAsOf = &doc, asOfBlock
 	out := doc
 	return &out, nil
+}
+
+// ScoresFromGenesis is the reference: the document computed by one pass
+// over the event log from block 0, with a builder of its own. Scores gives
+// the same bytes (the store's tests hold it to that); it is what answers
+// when no stored point can.
+func (s *Store) ScoresFromGenesis(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
+	return s.scoresAfresh(ctx, m, period, asOfBlock)
 }
 
 // scoresAfresh computes a document from block 0 with a builder of its own.
@@ -171,6 +202,11 @@ func checkAsOf(txn *badger.Txn, asOfBlock uint64) error {
 // the events the mirror believed (their entity is the one written), not the
 // changes it applied from an anomalous transaction's write set.
 func feedScores(ctx context.Context, txn *badger.Txn, b *score.Builder, first, last uint64) error {
+	return eachScoreInput(ctx, txn, first, last, b.Add)
+}
+
+// eachScoreInput hands fn every believed event of blocks first to last.
+func eachScoreInput(ctx context.Context, txn *badger.Txn, first, last uint64, fn func(score.Input) error) error {
 	return eachEventValue(ctx, txn, first, last, func(v []byte) error {
 		// One pass over the record, the event decoded in place rather
 		// than kept raw and decoded again: this loop is the whole cost.
@@ -191,7 +227,7 @@ func feedScores(ctx context.Context, txn *badger.Txn, b *score.Builder, first, l
 		if rec.Event.Version < 1 || rec.Event.Version > domain.EventVersion {
 			return fmt.Errorf("event of tx %s has version %d; this build reads up to %d", rec.TxID, rec.Event.Version, domain.EventVersion)
 		}
-		return b.Add(score.Input{TxID: rec.TxID, Block: rec.BlockNumber, Time: rec.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: &rec.Event})
+		return fn(score.Input{TxID: rec.TxID, Block: rec.BlockNumber, Time: rec.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: &rec.Event})
 	})
 }
 

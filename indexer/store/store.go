@@ -62,6 +62,10 @@ type Store struct {
 	applied chan struct{} // closed and replaced each time a block is applied
 
 	scores scoreCache
+	// applyMu is held while a block is applied; live, the score builders
+	// of the live periods that applying feeds, is read under it too.
+	applyMu sync.Mutex
+	live    liveScores
 
 	stop      chan struct{}
 	gcDone    chan struct{}

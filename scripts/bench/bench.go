@@ -34,6 +34,7 @@ type Config struct {
 	Work         string          // scratch folder for the synthetic mirror; removed unless Keep
 	Keep         bool
 	Progress     io.Writer
+	Scale        []int // ledger sizes of the scale run; none: the consortium run
 }
 
 // Phases that -skip names.

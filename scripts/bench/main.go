@@ -10,6 +10,7 @@
 //
 //	bench -run .run -root . -project-bin .cache/bin ...   (scripts/bench.sh passes these)
 //	bench -quick                                          a short run: 10 s windows, 50 samples (about 75 s here)
+//	bench -scale 100000,1000000                           the growth table, offline (no consortium): see scale.go
 package main
 
 import (
@@ -26,6 +27,13 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(scaleChildEnv); spec != "" {
+		if err := scaleChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench replay child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
@@ -49,6 +57,17 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if len(cfg.Scale) > 0 {
+		rep, err := RunScale(ctx, cfg)
+		if rep != nil {
+			rep.PrintTable(os.Stdout)
+			if werr := rep.WriteJSON(cfg.Out); werr != nil {
+				return werr
+			}
+			fmt.Printf("\nfigures written to %s\n", cfg.Out)
+		}
+		return err
 	}
 	rep, err := Run(ctx, cfg)
 	if rep != nil {
@@ -84,6 +103,7 @@ func parseFlags(args []string) (Config, string, error) {
 	skip := fs.String("skip", "", "comma-separated phases to leave out: "+strings.Join(phaseNames, ", "))
 	fs.StringVar(&cfg.Work, "work", "", "scratch folder for the synthetic mirror (default: a temporary one)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch folder")
+	scale := fs.String("scale", "", "comma-separated ledger sizes for the scale run (offline, no consortium): e.g. 100000,1000000[,10000000]")
 	profile := fs.String("cpuprofile", "", "write the benchmark process's CPU profile here (the in-process replay shows in it)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
@@ -93,6 +113,15 @@ func parseFlags(args []string) (Config, string, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *scale != "" {
+		var err error
+		if cfg.Scale, err = parseSizes(*scale); err != nil {
+			return cfg, "", err
+		}
+		if !set["samples"] {
+			cfg.QuerySamples = 100
+		}
+	}
 	if cfg.Quick {
 		if !set["duration"] {
 			cfg.Duration = 10 * time.Second
@@ -134,6 +163,9 @@ func parseFlags(args []string) (Config, string, error) {
 	}
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join(cfg.Net.Run, "bench.json")
+		if len(cfg.Scale) > 0 {
+			cfg.Out = filepath.Join(cfg.Net.Run, "bench-scale.json")
+		}
 	}
 	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.QuerySamples < 1 {
 		return cfg, "", fmt.Errorf("concurrency, duration and samples must be positive")

@@ -34,6 +34,14 @@ type SyntheticSpec struct {
 	// People signs the transactions: for each MSP ID, an operator and an
 	// approver. At least two departments.
 	People []DeptPeople
+	// Catalog, when set, bounds the datasets: once that many are
+	// registered, each new flow asks for one of them again (from its
+	// request on), as a province's departments exchange the same catalog
+	// year after year. 0: every flow registers a dataset of its own.
+	Catalog int
+	// Sink, when set, takes each block as it is made, and Blocks stays
+	// empty: a ledger of millions of transactions is not held in memory.
+	Sink func(raw []byte) error
 }
 
 // DeptPeople are one department's signers.
@@ -47,6 +55,7 @@ type DeptPeople struct {
 // send it.
 type Synthetic struct {
 	Blocks     [][]byte
+	NBlocks    int // blocks made, genesis included (Blocks holds them unless a sink took them)
 	Txs        int
 	Events     map[domain.EventType]int
 	HotDataset string
@@ -95,7 +104,9 @@ func BuildSynthetic(spec SyntheticSpec) (*Synthetic, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Blocks = append(out.Blocks, gen)
+	if err := out.add(spec.Sink, gen); err != nil {
+		return nil, err
+	}
 
 	var (
 		txs   []blocktest.Tx
@@ -109,9 +120,11 @@ func BuildSynthetic(spec SyntheticSpec) (*Synthetic, error) {
 			return nil
 		}
 		b, err := marshalBlock(chain.Block(txs...))
-		out.Blocks = append(out.Blocks, b)
 		txs = txs[:0]
-		return err
+		if err != nil {
+			return err
+		}
+		return out.add(spec.Sink, b)
 	}
 	// Each transaction gets a 64-hex ID, as Fabric's are; the entity IDs
 	// derive from it the way the contract derives them.
@@ -145,7 +158,7 @@ func BuildSynthetic(spec SyntheticSpec) (*Synthetic, error) {
 		}
 		if len(active) < cap(active) {
 			flows++
-			active = append(active, &flowState{p: pairs[(flows-1)%len(pairs)], datasetID: fmt.Sprintf("ds-%06d", flows)})
+			active = append(active, newFlow(flows, spec.Catalog, pairs))
 		}
 		k := flowTxs % len(active)
 		flowTxs++
@@ -154,7 +167,7 @@ func BuildSynthetic(spec SyntheticSpec) (*Synthetic, error) {
 		}
 		if active[k].next == len(Ops) {
 			flows++
-			active[k] = &flowState{p: pairs[(flows-1)%len(pairs)], datasetID: fmt.Sprintf("ds-%06d", flows)}
+			active[k] = newFlow(flows, spec.Catalog, pairs)
 		}
 	}
 	if len(txs) > 0 {
@@ -162,9 +175,33 @@ func BuildSynthetic(spec SyntheticSpec) (*Synthetic, error) {
 		if err != nil {
 			return nil, err
 		}
-		out.Blocks = append(out.Blocks, b)
+		if err := out.add(spec.Sink, b); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// add keeps a block, or hands it to sink.
+func (s *Synthetic) add(sink func([]byte) error, raw []byte) error {
+	s.NBlocks++
+	if sink != nil {
+		return sink(raw)
+	}
+	s.Blocks = append(s.Blocks, raw)
+	return nil
+}
+
+// newFlow is the n-th flow: on a dataset of its own, or with a bounded
+// catalog past its size, on dataset n modulo the catalog, which is
+// registered already (the flow starts at its request, between the same
+// departments as the flow that registered it).
+func newFlow(n, catalog int, pairs []pair) *flowState {
+	if catalog > 0 && n > catalog {
+		k := (n-1)%catalog + 1
+		return &flowState{p: pairs[(k-1)%len(pairs)], datasetID: fmt.Sprintf("ds-%06d", k), next: 1}
+	}
+	return &flowState{p: pairs[(n-1)%len(pairs)], datasetID: fmt.Sprintf("ds-%06d", n)}
 }
 
 // step emits the flow's next transaction, with the entity state the
