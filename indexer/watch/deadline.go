@@ -1,0 +1,95 @@
+package watch
+
+import (
+	"container/heap"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// kindEnd is the deadline at which a request's approval ends: not a
+// finding, the point after which the watch may forget the request.
+const kindEnd Kind = "end"
+
+// deadline is a time at which a finding opens unless an event has met the
+// obligation first. A deadline is checked against the state when it
+// passes, so one moved (a revocation brings a copy's destroy deadline
+// forward) or met is simply skipped.
+type deadline struct {
+	at      time.Time
+	kind    Kind
+	subject string
+}
+
+// deadlines is a min-heap by time, then kind and subject, so that the
+// findings of one block open in the same order on every indexer.
+type deadlines []deadline
+
+func (h deadlines) Len() int { return len(h) }
+func (h deadlines) Less(i, j int) bool {
+	a, b := h[i], h[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.subject < b.subject
+}
+func (h deadlines) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *deadlines) Push(x any)   { *h = append(*h, x.(deadline)) }
+func (h *deadlines) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *deadlines) push(at time.Time, k Kind, subject string) {
+	heap.Push(h, deadline{at: at.UTC(), kind: k, subject: subject})
+}
+
+// Save writes the watch's state down: JSON, whose maps are in key order,
+// so two watches fed the same ledger save the same bytes.
+func (w *Watch) Save() ([]byte, error) { return json.Marshal(w.st) }
+
+// Load reads a state Save wrote and goes on from it.
+func Load(r Rules, sink Sink, raw []byte) (*Watch, error) {
+	w, err := New(r, sink)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &w.st); err != nil {
+		return nil, fmt.Errorf("read the watch state: %w", err)
+	}
+	for _, m := range []bool{w.st.Datasets == nil, w.st.Requests == nil, w.st.Deliveries == nil, w.st.Corrections == nil, w.st.Open == nil, w.st.Activity == nil} {
+		if m {
+			return nil, fmt.Errorf("read the watch state: a part is missing")
+		}
+	}
+	// The deadlines are not saved: every one still pending follows from
+	// the state, and one that already passed finds its finding open or its
+	// obligation met.
+	for id, q := range w.st.Requests {
+		if q.Approved != nil && q.EndedAt == nil {
+			w.due.push(q.end(), kindEnd, id)
+		}
+	}
+	for id, x := range w.st.Deliveries {
+		q := w.st.Requests[x.RequestID]
+		if q == nil {
+			return nil, fmt.Errorf("read the watch state: delivery %s has no request %s", id, x.RequestID)
+		}
+		if x.Received == nil {
+			w.due.push(x.Recorded.Time.Add(r.ReceiptWithin), KindReceiptOverdue, id)
+		}
+		if x.Disputed {
+			w.due.push(x.Received.Time.Add(r.DisputeWithin), KindDisputeOpen, id)
+		}
+		w.scheduleDestroy(id, q)
+	}
+	for id, c := range w.st.Corrections {
+		w.due.push(c.Opened.Time.Add(r.CorrectionWithin), KindCorrectionOverdue, id)
+	}
+	return w, nil
+}

@@ -1,0 +1,400 @@
+package watch
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+// ledger drives a watch block by block and keeps the last state of every
+// finding the sink got.
+type ledger struct {
+	t     *testing.T
+	w     *Watch
+	block uint64
+	tx    int
+	got   map[string]Finding
+	order []string // finding IDs in the order the sink got them
+}
+
+func newLedger(t *testing.T, r Rules) *ledger {
+	l := &ledger{t: t, got: map[string]Finding{}}
+	w, err := New(r, l.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.w = w
+	return l
+}
+
+func (l *ledger) sink(f Finding) error {
+	if f.State != StateOpen && f.State != StateClosed || !f.Kind.Valid() || f.ID == "" || f.Department == "" || f.Detail == "" || len(f.Evidence) == 0 || f.Period == "" {
+		l.t.Fatalf("the sink got an incomplete finding: %+v", f)
+	}
+	l.got[f.ID] = f
+	l.order = append(l.order, f.ID)
+	return nil
+}
+
+// at adds one block holding event e at time t and ends it.
+func (l *ledger) at(t time.Time, e domain.Event) {
+	l.t.Helper()
+	l.tx++
+	e.Version, e.Time = 1, t
+	if e.Actor.MSPID == "" {
+		e.Actor = domain.Actor{MSPID: "Dept1MSP", Subject: "op1", Role: domain.RoleOperator}
+	}
+	if err := l.w.Add(Input{TxID: fmt.Sprintf("tx%d", l.tx), Block: l.block, Time: t, Event: &e}); err != nil {
+		l.t.Fatal(err)
+	}
+	l.end(t)
+}
+
+// end ends the current block at time t and starts the next.
+func (l *ledger) end(t time.Time) {
+	l.t.Helper()
+	if err := l.w.EndBlock(l.block, t); err != nil {
+		l.t.Fatal(err)
+	}
+	l.block++
+}
+
+func (l *ledger) state(id string) State {
+	f, ok := l.got[id]
+	if !ok {
+		return ""
+	}
+	return f.State
+}
+
+func dataset(id string, grade int) domain.Event {
+	return domain.Event{Type: domain.EventDatasetRegistered, Kind: domain.KindDataset, ID: id,
+		Dataset: &domain.Dataset{ID: id, Owner: "Dept1MSP", Grade: grade, Status: domain.DatasetActive}}
+}
+
+func approved(id, ds string, until time.Time) domain.Event {
+	return domain.Event{Type: domain.EventRequestCreated, Kind: domain.KindRequest, ID: id, Actor: domain.Actor{MSPID: "Dept2MSP", Subject: "op2", Role: domain.RoleOperator},
+		Request: &domain.Request{ID: id, DatasetID: ds, Requester: "Dept2MSP", Owner: "Dept1MSP", ValidUntil: until, Status: domain.RequestApproved}}
+}
+
+func revoked(id, ds string, until time.Time) domain.Event {
+	e := approved(id, ds, until)
+	e.Type, e.Request.Status = domain.EventRequestRevoked, domain.RequestRevoked
+	e.Actor = domain.Actor{MSPID: "Dept1MSP", Subject: "ap1", Role: domain.RoleApprover}
+	return e
+}
+
+func delivered(id, req, ds string, records int64) domain.Event {
+	return domain.Event{Type: domain.EventDeliveryRecorded, Kind: domain.KindDelivery, ID: id,
+		Delivery: &domain.Delivery{ID: id, RequestID: req, DatasetID: ds, Owner: "Dept1MSP", Requester: "Dept2MSP", Records: records, Status: domain.DeliveryDelivered}}
+}
+
+func received(id, req string, disputed bool) domain.Event {
+	st := domain.DeliveryReceived
+	if disputed {
+		st = domain.DeliveryDisputed
+	}
+	return domain.Event{Type: domain.EventDeliveryReceived, Kind: domain.KindDelivery, ID: id, Actor: domain.Actor{MSPID: "Dept2MSP", Subject: "op2", Role: domain.RoleOperator},
+		Delivery: &domain.Delivery{ID: id, RequestID: req, Status: st}}
+}
+
+func destroyed(id, req string) domain.Event {
+	return domain.Event{Type: domain.EventDeliveryDestroyed, Kind: domain.KindDelivery, ID: id, Actor: domain.Actor{MSPID: "Dept2MSP", Subject: "op2", Role: domain.RoleOperator},
+		Delivery: &domain.Delivery{ID: id, RequestID: req, Status: domain.DeliveryDestroyed}}
+}
+
+func used(id, req, ds string, records int64) domain.Event {
+	return domain.Event{Type: domain.EventUsageRecorded, Kind: domain.KindUsage, ID: id, Actor: domain.Actor{MSPID: "Dept2MSP", Subject: "op2", Role: domain.RoleOperator},
+		Usage: &domain.Usage{ID: id, RequestID: req, DatasetID: ds, Consumer: "Dept2MSP", Owner: "Dept1MSP", Records: records, Calls: 1}}
+}
+
+func corrected(id, delivery, req, ds string, st domain.CorrectionStatus) domain.Event {
+	t := domain.EventCorrectionOpened
+	if st == domain.CorrectionResolved {
+		t = domain.EventCorrectionResolved
+	}
+	return domain.Event{Type: t, Kind: domain.KindCorrection, ID: id,
+		Correction: &domain.Correction{ID: id, DeliveryID: delivery, RequestID: req, DatasetID: ds, Requester: "Dept2MSP", Owner: "Dept1MSP", Status: st}}
+}
+
+func TestReceiptOverdueOpensAtTheLedgersTimeAndClosesOnReceipt(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	l.at(t0, dataset("ds", 2))
+	l.at(t0, approved("r", "ds", t0.Add(60*day)))
+	l.at(t0.Add(time.Hour), delivered("d", "r", "ds", 100))
+	id := "receipt-overdue/d"
+	// A block just before the window ends opens nothing, however late the
+	// wall clock is: only the ledger's time counts.
+	l.end(t0.Add(time.Hour + 7*day - time.Second))
+	if l.state(id) != "" {
+		t.Fatalf("finding before its due time: %+v", l.got[id])
+	}
+	l.end(t0.Add(time.Hour + 7*day))
+	f := l.got[id]
+	if f.State != StateOpen || f.Department != "Dept2MSP" || f.Person != nil || f.Records != 100 || f.Due == nil || !f.Due.Equal(t0.Add(time.Hour+7*day)) || f.Period != "2026-03" {
+		t.Fatalf("open finding = %+v", f)
+	}
+	if len(f.Evidence) != 1 || f.Evidence[0].Type != domain.EventDeliveryRecorded {
+		t.Fatalf("evidence = %+v", f.Evidence)
+	}
+	l.at(t0.Add(8*day), received("d", "r", false))
+	if f := l.got[id]; f.State != StateClosed || f.ClosedBy == nil || f.ClosedBy.Type != domain.EventDeliveryReceived {
+		t.Fatalf("after the receipt = %+v", f)
+	}
+	// A receipt in time opens nothing.
+	l.at(t0.Add(9*day), delivered("d2", "r", "ds", 5))
+	l.at(t0.Add(10*day), received("d2", "r", false))
+	l.end(t0.Add(30 * day))
+	if l.state("receipt-overdue/d2") != "" {
+		t.Fatal("a receipt in time opened a finding")
+	}
+}
+
+func TestCopyNotDestroyedFollowsTheGradeAndTheRevocation(t *testing.T) {
+	l := newLedger(t, DefaultRules()) // grade 4: 7 days, grade 3: 30 days, grades 1-2: none
+	l.at(t0, dataset("core", 4))
+	l.at(t0, dataset("open", 1))
+	l.at(t0, approved("r4", "core", t0.Add(20*day)))
+	l.at(t0, approved("r1", "open", t0.Add(20*day)))
+	l.at(t0.Add(time.Hour), delivered("d4", "r4", "core", 10))
+	l.at(t0.Add(time.Hour), delivered("d1", "r1", "open", 10))
+	l.at(t0.Add(2*time.Hour), received("d4", "r4", false))
+	l.at(t0.Add(2*time.Hour), received("d1", "r1", false))
+	// Revoked on day 5: the copy is due for destruction on day 12, not 27.
+	l.at(t0.Add(5*day), revoked("r4", "core", t0.Add(20*day)))
+	l.end(t0.Add(12*day - time.Second))
+	if l.state("copy-not-destroyed/d4") != "" {
+		t.Fatal("opened before the window after the revocation ended")
+	}
+	l.end(t0.Add(12 * day))
+	f := l.got["copy-not-destroyed/d4"]
+	if f.State != StateOpen || f.Grade != 4 || f.Department != "Dept2MSP" || f.Person == nil || f.Person.Subject != "op2" {
+		t.Fatalf("finding = %+v", f)
+	}
+	types := []domain.EventType{}
+	for _, e := range f.Evidence {
+		types = append(types, e.Type)
+	}
+	if !slices.Equal(types, []domain.EventType{domain.EventRequestCreated, domain.EventRequestRevoked, domain.EventDeliveryRecorded, domain.EventDeliveryReceived}) {
+		t.Fatalf("evidence types = %v", types)
+	}
+	l.at(t0.Add(13*day), destroyed("d4", "r4"))
+	if f := l.got["copy-not-destroyed/d4"]; f.State != StateClosed || f.ClosedBy.Type != domain.EventDeliveryDestroyed {
+		t.Fatalf("after destruction = %+v", f)
+	}
+	l.end(t0.Add(100 * day))
+	if l.state("copy-not-destroyed/d1") != "" {
+		t.Fatal("grade 1 needs no destruction")
+	}
+	// Everything settled: the watch forgot the requests and deliveries.
+	if n := len(l.w.st.Requests) + len(l.w.st.Deliveries); n != 0 {
+		t.Fatalf("watch still holds %d requests and deliveries: %+v %+v", n, l.w.st.Requests, l.w.st.Deliveries)
+	}
+}
+
+func TestUsageAfterTheEndAndOveruse(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	l.at(t0, dataset("ds", 3))
+	l.at(t0, approved("r", "ds", t0.Add(10*day)))
+	l.at(t0.Add(time.Hour), delivered("d", "r", "ds", 100))
+	l.at(t0.Add(2*time.Hour), used("u1", "r", "ds", 80))
+	l.at(t0.Add(3*time.Hour), used("u2", "r", "ds", 50))
+	var over Finding
+	for _, f := range l.got {
+		if f.Kind == KindOveruse {
+			over = f
+		}
+	}
+	if over.State != StateOpen || over.Records != 30 || over.Person.Subject != "op2" {
+		t.Fatalf("overuse = %+v", over)
+	}
+	l.at(t0.Add(4*time.Hour), used("u3", "r", "ds", 10))
+	if f := l.got[over.ID]; f.Records != 40 || len(f.Evidence) != 3 || f.OpenedAt != over.OpenedAt {
+		t.Fatalf("overuse after a further use = %+v", f)
+	}
+	l.at(t0.Add(5*time.Hour), delivered("d2", "r", "ds", 40))
+	if f := l.got[over.ID]; f.State != StateClosed || f.ClosedBy.Type != domain.EventDeliveryRecorded {
+		t.Fatalf("overuse after the covering delivery = %+v", f)
+	}
+	l.at(t0.Add(10*day), used("late", "r", "ds", 1))
+	f := l.got["use-after-end/late"]
+	if f.State != StateOpen || f.Grade != 3 || f.Department != "Dept2MSP" || len(f.Evidence) != 2 {
+		t.Fatalf("use after the end = %+v", f)
+	}
+	l.at(t0.Add(11*day), used("unknown", "nope", "ds", 1))
+	if l.state("use-after-end/unknown") != StateOpen {
+		t.Fatal("use under an unknown request is not a finding")
+	}
+}
+
+func TestDisputeAndCorrectionWindows(t *testing.T) {
+	r := DefaultRules()
+	r.DisputeWithin, r.CorrectionWithin = 3*day, 5*day
+	l := newLedger(t, r)
+	l.at(t0, dataset("ds", 2))
+	l.at(t0, approved("r", "ds", t0.Add(90*day)))
+	l.at(t0, delivered("d", "r", "ds", 10))
+	l.at(t0.Add(time.Hour), received("d", "r", true))
+	l.at(t0.Add(2*time.Hour), corrected("c", "d", "r", "ds", domain.CorrectionOpen))
+	l.end(t0.Add(time.Hour + 3*day))
+	if f := l.got["dispute-open/d"]; f.State != StateOpen || f.Department != "Dept1MSP" {
+		t.Fatalf("dispute = %+v", f)
+	}
+	l.end(t0.Add(2*time.Hour + 5*day))
+	if f := l.got["correction-overdue/c"]; f.State != StateOpen || f.Department != "Dept1MSP" || f.CorrectionID != "c" {
+		t.Fatalf("correction = %+v", f)
+	}
+	l.at(t0.Add(6*day), corrected("c", "d", "r", "ds", domain.CorrectionResolved))
+	if l.state("dispute-open/d") != StateClosed || l.state("correction-overdue/c") != StateClosed {
+		t.Fatalf("after the resolution: %+v", l.got)
+	}
+	// A second dispute settled by a matching delivery of the same request.
+	l.at(t0.Add(7*day), delivered("d2", "r", "ds", 10))
+	l.at(t0.Add(7*day), received("d2", "r", true))
+	l.end(t0.Add(10*day + time.Second))
+	l.at(t0.Add(11*day), delivered("d3", "r", "ds", 10))
+	l.at(t0.Add(11*day), received("d3", "r", false))
+	if f := l.got["dispute-open/d2"]; f.State != StateClosed || f.ClosedBy.Type != domain.EventDeliveryReceived {
+		t.Fatalf("second dispute = %+v", f)
+	}
+}
+
+func TestSpikeAgainstTheDepartmentsOwnHistory(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	l.at(t0, dataset("ds", 1))
+	n := 0
+	req := func(at time.Time) {
+		n++
+		e := approved(fmt.Sprintf("q%d", n), "ds", at.Add(day))
+		l.at(at, e)
+	}
+	// Two requests a day for 10 days, then 9 (under the minimum of 10),
+	// then 12 on one day.
+	for d := range 10 {
+		req(t0.Add(time.Duration(d) * day))
+		req(t0.Add(time.Duration(d)*day + time.Hour))
+	}
+	for i := range 9 {
+		req(t0.Add(10*day + time.Duration(i)*time.Minute))
+	}
+	for _, f := range l.got {
+		if f.Kind == KindRequestSpike {
+			t.Fatalf("spike below the minimum: %+v", f)
+		}
+	}
+	for i := range 12 {
+		req(t0.Add(11*day + time.Duration(i)*time.Minute))
+	}
+	f := l.got["request-spike/Dept2MSP/2026-03-12"]
+	if f.State != StateOpen || f.Records != 10 {
+		t.Fatalf("spike = %+v (all: %v)", f, l.order)
+	}
+	if c := slices.Index(l.order, f.ID); slices.Index(l.order[c+1:], f.ID) >= 0 {
+		t.Fatal("the same spike reported twice")
+	}
+}
+
+// TestSavedStateGoesOnAlike feeds a random ledger whole, and again with a
+// save and load after every block; both give the same findings in the same
+// order, and the same saved bytes at the end.
+func TestSavedStateGoesOnAlike(t *testing.T) {
+	for seed := range uint64(20) {
+		events, times := randomLedger(seed)
+		r := DefaultRules()
+		r.ReceiptWithin, r.DisputeWithin, r.CorrectionWithin = 2*day, 3*day, 4*day
+		a := newLedger(t, r)
+		b := newLedger(t, r)
+		for i, e := range events {
+			a.at(times[i], e)
+			b.at(times[i], e)
+			raw, err := b.w.Save()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.w, err = Load(r, b.sink, raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.end(times[len(times)-1].Add(60 * day))
+		b.end(times[len(times)-1].Add(60 * day))
+		if !slices.Equal(a.order, b.order) || !reflect.DeepEqual(a.got, b.got) {
+			t.Fatalf("seed %d: findings differ:\n%v\n%v", seed, a.order, b.order)
+		}
+		sa, _ := a.w.Save()
+		sb, _ := b.w.Save()
+		if string(sa) != string(sb) {
+			t.Fatalf("seed %d: saved states differ", seed)
+		}
+		if len(a.got) == 0 {
+			t.Fatalf("seed %d: a random ledger gave no finding", seed)
+		}
+		if _, err := json.Marshal(a.got); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// randomLedger is a ledger of requests, deliveries, receipts, usage,
+// corrections and destructions in a random order, times moving forward
+// by up to a day.
+func randomLedger(seed uint64) ([]domain.Event, []time.Time) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var events []domain.Event
+	var times []time.Time
+	now := t0
+	add := func(e domain.Event) {
+		now = now.Add(time.Duration(rng.IntN(int(day / time.Minute))) * time.Minute)
+		events, times = append(events, e), append(times, now)
+	}
+	for g := 1; g <= 4; g++ {
+		add(dataset(fmt.Sprintf("ds%d", g), g))
+	}
+	var reqs, dels []string
+	delReq := map[string]string{}
+	for i := range 150 {
+		switch k := rng.IntN(8); {
+		case k == 0 || len(reqs) == 0:
+			id := fmt.Sprintf("r%d", i)
+			ds := fmt.Sprintf("ds%d", 1+rng.IntN(4))
+			add(approved(id, ds, now.Add(time.Duration(1+rng.IntN(10))*day)))
+			reqs = append(reqs, id+"|"+ds)
+		case k == 1:
+			q := reqs[rng.IntN(len(reqs))]
+			add(revoked(q[:len(q)-4], q[len(q)-3:], now.Add(day)))
+		case k == 2 || k == 3 || len(dels) == 0:
+			q := reqs[rng.IntN(len(reqs))]
+			id := fmt.Sprintf("d%d", i)
+			add(delivered(id, q[:len(q)-4], q[len(q)-3:], int64(1+rng.IntN(50))))
+			dels = append(dels, id)
+			delReq[id] = q
+		case k == 4:
+			d := dels[rng.IntN(len(dels))]
+			add(received(d, delReq[d][:len(delReq[d])-4], rng.IntN(3) == 0))
+		case k == 5:
+			q := reqs[rng.IntN(len(reqs))]
+			add(used(fmt.Sprintf("u%d", i), q[:len(q)-4], q[len(q)-3:], int64(1+rng.IntN(40))))
+		case k == 6:
+			d := dels[rng.IntN(len(dels))]
+			q := delReq[d]
+			st := domain.CorrectionOpen
+			if rng.IntN(2) == 0 {
+				st = domain.CorrectionResolved
+			}
+			add(corrected(fmt.Sprintf("c%d", rng.IntN(20)), d, q[:len(q)-4], q[len(q)-3:], st))
+		default:
+			d := dels[rng.IntN(len(dels))]
+			add(destroyed(d, delReq[d][:len(delReq[d])-4]))
+		}
+	}
+	return events, times
+}
