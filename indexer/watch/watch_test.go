@@ -353,7 +353,7 @@ func randomLedger(seed uint64) ([]domain.Event, []time.Time) {
 	var times []time.Time
 	now := t0
 	add := func(e domain.Event) {
-		now = now.Add(time.Duration(rng.IntN(int(day / time.Minute))) * time.Minute)
+		now = now.Add(time.Duration(rng.IntN(int(day/time.Minute))) * time.Minute)
 		events, times = append(events, e), append(times, now)
 	}
 	for g := 1; g <= 4; g++ {
