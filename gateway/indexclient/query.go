@@ -52,6 +52,9 @@ type Query interface {
 	Verify(ctx context.Context, c Caller, txID string) (json.RawMessage, error)
 	Chain(ctx context.Context, c Caller, f Filter) (json.RawMessage, error)
 	Anomalies(ctx context.Context, c Caller, f Filter) (json.RawMessage, error)
+	// Findings is a page of the early-warning watch's findings
+	// (indexer/WATCH.md), in the order they last changed.
+	Findings(ctx context.Context, c Caller, f Filter) (json.RawMessage, error)
 	// Export is a whole trace as a file, streamed: the answer's body, which
 	// the caller closes, with its Content-Type and Content-Disposition.
 	Export(ctx context.Context, c Caller, f Filter) (*http.Response, error)
@@ -137,6 +140,10 @@ func (c *Client) Chain(ctx context.Context, who Caller, f Filter) (json.RawMessa
 
 func (c *Client) Anomalies(ctx context.Context, who Caller, f Filter) (json.RawMessage, error) {
 	return c.read(ctx, who, "/v1/audit/anomalies", f)
+}
+
+func (c *Client) Findings(ctx context.Context, who Caller, f Filter) (json.RawMessage, error) {
+	return c.read(ctx, who, "/v1/audit/findings", f)
 }
 
 func (c *Client) Export(ctx context.Context, who Caller, f Filter) (*http.Response, error) {

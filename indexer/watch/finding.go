@@ -93,9 +93,12 @@ type Finding struct {
 	OpenedAt time.Time  `json:"openedAt"`
 	Period   string     `json:"period"` // YYYY-MM of OpenedAt
 	// OpenedAtBlock is the block whose end (or event) opened it.
-	OpenedAtBlock uint64     `json:"openedAtBlock"`
-	Evidence      []Evidence `json:"evidence"`
-	ClosedBy      *Evidence  `json:"closedBy,omitempty"`
+	OpenedAtBlock uint64 `json:"openedAtBlock"`
+	// ChangedAtBlock is the block of its last change (opened, added to,
+	// closed): findings are listed in the order (changedAtBlock, id).
+	ChangedAtBlock uint64     `json:"changedAtBlock"`
+	Evidence       []Evidence `json:"evidence"`
+	ClosedBy       *Evidence  `json:"closedBy,omitempty"`
 }
 
 // Sink takes every finding the watch opens, changes or closes, whole, in

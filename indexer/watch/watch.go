@@ -249,6 +249,7 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 		Detail: fmt.Sprintf("%d records used under request %s, %d delivered", q.Used, u.RequestID, q.Delivered)}
 	if old := w.st.Open[id]; old != nil {
 		f.State, f.Evidence, f.OpenedAt, f.OpenedAtBlock, f.Period = StateOpen, append(slices.Clone(old.Evidence), ev), old.OpenedAt, old.OpenedAtBlock, old.Period
+		f.ChangedAtBlock = ev.Block
 		w.st.Open[id] = &f
 		return w.sink(f)
 	}
@@ -428,7 +429,7 @@ func (w *Watch) fire(d deadline, block uint64) error {
 
 // open records a new finding (or a changed one) and hands it to the sink.
 func (w *Watch) open(f Finding, at time.Time, block uint64, due *time.Time) error {
-	f.State, f.OpenedAt, f.OpenedAtBlock = StateOpen, at.UTC(), block
+	f.State, f.OpenedAt, f.OpenedAtBlock, f.ChangedAtBlock = StateOpen, at.UTC(), block, block
 	f.Period = f.OpenedAt.Format("2006-01")
 	if due != nil {
 		d := due.UTC()
@@ -449,7 +450,7 @@ func (w *Watch) close(id string, ev Evidence) error {
 	}
 	delete(w.st.Open, id)
 	out := *f
-	out.State, out.ClosedBy = StateClosed, &ev
+	out.State, out.ClosedBy, out.ChangedAtBlock = StateClosed, &ev, ev.Block
 	return w.sink(out)
 }
 
