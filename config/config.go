@@ -76,6 +76,27 @@ type Gateway struct {
 	// start unless PlainHTTP says so (local development only).
 	TLS       *TLSFiles `json:"tls,omitempty"`
 	PlainHTTP bool      `json:"plainHTTP,omitempty"`
+	// Webhook, when set, posts the department's early-warning findings to
+	// the department's own system (gateway/notify).
+	Webhook *Webhook `json:"webhook,omitempty"`
+}
+
+// Webhook is where a gateway posts its department's findings.
+type Webhook struct {
+	URL string `json:"url"`
+	// SecretFile holds the HMAC secret the posts are signed with (at
+	// least 16 bytes; surrounding white space is not part of it).
+	SecretFile string `json:"secretFile"`
+	// StateFile is where the gateway keeps how far it has posted.
+	StateFile string `json:"stateFile"`
+	// Interval is how often the indexer is read (a Go duration, default 2s).
+	Interval string `json:"interval,omitempty"`
+}
+
+// IntervalDuration is Interval parsed, 0 for the default.
+func (w *Webhook) IntervalDuration() time.Duration {
+	d, _ := time.ParseDuration(w.Interval)
+	return d
 }
 
 // DefaultGateway suits department 1 of the local consortium (basePort 7000).
@@ -155,6 +176,19 @@ func (c *Gateway) Validate() error {
 	if c.SessionTTL != "" {
 		if d, err := time.ParseDuration(c.SessionTTL); err != nil || d <= 0 {
 			errs = append(errs, fmt.Errorf("sessionTTL %q must be a positive duration such as 8h", c.SessionTTL))
+		}
+	}
+	if w := c.Webhook; w != nil {
+		if !strings.HasPrefix(w.URL, "https://") && !strings.HasPrefix(w.URL, "http://") {
+			errs = append(errs, fmt.Errorf("webhook.url %q must be an http(s) URL", w.URL))
+		}
+		if !filepath.IsAbs(w.SecretFile) || !filepath.IsAbs(w.StateFile) {
+			errs = append(errs, errors.New("webhook.secretFile and webhook.stateFile must be absolute paths"))
+		}
+		if w.Interval != "" {
+			if d, err := time.ParseDuration(w.Interval); err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("webhook.interval %q must be a positive duration such as 2s", w.Interval))
+			}
 		}
 	}
 	return errors.Join(errs...)

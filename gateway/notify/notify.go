@@ -83,9 +83,9 @@ type Config struct {
 
 // Notifier posts the findings of one department.
 type Notifier struct {
-	cfg    Config
-	src    Source
-	cursor cursor
+	cfg            Config
+	src            Source
+	cursor         cursor
 	posted, failed atomic.Int64
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/govshare/ledger/gateway/httpapi"
 	"github.com/govshare/ledger/gateway/identity"
 	"github.com/govshare/ledger/gateway/indexclient"
+	"github.com/govshare/ledger/gateway/notify"
 	peoplesvc "github.com/govshare/ledger/gateway/people"
 )
 
@@ -110,9 +111,12 @@ type Main struct {
 	attestor *attest.Attestor
 	stop     context.CancelFunc
 	attested chan struct{}
-	server   *http.Server
-	listener net.Listener
-	served   chan error
+	// notifyStop ends the webhook's notifier; notified is closed once it has.
+	notifyStop context.CancelFunc
+	notified   chan struct{}
+	server     *http.Server
+	listener   net.Listener
+	served     chan error
 }
 
 // NewMain returns a Main with defaults.
@@ -270,8 +274,40 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startAttestor(ctx, people.People(), index); err != nil {
 		return err
 	}
+	if err := m.startNotifier(ctx, index, reg); err != nil {
+		return err
+	}
 	m.Logger.Info("serving", "addr", m.listener.Addr().String(), "peer", c.Peer.Endpoint,
 		"indexer", c.IndexerURL, "channel", c.Channel, "chaincode", c.Chaincode, "people", len(people.People()))
+	return nil
+}
+
+// startNotifier posts the department's findings to its webhook in the
+// background, when one is configured.
+func (m *Main) startNotifier(ctx context.Context, index *indexclient.Client, reg *prometheus.Registry) error {
+	w := m.Config.Webhook
+	if w == nil {
+		return nil
+	}
+	secret, err := os.ReadFile(w.SecretFile)
+	if err != nil {
+		return fmt.Errorf("webhook secret: %w", err)
+	}
+	n, err := notify.New(notify.Config{MSPID: m.Config.MSPID, URL: w.URL, Secret: bytes.TrimSpace(secret), StateFile: w.StateFile,
+		Interval: w.IntervalDuration(), Log: m.Logger.With("component", "webhook")}, index)
+	if err != nil {
+		return err
+	}
+	for name, v := range map[string]func() int64{"posted": n.Posted, "failed": n.Failed} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gateway_webhook_" + name + "_total",
+			Help: "Webhook posts of findings " + name + " (a failed attempt is retried)."}, func() float64 { return float64(v()) }))
+	}
+	nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.notifyStop, m.notified = stop, make(chan struct{})
+	go func() {
+		defer close(m.notified)
+		n.Run(nctx)
+	}()
 	return nil
 }
 
@@ -322,6 +358,11 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
 		m.server = nil
+	}
+	if m.notifyStop != nil {
+		m.notifyStop()
+		<-m.notified
+		m.notifyStop = nil
 	}
 	if m.stop != nil {
 		m.stop() // the attestor's calls end with its context
