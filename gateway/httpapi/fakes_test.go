@@ -183,6 +183,10 @@ func (f *fakeIndex) Anomalies(ctx context.Context, c indexclient.Caller, q index
 	return f.reads().Anomalies(ctx, c, q)
 }
 
+func (f *fakeIndex) Findings(ctx context.Context, c indexclient.Caller, q indexclient.Filter) (json.RawMessage, error) {
+	return f.reads().Findings(ctx, c, q)
+}
+
 func (f *fakeIndex) Dataset(ctx context.Context, c indexclient.Caller, id string) (json.RawMessage, error) {
 	return f.reads().Dataset(ctx, c, id)
 }

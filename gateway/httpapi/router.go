@@ -220,6 +220,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.GET("/audit/verify/:txId", allow(auditor), s.oneFromIndex("txId", s.Index.Verify))
 	v1.GET("/audit/chain", allow(auditor), s.fromIndex(s.Index.Chain))
 	v1.GET("/audit/anomalies", allow(auditor), s.fromIndex(s.Index.Anomalies))
+	v1.GET("/audit/findings", allow(auditor), s.fromIndex(s.Index.Findings))
 	v1.GET("/audit/export", allow(auditor), s.export)
 	return r, nil
 }
