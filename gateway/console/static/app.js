@@ -11,6 +11,7 @@ import { flows } from './flows.js';
 import { provenance } from './provenance.js';
 import { metering } from './metering.js';
 import { catalog } from './catalog.js';
+import { findings } from './findings.js';
 
 const ALL = ['operator', 'approver', 'evaluator', 'auditor', 'admin'];
 
@@ -19,6 +20,7 @@ const PAGES = [
   { id: 'leaderboard', title: 'Leaderboard', roles: ['evaluator', 'auditor'], render: leaderboard },
   { id: 'flows', title: 'Data flows', roles: ALL, render: flows },
   { id: 'provenance', title: 'Provenance', roles: ['auditor'], render: provenance },
+  { id: 'findings', title: 'Findings', roles: ['auditor'], render: findings },
   { id: 'metering', title: 'Metering', roles: ALL, render: metering },
   { id: 'catalog', title: 'Catalog', roles: ALL, render: catalog },
 ];
