@@ -50,9 +50,9 @@ type Request struct {
 	RevokedBy      *Actor        `json:"revokedBy,omitempty"`
 	// The co-approval by a bureau approver, where the dataset's grade rule
 	// requires one before the owner's approval (grade.go).
-	CoApprovedAt *time.Time `json:"coApprovedAt,omitempty"`
-	CoApprovedBy *Actor     `json:"coApprovedBy,omitempty"`
-	CoApprovalReason string `json:"coApprovalReason,omitempty"`
+	CoApprovedAt     *time.Time `json:"coApprovedAt,omitempty"`
+	CoApprovedBy     *Actor     `json:"coApprovedBy,omitempty"`
+	CoApprovalReason string     `json:"coApprovalReason,omitempty"`
 }
 
 // StatusAt is the request's status at time t: an approved request past its
