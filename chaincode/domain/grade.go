@@ -39,30 +39,31 @@ const (
 )
 
 // GradeRule is what the consortium policy says about data of one grade.
+// The same field names spell it in the topology file (network/topology.yaml).
 // Zero numbers mean "no limit" (maxApprovalDays, maxDeliveryRecords) or
 // "not required" (destroyWithinDays).
 type GradeRule struct {
-	Grade int `json:"grade"`
+	Grade int `json:"grade" yaml:"grade"`
 	// ShareTypes are the share types a dataset of this grade may have, in
 	// the order unconditional, conditional, none.
-	ShareTypes []ShareType `json:"shareTypes"`
+	ShareTypes []ShareType `json:"shareTypes" yaml:"shareTypes"`
 	// LegalBasisRequired: a request for the dataset must state its legal basis.
-	LegalBasisRequired bool `json:"legalBasisRequired"`
+	LegalBasisRequired bool `json:"legalBasisRequired" yaml:"legalBasisRequired"`
 	// MaxApprovalDays is the longest approval: the request's validUntil
 	// minus the time of the approval, in days of 24 hours.
-	MaxApprovalDays int `json:"maxApprovalDays"`
+	MaxApprovalDays int `json:"maxApprovalDays" yaml:"maxApprovalDays"`
 	// BureauApproval: an approver of a department the policy names among
 	// its bureaus co-approves the pending request (CoApproveRequest) before
 	// the owner's approver may approve it, and they are two people.
-	BureauApproval bool `json:"bureauApproval"`
+	BureauApproval bool `json:"bureauApproval" yaml:"bureauApproval"`
 	// DestroyWithinDays: the requester records the destruction of every
 	// delivered copy within this many days after the approval ends
 	// (expiry or revocation). The contract cannot act on time passing; the
 	// indexers' early-warning watch judges it.
-	DestroyWithinDays int `json:"destroyWithinDays"`
+	DestroyWithinDays int `json:"destroyWithinDays" yaml:"destroyWithinDays"`
 	// MaxDeliveryRecords is the most records one delivery may hold; more
 	// takes a fresh request and approval for the rest.
-	MaxDeliveryRecords int64 `json:"maxDeliveryRecords"`
+	MaxDeliveryRecords int64 `json:"maxDeliveryRecords" yaml:"maxDeliveryRecords"`
 
 	by string // whose rule it is, for denials: set by Policy.GradeRule
 }
