@@ -58,13 +58,9 @@ func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in do
 }
 
 // checkApprovalGrade holds an owner's approval of r at now to the rule of
-// its dataset's grade as the dataset is graded now.
+// its dataset's grade.
 func checkApprovalGrade(stub shim.ChaincodeStubInterface, r *domain.Request, a domain.Actor, now time.Time) error {
-	d, err := datasetOf(stub, r)
-	if err != nil {
-		return err
-	}
-	rule, p, err := gradeRule(stub, d.Grade)
+	rule, _, p, err := requestRule(stub, r)
 	if err != nil {
 		return err
 	}
@@ -81,21 +77,22 @@ func checkApprovalGrade(stub shim.ChaincodeStubInterface, r *domain.Request, a d
 // checkDeliveryGrade holds a delivery of records under r to the rule of
 // its dataset's grade.
 func checkDeliveryGrade(stub shim.ChaincodeStubInterface, r *domain.Request, records int64) error {
-	d, err := datasetOf(stub, r)
-	if err != nil {
-		return err
-	}
-	rule, _, err := gradeRule(stub, d.Grade)
+	rule, _, _, err := requestRule(stub, r)
 	if err != nil {
 		return err
 	}
 	return rule.CheckDeliveryRecords(records)
 }
 
-func datasetOf(stub shim.ChaincodeStubInterface, r *domain.Request) (domain.Dataset, error) {
+// requestRule is the rule for r's dataset, as the dataset is graded now,
+// with the dataset and the policy.
+func requestRule(stub shim.ChaincodeStubInterface, r *domain.Request) (domain.GradeRule, domain.Dataset, *domain.Policy, error) {
 	var d domain.Dataset
-	_, err := mustGetEntity(stub, domain.KindDataset, r.DatasetID, &d)
-	return d, err
+	if _, err := mustGetEntity(stub, domain.KindDataset, r.DatasetID, &d); err != nil {
+		return domain.GradeRule{}, d, nil, err
+	}
+	rule, p, err := gradeRule(stub, d.Grade)
+	return rule, d, p, err
 }
 
 // CoApproveRequest records the co-approval of a pending request by an
@@ -105,75 +102,48 @@ func datasetOf(stub shim.ChaincodeStubInterface, r *domain.Request) (domain.Data
 // must be another person. The transaction writes the bureau's anchor, so
 // the bureau's own peer endorses it. The reason is optional.
 func (c *Contract) CoApproveRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
-	if err := domain.CheckID("id", id); err != nil {
-		return "", err
-	}
-	var in domain.DecisionInput
-	if err := decodeInput("DecisionInput", input, &in); err != nil {
-		return "", err
-	}
-	if err := in.Validate(false); err != nil {
-		return "", err
-	}
-	now, err := txTime(ctx)
-	if err != nil {
-		return "", err
-	}
-	a, err := authorize(ctx, domain.RoleApprover, "co-approve a request")
-	if err != nil {
-		return "", err
-	}
-	stub := ctx.GetStub()
-	var r domain.Request
-	key, err := mustGetEntity(stub, domain.KindRequest, id, &r)
-	if err != nil {
-		return "", err
-	}
+	return c.decide(ctx, id, input, decision{
+		action: "co-approve", noun: "a co-approval", required: false, activeDataset: true, event: domain.EventRequestCoApproved,
+		caller: bureauApprover, anchor: true,
+		apply: func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+			if r.Status != domain.RequestPending {
+				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be co-approved", r.ID, r.Status)
+			}
+			if !now.Before(r.ValidUntil) {
+				return domain.Errorf(domain.CodeConflict, "request %s expired at %s; it can no longer be co-approved", r.ID, r.ValidUntil.Format(time.RFC3339))
+			}
+			if r.CoApprovedBy != nil {
+				return domain.Errorf(domain.CodeConflict, "request %s was already co-approved by %s of %s", r.ID, r.CoApprovedBy.Subject, r.CoApprovedBy.MSPID)
+			}
+			rule, d, p, err := requestRule(stub, r)
+			if err != nil {
+				return err
+			}
+			if !rule.BureauApproval {
+				return domain.Errorf(domain.CodeConflict, "dataset %s is grade %d, whose requests need no bureau co-approval under the consortium policy (version %d): the owner's approver decides alone", d.ID, d.Grade, p.Version)
+			}
+			r.CoApprovedAt, r.CoApprovedBy, r.CoApprovalReason = &now, &a, reason
+			return nil
+		},
+	})
+}
+
+// bureauApprover checks that a co-approving approver is of a bureau
+// department the policy names, and not of the requesting one.
+func bureauApprover(stub shim.ChaincodeStubInterface, a domain.Actor, r *domain.Request) error {
 	_, p, err := readPolicy(stub)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if !p.Bureau(a.MSPID) {
 		bureaus := "none"
 		if p != nil && len(p.Bureaus) > 0 {
 			bureaus = strings.Join(p.Bureaus, ", ")
 		}
-		return "", domain.Errorf(domain.CodeForbidden, "only an approver of a data-administration bureau may co-approve a request; %s is not one of the consortium policy's bureaus (%s)", a.MSPID, bureaus)
+		return domain.Errorf(domain.CodeForbidden, "only an approver of a data-administration bureau may co-approve a request; %s is not one of the consortium policy's bureaus (%s)", a.MSPID, bureaus)
 	}
 	if a.MSPID == r.Requester {
-		return "", domain.Errorf(domain.CodeForbidden, "%s requested %s itself and cannot co-approve its own request", a.MSPID, id)
+		return domain.Errorf(domain.CodeForbidden, "%s requested %s itself and cannot co-approve its own request", a.MSPID, r.ID)
 	}
-	if err := notBefore(now, r.CreatedAt, "request "+id+" was created", "a co-approval"); err != nil {
-		return "", err
-	}
-	if r.Status != domain.RequestPending {
-		return "", domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be co-approved", id, r.Status)
-	}
-	if !now.Before(r.ValidUntil) {
-		return "", domain.Errorf(domain.CodeConflict, "request %s expired at %s; it can no longer be co-approved", id, r.ValidUntil.Format(time.RFC3339))
-	}
-	if r.CoApprovedBy != nil {
-		return "", domain.Errorf(domain.CodeConflict, "request %s was already co-approved by %s of %s", id, r.CoApprovedBy.Subject, r.CoApprovedBy.MSPID)
-	}
-	d, err := datasetOf(stub, &r)
-	if err != nil {
-		return "", err
-	}
-	if d.Status != domain.DatasetActive {
-		return "", domain.Errorf(domain.CodeConflict, "dataset %s is %s; a request for it can no longer be co-approved", d.ID, d.Status)
-	}
-	if rule := p.GradeRule(d.Grade); !rule.BureauApproval {
-		return "", domain.Errorf(domain.CodeConflict, "dataset %s is grade %d, whose requests need no bureau co-approval under the consortium policy (version %d): the owner's approver decides alone", d.ID, d.Grade, p.Version)
-	}
-	r.CoApprovedAt, r.CoApprovedBy, r.CoApprovalReason = &now, &a, in.Reason
-	if err := updateEntity(stub, key, &r); err != nil {
-		return "", err
-	}
-	if err := writeAnchors(stub, []string{a.MSPID}); err != nil {
-		return "", err
-	}
-	if err := emit(stub, requestEvent(domain.EventRequestCoApproved, now, a, &r)); err != nil {
-		return "", err
-	}
-	return result(r)
+	return nil
 }

@@ -159,14 +159,20 @@ func (c *Contract) GetRequest(ctx contractapi.TransactionContextInterface, id st
 	return result(r)
 }
 
-// decision is one of the owner's approver's transitions of a request.
+// decision is one of an approver's transitions of a request: the owner's
+// approver's, or, for a co-approval, a bureau's (caller).
 type decision struct {
 	action        string // approve, reject, revoke
 	noun          string // "an approval", for messages
 	required      bool   // whether a reason is required
 	activeDataset bool   // whether the dataset must still be active
 	event         domain.EventType
-	apply         func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error
+	// caller checks who may decide; nil: the owner's approver only.
+	caller func(stub shim.ChaincodeStubInterface, a domain.Actor, r *domain.Request) error
+	// anchor: the transaction writes the caller's department's anchor, so
+	// its own peer endorses it though the request does not name it.
+	anchor bool
+	apply  func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error
 }
 
 func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input string, dc decision) (string, error) {
@@ -194,7 +200,12 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 	if err != nil {
 		return "", err
 	}
-	if err := requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")"); err != nil {
+	if dc.caller != nil {
+		err = dc.caller(stub, a, &r)
+	} else {
+		err = requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")")
+	}
+	if err != nil {
 		return "", err
 	}
 	if err := notBefore(now, r.CreatedAt, "request "+id+" was created", dc.noun); err != nil {
@@ -210,6 +221,11 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 	}
 	if err := updateEntity(stub, key, &r); err != nil {
 		return "", err
+	}
+	if dc.anchor {
+		if err := writeAnchors(stub, []string{a.MSPID}); err != nil {
+			return "", err
+		}
 	}
 	if err := emit(stub, requestEvent(dc.event, now, a, &r)); err != nil {
 		return "", err
