@@ -347,3 +347,20 @@ func TestGradeRulesByProposal(t *testing.T) {
 	h.reject(ad1, domain.CodeInvalid, "grades[4].bureauApproval needs a bureau's co-approval, and the policy names no bureaus", "ProposePolicy",
 		`{"evaluators":["BureauMSP","Dept2MSP"],"auditors":["BureauMSP"],"bureaus":[]}`)
 }
+
+// TestCoApproveRefusesLateOrRetired: a co-approval, like an approval, is
+// refused once the request has expired or its dataset is retired.
+func TestCoApproveRefusesLateOrRetired(t *testing.T) {
+	h := newHarness(t)
+	h.setGradePolicy(testGrades())
+	d := h.registerDataset(op1, gradedInput("", 4, domain.ShareConditional))
+	in := h.requestInput(d.ID)
+	in.ValidUntil = h.now.Add(time.Hour)
+	late := h.createRequest(op2, in)
+	r := h.createRequest(op2, h.requestInput(d.ID))
+	h.advance(2 * time.Hour)
+	h.reject(apBu, domain.CodeConflict, "request "+late.ID+" expired at", "CoApproveRequest", late.ID, `{}`)
+	h.submit(op1, nil, "RetireDataset", d.ID, `{}`)
+	h.reject(apBu, domain.CodeConflict, "dataset "+d.ID+" is retired", "CoApproveRequest", r.ID, `{}`)
+	h.reject(apBu, domain.CodeInvalid, "id", "CoApproveRequest", "bad id", `{}`)
+}
