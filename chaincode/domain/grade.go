@@ -27,10 +27,6 @@ const (
 	RuleMaxDeliveryRecords = "maxDeliveryRecords"
 )
 
-// EventRequestCoApproved: a bureau approver's co-approval of a pending
-// request for data whose grade requires one (CoApproveRequest).
-const EventRequestCoApproved EventType = "request.coApproved"
-
 // Bounds of the numeric rules.
 const (
 	MaxApprovalDaysLimit    = int(MaxRequestValidity / (24 * time.Hour)) // a request's own 5-year cap
