@@ -352,3 +352,19 @@ func (pp *PolicyProposal) ProposedGrades(p *Policy) ([]string, []GradeRule) {
 	}
 	return bureaus, grades
 }
+
+// DestroyDeadline is when the copies delivered under r must be recorded
+// destroyed by, under the rule: destroyWithinDays after r's approval ends,
+// at its validUntil or at its revocation if that came first. ok is false
+// when the rule requires no destruction or r was never approved. The
+// contract cannot act on it; the indexers' early-warning watch does.
+func (r GradeRule) DestroyDeadline(req Request) (deadline time.Time, ok bool) {
+	if r.DestroyWithinDays == 0 || (req.Status != RequestApproved && req.Status != RequestRevoked) {
+		return time.Time{}, false
+	}
+	end := req.ValidUntil
+	if req.RevokedAt != nil && req.RevokedAt.Before(end) {
+		end = *req.RevokedAt
+	}
+	return end.Add(time.Duration(r.DestroyWithinDays) * 24 * time.Hour), true
+}

@@ -215,3 +215,26 @@ func TestGradeProposal(t *testing.T) {
 		t.Fatalf("CheckSuccessor = %v", err)
 	}
 }
+
+func TestDestroyDeadline(t *testing.T) {
+	until := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+	revoked := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	rule := GradeRule{Grade: 3, DestroyWithinDays: 30}
+	for _, c := range []struct {
+		name string
+		rule GradeRule
+		req  Request
+		want time.Time // zero: no deadline
+	}{
+		{"approved: from validUntil", rule, Request{Status: RequestApproved, ValidUntil: until}, until.AddDate(0, 0, 30)},
+		{"revoked: from the revocation", rule, Request{Status: RequestRevoked, ValidUntil: until, RevokedAt: &revoked}, revoked.AddDate(0, 0, 30)},
+		{"never approved", rule, Request{Status: RequestRejected, ValidUntil: until}, time.Time{}},
+		{"pending", rule, Request{Status: RequestPending, ValidUntil: until}, time.Time{}},
+		{"not required", GradeRule{Grade: 1}, Request{Status: RequestApproved, ValidUntil: until}, time.Time{}},
+	} {
+		got, ok := c.rule.DestroyDeadline(c.req)
+		if ok != !c.want.IsZero() || !got.Equal(c.want) {
+			t.Errorf("%s: %v %v, want %v", c.name, got, ok, c.want)
+		}
+	}
+}
