@@ -321,13 +321,13 @@ func (n *Net) httpJSON(ctx context.Context, method, url, token string, body []by
 }
 
 // initPolicy sets the genesis consortium policy from the topology, once
-// every profile is on the ledger: every department a member, and as
+// every profile is on the ledger: every department a member, as
 // evaluators and auditors the departments whose topology roles include
-// them. It goes through one admin's gateway; every member's peer endorses
+// them, and the bureaus and grade rules of its policy section. It goes through one admin's gateway; every member's peer endorses
 // it. A department's CA can issue any role, so only these departments'
 // evaluators and auditors count until a majority of admins approve a change.
 func (n *Net) initPolicy(ctx context.Context, token func(msp string) string) error {
-	in := domain.PolicyInput{Members: []string{}, Evaluators: []string{}, Auditors: []string{}}
+	in := domain.PolicyInput{Members: []string{}, Evaluators: []string{}, Auditors: []string{}, Bureaus: n.topo.Policy.Bureaus, Grades: n.topo.Policy.Grades}
 	via := Department{}
 	for _, d := range n.topo.Departments {
 		in.Members = append(in.Members, d.MSPID)
@@ -360,6 +360,9 @@ func (n *Net) initPolicy(ctx context.Context, token func(msp string) string) err
 	return nil
 }
 
+// samePolicy compares the roles only: a ledger set up before the
+// topology had grade rules keeps the legacy ones (chaincode/POLICY.md),
+// and a run again over it must not fail for that.
 func samePolicy(p domain.Policy, in domain.PolicyInput) bool {
 	n := in.Normalized()
 	return slices.Equal(p.Members, n.Members) && slices.Equal(p.Evaluators, n.Evaluators) && slices.Equal(p.Auditors, n.Auditors)

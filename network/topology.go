@@ -27,6 +27,17 @@ type Topology struct {
 	Host        string       `yaml:"host"`
 	Ordering    Ordering     `yaml:"ordering"`
 	Departments []Department `yaml:"departments"`
+	// Policy is what the genesis consortium policy says beyond its
+	// members and roles (initPolicy): the bureau departments and the
+	// grade rules (chaincode/POLICY.md). Left out, the ledger keeps the
+	// legacy rules (domain.LegacyGradeRules).
+	Policy TopologyPolicy `yaml:"policy,omitempty"`
+}
+
+// TopologyPolicy is the topology's part of the genesis consortium policy.
+type TopologyPolicy struct {
+	Bureaus []string           `yaml:"bureaus,omitempty"`
+	Grades  []domain.GradeRule `yaml:"grades,omitempty"`
 }
 
 // Ordering describes the ordering service organization.
@@ -238,7 +249,32 @@ func (t *Topology) complete() error {
 		setPort(&d.GatewayPort, b+7)
 		setPort(&d.IndexerPort, b+8)
 	}
+	if err := t.checkPolicy(); err != nil {
+		return err
+	}
 	return t.checkPorts()
+}
+
+// checkPolicy holds the policy section to the rules the ledger applies to
+// the genesis policy (domain.PolicyInput.Validate), so a bad section fails
+// at load, not at the end of `make up`; and a bureau must have approvers,
+// or a grade that needs its co-approval could never be approved.
+func (t *Topology) checkPolicy() error {
+	in := domain.PolicyInput{Bureaus: t.Policy.Bureaus, Grades: t.Policy.Grades}
+	for _, d := range t.Departments {
+		in.Members = append(in.Members, d.MSPID)
+	}
+	if err := in.Validate(); err != nil {
+		return fmt.Errorf("policy: %s", domain.ErrorMessage(err))
+	}
+	for _, b := range t.Policy.Bureaus {
+		for _, d := range t.Departments {
+			if d.MSPID == b && !d.HasRole(domain.RoleApprover) {
+				return fmt.Errorf("policy: bureau %s has no approver role to co-approve requests", b)
+			}
+		}
+	}
+	return nil
 }
 
 func setPort(p *int, def int) {

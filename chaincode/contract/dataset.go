@@ -46,6 +46,9 @@ func (c *Contract) RegisterDataset(ctx contractapi.TransactionContextInterface, 
 	if found {
 		return "", domain.Errorf(domain.CodeConflict, "dataset %s already exists", id)
 	}
+	if err := checkShareType(stub, in); err != nil {
+		return "", err
+	}
 	if err := checkParentsExist(stub, in.DerivedFrom); err != nil {
 		return "", err
 	}
@@ -99,6 +102,9 @@ func (c *Contract) UpdateDataset(ctx contractapi.TransactionContextInterface, id
 	}
 	if d.Status != domain.DatasetActive {
 		return "", domain.Errorf(domain.CodeConflict, "dataset %s is %s; only an active dataset can be updated", id, d.Status)
+	}
+	if err := checkShareType(stub, in); err != nil {
+		return "", err
 	}
 	if err := checkParentsExist(stub, in.DerivedFrom); err != nil {
 		return "", err

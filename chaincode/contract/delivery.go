@@ -47,6 +47,9 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 	if err := requireActiveDataset(stub, r.DatasetID, "nothing more can be delivered for it"); err != nil {
 		return "", err
 	}
+	if err := checkDeliveryGrade(stub, &r, in.Records); err != nil {
+		return "", err
+	}
 	id, err := derivedID("dl-", stub.GetTxID())
 	if err != nil {
 		return "", err

@@ -75,7 +75,7 @@ func (c *Contract) InitPolicy(ctx contractapi.TransactionContextInterface, input
 	}
 	p := &domain.Policy{
 		ID: domain.PolicyID, Members: in.Members, Evaluators: in.Evaluators, Auditors: in.Auditors,
-		Version: 1, UpdatedAt: now, UpdatedBy: a,
+		Bureaus: in.Bureaus, Grades: in.Grades, Version: 1, UpdatedAt: now, UpdatedBy: a,
 	}
 	// putEntity checks that every member has a profile, writes every
 	// member's anchor (so the Gateway plans every member's peer, which the
@@ -147,6 +147,7 @@ func (c *Contract) ProposePolicy(ctx contractapi.TransactionContextInterface, in
 	pp := &domain.PolicyProposal{
 		ID: id, Evaluators: in.Evaluators, Auditors: in.Auditors, BaseVersion: p.Version, ProposedAt: now, ProposedBy: a,
 	}
+	pp.Bureaus, pp.Grades = in.ProposedGrades(p)
 	if err := putEntity(stub, key, pp); err != nil {
 		return "", err
 	}
@@ -269,6 +270,7 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 		ID: domain.PolicyID, Members: p.Members, Evaluators: pp.Evaluators, Auditors: pp.Auditors,
 		Version: p.Version + 1, UpdatedAt: now, UpdatedBy: a, ProposalID: id, Approvals: approved,
 	}
+	next.Bureaus, next.Grades = pp.ProposedGrades(p)
 	if err := next.CheckSuccessor(p); err != nil {
 		return "", err
 	}

@@ -50,6 +50,9 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 	if err := notBefore(now, d.UpdatedAt, fmt.Sprintf("dataset %s version %d was published", d.ID, d.Version), "a request for it"); err != nil {
 		return "", err
 	}
+	if err := checkRequestGrade(stub, d, in, now); err != nil {
+		return "", err
+	}
 	fields, err := requestedFields(d, in.Fields)
 	if err != nil {
 		return "", err
@@ -88,12 +91,15 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 func (c *Contract) ApproveRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
 		action: "approve", noun: "an approval", required: false, activeDataset: true, event: domain.EventRequestApproved,
-		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+		apply: func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if r.Status != domain.RequestPending {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be approved", r.ID, r.Status)
 			}
 			if !now.Before(r.ValidUntil) {
 				return domain.Errorf(domain.CodeConflict, "request %s expired at %s; it can no longer be approved", r.ID, r.ValidUntil.Format(time.RFC3339))
+			}
+			if err := checkApprovalGrade(stub, r, a, now); err != nil {
+				return err
 			}
 			r.Status, r.DecidedAt, r.DecidedBy, r.Reason = domain.RequestApproved, &now, &a, reason
 			return nil
@@ -106,7 +112,7 @@ func (c *Contract) ApproveRequest(ctx contractapi.TransactionContextInterface, i
 func (c *Contract) RejectRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
 		action: "reject", noun: "a rejection", required: true, event: domain.EventRequestRejected,
-		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+		apply: func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if r.Status != domain.RequestPending {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only a pending request can be rejected", r.ID, r.Status)
 			}
@@ -121,7 +127,7 @@ func (c *Contract) RejectRequest(ctx contractapi.TransactionContextInterface, id
 func (c *Contract) RevokeRequest(ctx contractapi.TransactionContextInterface, id, input string) (string, error) {
 	return c.decide(ctx, id, input, decision{
 		action: "revoke", noun: "a revocation", required: true, event: domain.EventRequestRevoked,
-		apply: func(r *domain.Request, now time.Time, a domain.Actor, reason string) error {
+		apply: func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error {
 			if s := r.StatusAt(now); s != domain.RequestApproved {
 				return domain.Errorf(domain.CodeConflict, "request %s is %s; only an approved, unexpired request can be revoked", r.ID, s)
 			}
@@ -153,14 +159,20 @@ func (c *Contract) GetRequest(ctx contractapi.TransactionContextInterface, id st
 	return result(r)
 }
 
-// decision is one of the owner's approver's transitions of a request.
+// decision is one of an approver's transitions of a request: the owner's
+// approver's, or, for a co-approval, a bureau's (caller).
 type decision struct {
 	action        string // approve, reject, revoke
 	noun          string // "an approval", for messages
 	required      bool   // whether a reason is required
 	activeDataset bool   // whether the dataset must still be active
 	event         domain.EventType
-	apply         func(r *domain.Request, now time.Time, a domain.Actor, reason string) error
+	// caller checks who may decide; nil: the owner's approver only.
+	caller func(stub shim.ChaincodeStubInterface, a domain.Actor, r *domain.Request) error
+	// anchor: the transaction writes the caller's department's anchor, so
+	// its own peer endorses it though the request does not name it.
+	anchor bool
+	apply  func(stub shim.ChaincodeStubInterface, r *domain.Request, now time.Time, a domain.Actor, reason string) error
 }
 
 func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input string, dc decision) (string, error) {
@@ -188,7 +200,12 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 	if err != nil {
 		return "", err
 	}
-	if err := requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")"); err != nil {
+	if dc.caller != nil {
+		err = dc.caller(stub, a, &r)
+	} else {
+		err = requireDepartment(a, r.Owner, dc.action+" request "+id+" (the owner of dataset "+r.DatasetID+")")
+	}
+	if err != nil {
 		return "", err
 	}
 	if err := notBefore(now, r.CreatedAt, "request "+id+" was created", dc.noun); err != nil {
@@ -199,11 +216,16 @@ func (c *Contract) decide(ctx contractapi.TransactionContextInterface, id, input
 			return "", err
 		}
 	}
-	if err := dc.apply(&r, now, a, in.Reason); err != nil {
+	if err := dc.apply(stub, &r, now, a, in.Reason); err != nil {
 		return "", err
 	}
 	if err := updateEntity(stub, key, &r); err != nil {
 		return "", err
+	}
+	if dc.anchor {
+		if err := writeAnchors(stub, []string{a.MSPID}); err != nil {
+			return "", err
+		}
 	}
 	if err := emit(stub, requestEvent(dc.event, now, a, &r)); err != nil {
 		return "", err

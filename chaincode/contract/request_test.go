@@ -75,7 +75,7 @@ func TestCreateRequestRejects(t *testing.T) {
 		{"dataset ID malformed", op2, `{"datasetId":"a/b"}`, domain.CodeInvalid, `datasetId "a/b" must be`},
 		{"purpose missing", op2, `{"purpose":""}`, domain.CodeInvalid, "purpose is required"},
 		{"purpose too long", op2, `{"purpose":"` + strings.Repeat("p", 2001) + `"}`, domain.CodeInvalid, "purpose has 2001 characters"},
-		{"legal basis missing", op2, `{"legalBasis":" "}`, domain.CodeInvalid, "legalBasis is required"},
+		{"legal basis missing", op2, `{"legalBasis":" "}`, domain.CodeForbidden, "grade 2 data is requested only with a legal basis under the default rules (consortium policy version 1 has no grade rules), and legalBasis is empty (policy rule legalBasisRequired)"},
 		{"duplicate field", op2, `{"fields":["district","district"]}`, domain.CodeInvalid, `fields lists "district" twice`},
 		{"valid until missing", op2, `{"validUntil":"0001-01-01T00:00:00Z"}`, domain.CodeInvalid, "validUntil is required"},
 		{"valid until now", op2, `{"validUntil":"2026-03-10T09:30:00.123456789Z"}`, domain.CodeInvalid, "validUntil 2026-03-10T09:30:00Z is not in the future"},

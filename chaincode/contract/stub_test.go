@@ -499,13 +499,13 @@ func (h *harness) query(w who, v any, fn string, args ...string) outcome {
 }
 
 // reject runs a call that must fail with code and a message containing
-// want, having written nothing and set no event.
-func (h *harness) reject(w who, code domain.Code, want string, fn string, args ...string) {
+// want, having written nothing and set no event; it returns the outcome.
+func (h *harness) reject(w who, code domain.Code, want string, fn string, args ...string) outcome {
 	h.t.Helper()
-	h.rejectAs(h.creator(w), code, want, fn, args...)
+	return h.rejectAs(h.creator(w), code, want, fn, args...)
 }
 
-func (h *harness) rejectAs(creator []byte, code domain.Code, want string, fn string, args ...string) {
+func (h *harness) rejectAs(creator []byte, code domain.Code, want string, fn string, args ...string) outcome {
 	h.t.Helper()
 	before := h.ledger.clone()
 	out := h.invokeAs(creator, fn, args...)
@@ -521,6 +521,7 @@ func (h *harness) rejectAs(creator []byte, code domain.Code, want string, fn str
 	if !h.ledger.equal(before) {
 		h.t.Fatalf("rejected %s changed the ledger", fn)
 	}
+	return out
 }
 
 // event decodes the one event of a successful call and checks the envelope

@@ -118,5 +118,5 @@ func ParseError(text string) *Error {
 	if m == nil {
 		return nil
 	}
-	return &Error{Code: Code(m[1]), Message: m[2]}
+	return &Error{Code: Code(m[1]), Message: m[2], Details: gradeDenialDetails(Code(m[1]), m[2])}
 }

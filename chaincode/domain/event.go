@@ -23,6 +23,7 @@ const (
 	EventRequestApproved        EventType = "request.approved"
 	EventRequestRejected        EventType = "request.rejected"
 	EventRequestRevoked         EventType = "request.revoked"
+	EventRequestCoApproved      EventType = "request.coApproved" // a bureau's co-approval, where the grade rule requires it; still pending
 	EventDeliveryRecorded       EventType = "delivery.recorded"
 	EventDeliveryReceived       EventType = "delivery.received" // status received or disputed
 	EventDeliveryRated          EventType = "delivery.rated"

@@ -52,6 +52,11 @@ type Policy struct {
 	UpdatedBy  Actor     `json:"updatedBy"`            // the admin who set it, or whose approval made the majority
 	ProposalID string    `json:"proposalId,omitempty"` // the proposal this version applied; empty at genesis
 	Approvals  []string  `json:"approvals,omitempty"`  // the departments whose admins approved that proposal, sorted
+	// Bureaus are the data-administration bureau departments, whose
+	// approvers co-approve requests where a grade rule says so; Grades the
+	// grade rules (grade.go), none on a policy set before they existed.
+	Bureaus []string    `json:"bureaus,omitempty"`
+	Grades  []GradeRule `json:"grades,omitempty"`
 }
 
 // Majority is how many members' approvals change the policy, and how many
@@ -116,6 +121,12 @@ func (p *Policy) Validate() error {
 	if err := checkHolders("auditors", p.Auditors, p.Members); err != nil {
 		return err
 	}
+	if err := checkHolders("bureaus", p.Bureaus, p.Members); err != nil {
+		return err
+	}
+	if err := checkGrades(p.Grades, len(p.Bureaus) > 0); err != nil {
+		return err
+	}
 	if p.Version < 1 {
 		return Errorf(CodeInvalid, "policy version %d must be 1 or more", p.Version)
 	}
@@ -160,9 +171,11 @@ func CheckUpdate(w *Written, prev []byte) error {
 
 // PolicyInput is the argument of InitPolicy: the genesis policy.
 type PolicyInput struct {
-	Members    []string `json:"members"`
-	Evaluators []string `json:"evaluators"`
-	Auditors   []string `json:"auditors"`
+	Members    []string    `json:"members"`
+	Evaluators []string    `json:"evaluators"`
+	Auditors   []string    `json:"auditors"`
+	Bureaus    []string    `json:"bureaus,omitempty"`
+	Grades     []GradeRule `json:"grades,omitempty"` // none: the legacy rules (LegacyGradeRules)
 }
 
 // Validate checks the genesis policy; the lists may come in any order.
@@ -174,13 +187,20 @@ func (in PolicyInput) Validate() error {
 	if err := checkHolders("evaluators", n.Evaluators, n.Members); err != nil {
 		return err
 	}
-	return checkHolders("auditors", n.Auditors, n.Members)
+	if err := checkHolders("auditors", n.Auditors, n.Members); err != nil {
+		return err
+	}
+	if err := checkHolders("bureaus", n.Bureaus, n.Members); err != nil {
+		return err
+	}
+	return checkGrades(n.Grades, len(n.Bureaus) > 0)
 }
 
 // Normalized returns the input with each list sorted (repeats kept, for
 // Validate to refuse).
 func (in PolicyInput) Normalized() PolicyInput {
-	return PolicyInput{Members: sortedCopy(in.Members), Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors)}
+	return PolicyInput{Members: sortedCopy(in.Members), Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors),
+		Bureaus: sortedCopy(in.Bureaus), Grades: normalizedGrades(in.Grades)}
 }
 
 // PolicyProposalInput is the argument of ProposePolicy: the evaluators and
@@ -188,6 +208,10 @@ func (in PolicyInput) Normalized() PolicyInput {
 type PolicyProposalInput struct {
 	Evaluators []string `json:"evaluators"`
 	Auditors   []string `json:"auditors"`
+	// Bureaus and Grades, when given, replace the policy's (grades: all
+	// four rules); left out, the policy keeps its own (grade.go).
+	Bureaus *[]string   `json:"bureaus,omitempty"`
+	Grades  []GradeRule `json:"grades,omitempty"`
 }
 
 // Validate checks the proposal's form; ProposePolicy then holds it to the
@@ -201,12 +225,17 @@ func (in PolicyProposalInput) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return in.checkGradesForm()
 }
 
 // Normalized returns the input with both lists sorted, never nil.
 func (in PolicyProposalInput) Normalized() PolicyProposalInput {
-	return PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors)}
+	n := PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors), Grades: normalizedGrades(in.Grades)}
+	if in.Bureaus != nil {
+		b := sortedCopy(*in.Bureaus)
+		n.Bureaus = &b
+	}
+	return n
 }
 
 // CheckAgainst holds a proposal to the current policy: it names members
@@ -219,8 +248,12 @@ func (in PolicyProposalInput) CheckAgainst(p *Policy) error {
 	if err := checkHolders("auditors", n.Auditors, p.Members); err != nil {
 		return err
 	}
-	if slices.Equal(n.Evaluators, p.Evaluators) && slices.Equal(n.Auditors, p.Auditors) {
-		return Errorf(CodeConflict, "the proposal changes nothing: policy version %d already names evaluators %v and auditors %v", p.Version, p.Evaluators, p.Auditors)
+	gradesChanged, err := n.checkGradesAgainst(p)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(n.Evaluators, p.Evaluators) && slices.Equal(n.Auditors, p.Auditors) && !gradesChanged {
+		return Errorf(CodeConflict, "the proposal changes nothing: policy version %d already names evaluators %v and auditors %v, and the same bureaus and grade rules", p.Version, p.Evaluators, p.Auditors)
 	}
 	return nil
 }
@@ -236,6 +269,10 @@ type PolicyProposal struct {
 	BaseVersion int       `json:"baseVersion"`
 	ProposedAt  time.Time `json:"proposedAt"`
 	ProposedBy  Actor     `json:"proposedBy"`
+	// The bureaus and grade rules the policy will have: the proposal's,
+	// or the base version's own where it left them out.
+	Bureaus []string    `json:"bureaus"`
+	Grades  []GradeRule `json:"grades"`
 }
 
 // PolicyApproval is one member department's approval of a proposal, signed

@@ -48,6 +48,11 @@ type Request struct {
 	DecidedBy      *Actor        `json:"decidedBy,omitempty"`
 	RevokedAt      *time.Time    `json:"revokedAt,omitempty"`
 	RevokedBy      *Actor        `json:"revokedBy,omitempty"`
+	// The co-approval by a bureau approver, where the dataset's grade rule
+	// requires one before the owner's approval (grade.go).
+	CoApprovedAt     *time.Time `json:"coApprovedAt,omitempty"`
+	CoApprovedBy     *Actor     `json:"coApprovedBy,omitempty"`
+	CoApprovalReason string     `json:"coApprovalReason,omitempty"`
 }
 
 // StatusAt is the request's status at time t: an approved request past its
@@ -76,7 +81,9 @@ func (in RequestInput) Validate(now time.Time) error {
 	if err := CheckText("purpose", in.Purpose, true, MaxTextLen); err != nil {
 		return err
 	}
-	if err := CheckText("legalBasis", in.LegalBasis, true, MaxTextLen); err != nil {
+	// Whether a legal basis is required is the grade rule's to say
+	// (GradeRule.CheckLegalBasis), once the dataset's grade is known.
+	if err := CheckText("legalBasis", in.LegalBasis, false, MaxTextLen); err != nil {
 		return err
 	}
 	if err := CheckFields("fields", in.Fields, false); err != nil {

@@ -72,7 +72,7 @@ func TestRequestInputValidate(t *testing.T) {
 		{"valid", func(*RequestInput) {}, ""},
 		{"no dataset", func(r *RequestInput) { r.DatasetID = "" }, "datasetId"},
 		{"no purpose", func(r *RequestInput) { r.Purpose = "" }, "purpose"},
-		{"no legal basis", func(r *RequestInput) { r.LegalBasis = "" }, "legalBasis"},
+		{"no legal basis: the grade rule decides", func(r *RequestInput) { r.LegalBasis = "" }, ""},
 		{"no validUntil", func(r *RequestInput) { r.ValidUntil = time.Time{} }, "validUntil is required"},
 		{"past validUntil", func(r *RequestInput) { r.ValidUntil = now }, "not in the future"},
 		{"too far", func(r *RequestInput) { r.ValidUntil = now.AddDate(6, 0, 0) }, "5 years"},

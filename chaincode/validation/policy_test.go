@@ -74,6 +74,15 @@ func TestPolicyUpdateRule(t *testing.T) {
 	committed := stateOf(map[string][]byte{pk: value(t, consortiumPolicy(1, "BureauMSP"))})
 	without := consortiumPolicy(2, "Dept2MSP")
 	without.Members = []string{"BureauMSP", "Dept2MSP", "Dept3MSP"}
+	all := []domain.ShareType{domain.ShareUnconditional, domain.ShareConditional, domain.ShareNone}
+	grades := []domain.GradeRule{{Grade: 1, ShareTypes: all}, {Grade: 2, ShareTypes: all}, {Grade: 3, ShareTypes: all},
+		{Grade: 4, ShareTypes: []domain.ShareType{domain.ShareConditional}, BureauApproval: true}}
+	graded := consortiumPolicy(2, "BureauMSP")
+	graded.Bureaus, graded.Grades = []string{"BureauMSP"}, grades
+	noBureau := consortiumPolicy(2, "BureauMSP")
+	noBureau.Grades = grades
+	threeGrades := consortiumPolicy(2, "BureauMSP")
+	threeGrades.Grades = grades[:3]
 	tests := []struct {
 		name string
 		next *domain.Policy
@@ -84,6 +93,11 @@ func TestPolicyUpdateRule(t *testing.T) {
 		{"a version skipped", consortiumPolicy(5, "Dept2MSP"), "at version 1 can only become version 2, not 5"},
 		{"rewound", consortiumPolicy(1, "Dept2MSP"), "can only become version 2, not 1"},
 		{"an evaluator outside the consortium", consortiumPolicy(2, "RogueMSP"), "evaluators names RogueMSP, which is not a member"},
+		// Grade rules may change by a majority, but never into a form the
+		// contract could not apply.
+		{"grade rules set", graded, ""},
+		{"a grade rule needing a bureau the policy lacks", noBureau, "grades[4].bureauApproval needs a bureau's co-approval, and the policy names no bureaus"},
+		{"grade rules for three grades", threeGrades, "grades lists 3 rules"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

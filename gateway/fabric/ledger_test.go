@@ -278,6 +278,9 @@ func TestSubmitErrors(t *testing.T) {
 			"chaincode response 500, [conflict] request r1 is approved, not pending")}, domain.CodeConflict, "request r1 is approved, not pending", true},
 		{"chaincode forbidden in endorser details", script{endorseErr: statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info",
 			"chaincode response 500, [forbidden] role operator may not approve requests")}, domain.CodeForbidden, "role operator may not approve requests", true},
+		{"grade rule denial in endorser details", script{endorseErr: statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info",
+			"chaincode response 500, [forbidden] grade 4 data is approved only after an approver of the data-administration bureau (BureauMSP) has co-approved the request under the consortium policy (version 1), and request r1 has no co-approval yet (POST /v1/requests/r1/coapprove) (policy rule bureauApproval)")},
+			domain.CodeForbidden, "grade 4 data is approved only after", true},
 		{"chaincode error without a code", script{endorseErr: statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info",
 			"chaincode response 500, Function Frobnicate not found in contract")}, domain.CodeInternal, "the ledger call failed (endorse)", true},
 		{"endorsers unreachable", script{endorseErr: statusErr(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info",
@@ -316,6 +319,9 @@ func TestSubmitErrors(t *testing.T) {
 			}
 			if tt.wantTxID && (fe.TransactionID() == "" || fe.TransactionID() != txID) {
 				t.Fatalf("error tx ID %q, Submit returned %q", fe.TransactionID(), txID)
+			}
+			if strings.HasPrefix(tt.wantMsg, "grade ") && (de.Details["rule"] != domain.RuleBureauApproval || de.Details["grade"] != "4" || domain.HTTPStatus(de.Code) != 403) {
+				t.Errorf("grade denial %+v: want details rule bureauApproval, grade 4, and 403", de)
 			}
 			if f.validation != peer.TxValidationCode_VALID && de.Details["validationCode"] != f.validation.String() {
 				t.Errorf("details %v lack validationCode %s", de.Details, f.validation)

@@ -82,6 +82,11 @@ func TestPolicyRoutes(t *testing.T) {
 			[]string{`{"members":["Dept2MSP","Dept1MSP"],"evaluators":["Dept1MSP"],"auditors":[]}`}},
 		{"/v1/policy/proposals", `{"evaluators":["Dept2MSP"],"auditors":["Dept1MSP"]}`, "ProposePolicy", "proposal", 201,
 			[]string{`{"evaluators":["Dept2MSP"],"auditors":["Dept1MSP"]}`}},
+		// The grade rules and bureaus pass through as sent.
+		{"/v1/policy", `{"members":["Dept1MSP","BureauMSP"],"evaluators":[],"auditors":[],"bureaus":["BureauMSP"],"grades":[{"grade":1,"shareTypes":["unconditional","conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":2,"shareTypes":["conditional"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":3,"shareTypes":["conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":5000},{"grade":4,"shareTypes":["none"],"legalBasisRequired":true,"maxApprovalDays":90,"bureauApproval":true,"destroyWithinDays":7,"maxDeliveryRecords":100}]}`, "InitPolicy", "policy", 201,
+			[]string{`{"members":["Dept1MSP","BureauMSP"],"evaluators":[],"auditors":[],"bureaus":["BureauMSP"],"grades":[{"grade":1,"shareTypes":["unconditional","conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":2,"shareTypes":["conditional"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":3,"shareTypes":["conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":5000},{"grade":4,"shareTypes":["none"],"legalBasisRequired":true,"maxApprovalDays":90,"bureauApproval":true,"destroyWithinDays":7,"maxDeliveryRecords":100}]}`}},
+		{"/v1/policy/proposals", `{"evaluators":[],"auditors":[],"bureaus":["BureauMSP"],"grades":[{"grade":1,"shareTypes":["unconditional","conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":2,"shareTypes":["conditional"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":3,"shareTypes":["conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":5000},{"grade":4,"shareTypes":["none"],"legalBasisRequired":true,"maxApprovalDays":90,"bureauApproval":true,"destroyWithinDays":7,"maxDeliveryRecords":100}]}`, "ProposePolicy", "proposal", 201,
+			[]string{`{"evaluators":[],"auditors":[],"bureaus":["BureauMSP"],"grades":[{"grade":1,"shareTypes":["unconditional","conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":2,"shareTypes":["conditional"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":3,"shareTypes":["conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":5000},{"grade":4,"shareTypes":["none"],"legalBasisRequired":true,"maxApprovalDays":90,"bureauApproval":true,"destroyWithinDays":7,"maxDeliveryRecords":100}]}`}},
 		{"/v1/policy/proposals/pp-1/approve", "", "ApprovePolicyProposal", "approval", 200, []string{"pp-1"}},
 		{"/v1/policy/proposals/pp-1/approve", "{}", "ApprovePolicyProposal", "approval", 200, []string{"pp-1"}},
 	}
@@ -117,6 +122,10 @@ func TestPolicyRoutes(t *testing.T) {
 		{"/v1/policy/proposals", `{"evaluators":["X","X"]}`, "evaluators lists X twice"},
 		{"/v1/policy/proposals", `{"members":["X"]}`, `unknown field "members"`},
 		{"/v1/policy/proposals/pp-1/approve", `{"reason":"x"}`, `unknown field "reason"`},
+		{"/v1/policy", `{"members":["Dept1MSP"],"grades":[{"grade":1,"shareTypes":["none"]}]}`, "grades lists 1 rules"},
+		{"/v1/policy", `{"members":["Dept1MSP"],"grades":[{"grade":1,"shareTypes":["none"],"maxApprovalDay":3}]}`, `unknown field "maxApprovalDay"`},
+		{"/v1/policy/proposals", `{"bureaus":["BureauMSP"],"grades":[{"grade":1,"shareTypes":["open"]},{"grade":2,"shareTypes":["none"]},{"grade":3,"shareTypes":["none"]},{"grade":4,"shareTypes":["none"]}]}`, `grades[1].shareTypes: "open" must be one of`},
+		{"/v1/policy/proposals", `{"bureaus":[],"grades":[{"grade":1,"shareTypes":["unconditional","conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":2,"shareTypes":["conditional"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":0},{"grade":3,"shareTypes":["conditional","none"],"legalBasisRequired":false,"maxApprovalDays":0,"bureauApproval":false,"destroyWithinDays":0,"maxDeliveryRecords":5000},{"grade":4,"shareTypes":["none"],"legalBasisRequired":true,"maxApprovalDays":90,"bureauApproval":true,"destroyWithinDays":7,"maxDeliveryRecords":100}]}`, "grades[4].bureauApproval needs a bureau's co-approval, and the policy names no bureaus"},
 	} {
 		f := newFixture(t)
 		rec := f.do(t, "POST", bad.path, "admin", bad.body)
@@ -286,5 +295,37 @@ func TestPolicyWriteDropsTheCache(t *testing.T) {
 	f.do(t, "GET", "/v1/scores", "evaluator", "")
 	if count() != 2 {
 		t.Fatalf("%d policy reads, want 2", count())
+	}
+}
+
+// TestGradeDenialAnswer: a grade rule's denial from the chaincode answers
+// 403 with the rule and the grade as details, for every transition it
+// bears on; the co-approval route reaches its transaction.
+func TestGradeDenialAnswer(t *testing.T) {
+	for _, c := range []struct{ method, path, role, body, rule string }{
+		{"POST", "/v1/datasets", "operator", `{"title":"Households","fields":["id"],"updateFrequency":"monthly","shareType":"unconditional","openType":"restricted","grade":3}`, domain.RuleShareTypes},
+		{"POST", "/v1/requests", "operator", `{"datasetId":"ds-1","purpose":"benefits","validUntil":"2026-06-30T00:00:00Z"}`, domain.RuleLegalBasisRequired},
+		{"POST", "/v1/requests/rq-1/approve", "approver", `{}`, domain.RuleMaxApprovalDays},
+		{"POST", "/v1/requests/rq-1/approve", "approver", `{}`, domain.RuleBureauApproval},
+		{"POST", "/v1/requests/rq-1/deliveries", "operator", `{"sha256":"` + hash + `","records":10,"bytes":100,"channel":"sftp"}`, domain.RuleMaxDeliveryRecords},
+	} {
+		f := newFixture(t)
+		f.ledger.err = domain.GradeDenial(3, c.rule, "is refused by this rule")
+		rec := f.do(t, c.method, c.path, c.role, c.body)
+		e := errorOf(t, rec)
+		if rec.Code != 403 || e.Code != domain.CodeForbidden || e.Details["rule"] != c.rule || e.Details["grade"] != "3" ||
+			e.Message != "grade 3 data is refused by this rule (policy rule "+c.rule+")" {
+			t.Errorf("%s %s: %d %+v", c.method, c.path, rec.Code, e)
+		}
+	}
+	f := newFixture(t)
+	if rec := f.do(t, "POST", "/v1/requests/rq-1/coapprove", "approver", ""); rec.Code != 200 {
+		t.Fatalf("co-approval without a body: %d %s", rec.Code, rec.Body)
+	}
+	if c := f.ledger.last(t); c.tx != "CoApproveRequest" || c.args[0] != "rq-1" {
+		t.Fatalf("call %+v", c)
+	}
+	if rec := f.do(t, "POST", "/v1/requests/rq-1/coapprove", "operator", ""); rec.Code != 403 {
+		t.Fatalf("co-approval by an operator: %d", rec.Code)
 	}
 }

@@ -185,6 +185,7 @@ func NewRouter(o Options) (*gin.Engine, error) {
 	v1.GET("/requests", s.fromIndex(s.Index.Requests))
 	v1.GET("/requests/:id", s.getOne("GetRequest", domain.KindRequest, s.Index.Request))
 	v1.POST("/requests/:id/approve", allow(approver), submit(s, changed, "request", "ApproveRequest", pathIDEmptyOK, decision(false)))
+	v1.POST("/requests/:id/coapprove", allow(approver), submit(s, changed, "request", "CoApproveRequest", pathIDEmptyOK, decision(false)))
 	v1.POST("/requests/:id/reject", allow(approver), submit(s, changed, "request", "RejectRequest", pathID, decision(true)))
 	v1.POST("/requests/:id/revoke", allow(approver), submit(s, changed, "request", "RevokeRequest", pathID, decision(true)))
 	v1.POST("/requests/:id/deliveries", allow(operator), submit(s, created, "delivery", "RecordDelivery", pathID, domain.DeliveryInput.Validate))

@@ -33,6 +33,7 @@ var writeRoutes = []struct {
 	{"POST", "/v1/datasets/ds-1/retire", `{"reason":"superseded"}`, []domain.Role{domain.RoleOperator}, 200, "dataset", "RetireDataset", "ds-1"},
 	{"POST", "/v1/requests", `{"datasetId":"ds-1","purpose":"benefits","legalBasis":"Act 12","fields":["id"],"validUntil":"2026-06-30T00:00:00Z"}`, []domain.Role{domain.RoleOperator}, 201, "request", "CreateRequest", ""},
 	{"POST", "/v1/requests/rq-1/approve", `{"reason":"ok"}`, []domain.Role{domain.RoleApprover}, 200, "request", "ApproveRequest", "rq-1"},
+	{"POST", "/v1/requests/rq-1/coapprove", `{"reason":"within the catalogue"}`, []domain.Role{domain.RoleApprover}, 200, "request", "CoApproveRequest", "rq-1"},
 	{"POST", "/v1/requests/rq-1/reject", `{"reason":"no legal basis"}`, []domain.Role{domain.RoleApprover}, 200, "request", "RejectRequest", "rq-1"},
 	{"POST", "/v1/requests/rq-1/revoke", `{"reason":"ended"}`, []domain.Role{domain.RoleApprover}, 200, "request", "RevokeRequest", "rq-1"},
 	{"POST", "/v1/requests/rq-1/deliveries", `{"sha256":"` + hash + `","records":10,"bytes":100,"channel":"sftp"}`, []domain.Role{domain.RoleOperator}, 201, "delivery", "RecordDelivery", "rq-1"},

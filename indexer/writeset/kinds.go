@@ -19,6 +19,7 @@ var eventTypes = map[domain.EventType]domain.Kind{
 	domain.EventRequestApproved:        domain.KindRequest,
 	domain.EventRequestRejected:        domain.KindRequest,
 	domain.EventRequestRevoked:         domain.KindRequest,
+	domain.EventRequestCoApproved:      domain.KindRequest,
 	domain.EventDeliveryRecorded:       domain.KindDelivery,
 	domain.EventDeliveryReceived:       domain.KindDelivery,
 	domain.EventDeliveryRated:          domain.KindDelivery,

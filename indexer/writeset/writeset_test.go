@@ -178,6 +178,7 @@ func TestEveryKindIsKnown(t *testing.T) {
 		blocktest.DepartmentEvent(a, domain.Department{MSPID: "Dept1MSP", Name: "One", Code: "1", Level: domain.LevelMunicipal}),
 		blocktest.DatasetEvent(domain.EventDatasetRegistered, a, dataset("ds1", "Dept1MSP", "T")),
 		blocktest.RequestEvent(domain.EventRequestRevoked, a, domain.Request{ID: "r1", DatasetID: "ds1", Requester: "Dept2MSP", Owner: "Dept1MSP", Status: domain.RequestRevoked}),
+		blocktest.RequestEvent(domain.EventRequestCoApproved, a, domain.Request{ID: "r2", DatasetID: "ds1", Requester: "Dept2MSP", Owner: "Dept1MSP", Status: domain.RequestPending, CoApprovedBy: &a}),
 		blocktest.DeliveryEvent(domain.EventDeliveryRated, a, domain.Delivery{ID: "d1", RequestID: "r1", DatasetID: "ds1", Owner: "Dept1MSP", Requester: "Dept2MSP", Status: domain.DeliveryReceived}),
 		blocktest.UsageEvent(a, domain.Usage{ID: "u1", RequestID: "r1", DatasetID: "ds1", Consumer: "Dept2MSP", Owner: "Dept1MSP"}),
 		blocktest.ContributionEvent(a, domain.Contribution{ID: "c1", DatasetID: "ds1", Contributor: "Dept2MSP", Owner: "Dept1MSP"}),

@@ -95,6 +95,7 @@ async function recentActivity() {
   for (const r of requests) {
     const atOnce = r.decidedAt && !r.decidedBy; // unconditional data: approved by the creating transaction
     changes.push({ time: r.createdAt, what: atOnce ? 'request created, approved at once' : 'request created', subject: `${r.id} for ${r.datasetId}`, by: r.createdBy });
+    if (r.coApprovedAt) changes.push({ time: r.coApprovedAt, what: 'request co-approved by the bureau', subject: `${r.id} for ${r.datasetId}`, by: r.coApprovedBy });
     if (r.decidedAt && !atOnce) changes.push({ time: r.decidedAt, what: `request ${r.status === 'rejected' ? 'rejected' : 'approved'}`, subject: `${r.id} for ${r.datasetId}`, by: r.decidedBy });
     if (r.revokedAt) changes.push({ time: r.revokedAt, what: 'request revoked', subject: `${r.id} for ${r.datasetId}`, by: r.revokedBy });
   }
