@@ -45,7 +45,7 @@ func (s *Server) scores(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	doc, err := s.score(r, period, asOf)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -65,7 +65,7 @@ func (s *Server) departmentScore(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	doc, err := s.score(r, period, asOf)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,4 +78,12 @@ func (s *Server) departmentScore(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, domain.Errorf(domain.CodeNotFound, "department %s has no score for %s: it is not part of the consortium by then", msp, period))
+}
+
+// score is the document of period as of block asOf.
+func (s *Server) score(r *http.Request, period string, asOf uint64) (*domain.Scores, error) {
+	if s.scorer == nil {
+		return nil, domain.Errorf(domain.CodeUnavailable, "this indexer serves no scores")
+	}
+	return s.scorer.Scores(r.Context(), s.model, period, asOf)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
-	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/writeset"
 )
 
@@ -40,28 +39,28 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
-		var ins []score.Input
+		var evs []Event
 		for _, tx := range b.Txs {
-			in, err := applyTx(txn, b, tx)
+			ev, err := applyTx(txn, b, tx)
 			if err != nil {
 				return err
 			}
-			if in != nil {
-				ins = append(ins, *in)
+			if ev != nil {
+				evs = append(evs, *ev)
 			}
 		}
-		if err := s.feedLive(txn, b.Number, ins); err != nil {
+		if err := s.callHook(txn, b.Number, evs); err != nil {
 			return err
 		}
 		return finishBlock(txn, b, &st)
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		s.log.Warn("block too big for one transaction: applying it in parts", "block", b.Number, "txs", len(b.Txs))
-		s.forgetLive()
+		s.forgetHook()
 		st, noop, err = s.applySplit(b)
 	}
 	if err != nil {
-		s.forgetLive() // it may hold the block that was not applied
+		s.forgetHook() // it may hold the block that was not applied
 		return fmt.Errorf("apply block %d: %w", b.Number, err)
 	}
 	if !noop {
@@ -85,18 +84,18 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	if err != nil || noop {
 		return Status{}, noop, err
 	}
-	var ins []score.Input
+	var evs []Event
 	for _, tx := range b.Txs {
-		var in *score.Input
+		var ev *Event
 		if err := s.update(func(txn *badger.Txn) error {
 			var err error
-			in, err = applyTx(txn, b, tx)
+			ev, err = applyTx(txn, b, tx)
 			return err
 		}); err != nil {
 			return Status{}, false, fmt.Errorf("tx %d: %w", tx.Index, err)
 		}
-		if in != nil {
-			ins = append(ins, *in)
+		if ev != nil {
+			evs = append(evs, *ev)
 		}
 	}
 	var st Status
@@ -105,12 +104,27 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
-		if err := s.feedLive(txn, b.Number, ins); err != nil {
+		if err := s.callHook(txn, b.Number, evs); err != nil {
 			return err
 		}
 		return finishBlock(txn, b, &st)
 	})
 	return st, noop, err
+}
+
+// callHook hands the block hook, if any, the block's believed events.
+func (s *Store) callHook(txn *badger.Txn, number uint64, evs []Event) error {
+	if s.hook == nil {
+		return nil
+	}
+	return s.hook.ApplyBlock(Txn{txn}, number, evs)
+}
+
+// forgetHook tells the hook that the block it was handed was not applied.
+func (s *Store) forgetHook() {
+	if s.hook != nil {
+		s.hook.Forget()
+	}
 }
 
 // update runs fn in a read-write transaction. Conflicts cannot arise with a
@@ -180,10 +194,10 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 // applyTx records a transaction and, when the mirror takes it, the
 // entities it wrote (package writeset judges the write set and the event),
 // its trace entry and the indexes of both, and its anomaly if it has one.
-// It returns the score input of the transaction's event when the mirror
-// believes it (package score reads it), nil otherwise; a transaction
-// already in (a block applied in parts again) still returns its input.
-func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error) {
+// It returns the transaction's event when the mirror believes it (the block
+// hook is handed it), nil otherwise; a transaction already in (a block
+// applied in parts again) still returns its event.
+func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*Event, error) {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
 	var r writeset.Result
 	if tx.Applied {
@@ -204,9 +218,9 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error)
 		return nil, nil
 	}
 	rec, refs, traced := traceOf(b.Number, tx, r)
-	var in *score.Input
+	var in *Event
 	if traced && r.Event != nil {
-		in = &score.Input{TxID: tx.ID, Block: b.Number, Time: tx.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: r.Event}
+		in = &Event{TxID: tx.ID, Block: b.Number, Time: tx.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: r.Event}
 	}
 	// A block applied in parts (applySplit) and interrupted is applied again
 	// from its first transaction: skip those already in, since the metering

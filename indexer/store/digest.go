@@ -60,9 +60,10 @@ func (s *Store) Reset() error {
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("drop mirror: %w", err)
 	}
-	s.scores.reset()
 	s.applyMu.Lock()
-	s.forgetLive()
+	if s.hook != nil {
+		s.hook.Reset()
+	}
 	s.applyMu.Unlock()
 	s.advanced(Status{})
 	return nil

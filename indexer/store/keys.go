@@ -34,12 +34,9 @@ import (
 //	                                             dataset, request, department, actor, entity (value <kind>⊥<id>);
 //	                                             empty, but for dataset: a copy of the EventRecord at event/<pos>,
 //	                                             so that a dataset's trace, however long, is one scan
-//	score/<period>⊥<block:8>                   <kind:1><state>: a live period's score builder after block
-//	                                             (score.Builder.MarshalBinary), kind 'r' or 'f' (final: the
-//	                                             period closed), every scorePointEvery blocks and when the
-//	                                             live periods change (scorestate.go)
-//	scorelate/<period>                         <block:8>: first block with an event of a closed period
-//	meta/scores                                {"live","closed"}: the live periods and the newest closed one
+//	score/<period>⊥<block:8>                   the score aggregates, written by package indexer/scores through
+//	scorelate/<period>                           the block hook (hook.go) in each block's transaction; their
+//	meta/scores                                  layout is in indexer/scores/state.go (aggregatePrefixes)
 //	meter/<bucket>⊥<start:8><department>⊥<dataset>
 //	                                           MeterRow counters, 5 big-endian uint64 (calls, records, bytes,
 //	                                             deliveries, contributions); bucket hour, day or month; start =
@@ -70,6 +67,11 @@ const (
 	prefixMeterDataset = "meterds/"
 	prefixMeterDept    = "meterdept/"
 )
+
+// aggregatePrefixes are the keys a block hook (hook.go) may read and write:
+// the score aggregates of package indexer/scores, whose layout is its own
+// (indexer/scores/state.go). The store writes nothing under them.
+var aggregatePrefixes = []string{"score/", "scorelate/", prefixMeta + "scores"}
 
 var (
 	keyCheckpoint = []byte(prefixMeta + "checkpoint")

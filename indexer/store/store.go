@@ -61,11 +61,9 @@ type Store struct {
 	status  Status
 	applied chan struct{} // closed and replaced each time a block is applied
 
-	scores scoreCache
-	// applyMu is held while a block is applied; live, the score builders
-	// of the live periods that applying feeds, is read under it too.
+	// applyMu is held while a block is applied, and while the hook is set.
 	applyMu sync.Mutex
-	live    liveScores
+	hook    BlockHook // nil: no aggregates are kept
 
 	stop      chan struct{}
 	gcDone    chan struct{}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -265,6 +266,7 @@ func scaleChild(spec string) error {
 	if err != nil {
 		return err
 	}
+	scores.Attach(st, nil)
 	dec := block.Decoder{Chaincode: "ledger"}
 	ctx := context.Background()
 	txs := 0
