@@ -57,20 +57,7 @@ const (
 	pointFinal   byte = 'f'
 )
 
-func scorePrefix(period string) []byte { return appendString([]byte(prefixScore), period) }
-
-// appendString appends s escaped and terminated, as the store's keys do
-// (a 0x00 is written 0x00 0xFF, the end 0x00 0x01).
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			dst = append(dst, 0, 0xff)
-			continue
-		}
-		dst = append(dst, s[i])
-	}
-	return append(dst, 0, 1)
-}
+func scorePrefix(period string) []byte { return store.AppendKeyString([]byte(prefixScore), period) }
 
 func scorePointKey(period string, block uint64) []byte {
 	return appendUint64(scorePrefix(period), block)

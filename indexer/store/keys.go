@@ -84,6 +84,10 @@ var (
 // value changes or a new index or aggregate appears.
 const schemaVersion = 5
 
+// AppendKeyString appends s escaped and terminated, as every string that is
+// followed by more key is written: for the keys of a block hook (hook.go).
+func AppendKeyString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
