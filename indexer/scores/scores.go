@@ -108,7 +108,7 @@ func (c *scoreCache) reset() {
 // Scores computes the score document of period as of block asOfBlock, which
 // must have been applied. At the head it is the live period's builder that
 // applying the blocks keeps (no read at all); at an earlier block, the
-// nearest stored point at or below it plus the blocks since (scorestate.go),
+// nearest stored point at or below it plus the blocks since (state.go),
 // or the period's cached builder when that is nearer. A period the points
 // cannot answer is computed by the reference pass from block 0
 // (ScoresFromGenesis). The events are read in one read transaction, so that

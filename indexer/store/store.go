@@ -3,8 +3,10 @@
 // order, the anomalies (transactions whose event disagrees with what they
 // wrote, see package writeset for the apply path), the secondary indexes
 // the read API needs, and the checkpoint that says how far the mirror has
-// got. It knows Badger and nothing of Fabric: it applies blocks that
-// package block has already decoded. Everything in it can be rebuilt
+// got. It knows Badger and nothing else (not Fabric, not scores): it
+// applies blocks that package block has already decoded, and hands a
+// service above it (package indexer/scores) each block's believed events
+// in the block's own transaction (hook.go). Everything in it can be rebuilt
 // from the ledger, and a block is applied with its checkpoint in one Badger
 // transaction, so that a crash leaves either all of a block or none of it.
 package store
