@@ -39,9 +39,13 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
+		resume, err := splitBegun(txn, b.Number)
+		if err != nil {
+			return err
+		}
 		var evs []Event
 		for _, tx := range b.Txs {
-			ev, err := applyTx(txn, b, tx)
+			ev, err := applyTx(txn, b, tx, resume)
 			if err != nil {
 				return err
 			}
@@ -51,6 +55,11 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		}
 		if err := s.callHook(txn, b.Number, evs); err != nil {
 			return err
+		}
+		if resume {
+			if err := txn.Delete(keySplit); err != nil {
+				return err
+			}
 		}
 		return finishBlock(txn, b, &st)
 	})
@@ -76,7 +85,7 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 // of the block: the price of a block bigger than Badger's transaction limit.
 func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	var noop bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.dbView(func(txn *badger.Txn) error {
 		var err error
 		_, noop, err = check(txn, b)
 		return err
@@ -84,12 +93,17 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	if err != nil || noop {
 		return Status{}, noop, err
 	}
+	// Marked begun first: if the parts are cut short, applying the block
+	// again (in one transaction or in parts) skips the transactions in.
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(keySplit, appendPos(nil, pos{Block: b.Number})) }); err != nil {
+		return Status{}, false, err
+	}
 	var evs []Event
 	for _, tx := range b.Txs {
 		var ev *Event
 		if err := s.update(func(txn *badger.Txn) error {
 			var err error
-			ev, err = applyTx(txn, b, tx)
+			ev, err = applyTx(txn, b, tx, true)
 			return err
 		}); err != nil {
 			return Status{}, false, fmt.Errorf("tx %d: %w", tx.Index, err)
@@ -107,9 +121,31 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 		if err := s.callHook(txn, b.Number, evs); err != nil {
 			return err
 		}
+		if err := txn.Delete(keySplit); err != nil {
+			return err
+		}
 		return finishBlock(txn, b, &st)
 	})
 	return st, noop, err
+}
+
+// splitBegun reports whether block number was begun in parts (applySplit)
+// and not finished: then some of its transactions may be in already.
+func splitBegun(txn *badger.Txn, number uint64) (bool, error) {
+	item, err := txn.Get(keySplit)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var begun bool
+	err = item.Value(func(v []byte) error {
+		p, err := parsePos(v)
+		begun = err == nil && p.Block == number
+		return err
+	})
+	return begun, err
 }
 
 // callHook hands the block hook, if any, the block's believed events.
@@ -132,7 +168,7 @@ func (s *Store) forgetHook() {
 func (s *Store) update(fn func(*badger.Txn) error) error {
 	var err error
 	for range 3 {
-		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+		if err = s.withDB(func(db *badger.DB) error { return db.Update(fn) }); !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
 	}
@@ -197,7 +233,10 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 // It returns the transaction's event when the mirror believes it (the block
 // hook is handed it), nil otherwise; a transaction already in (a block
 // applied in parts again) still returns its event.
-func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*Event, error) {
+//
+// resume is true when the block may be in in part (applySplit, cut short):
+// then a transaction already in is found and skipped.
+func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event, error) {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
 	var r writeset.Result
 	if tx.Applied {
@@ -226,6 +265,9 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*Event, error) {
 	// from its first transaction: skip those already in, since the metering
 	// counters, unlike everything else, are not idempotent.
 	for _, k := range [][]byte{eventKey(p), anomalyKey(p)} {
+		if !resume {
+			break
+		}
 		if _, err := txn.Get(k); err == nil {
 			return in, nil
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {

@@ -14,6 +14,7 @@ import (
 //	meta/checkpoint                            {"next","hash","time"}: blocks applied, hash and time of the last
 //	meta/genesis                               {"channel","hash"}: the ledger this mirror belongs to
 //	meta/schema                                schemaVersion, written with block 0 (see checkSchema)
+//	meta/split                                 <pos>: a block applied in parts, begun and not finished (apply.go)
 //	block/<number:8>                           BlockRecord: the header hashes of every applied block
 //	tx/<txId>⊥<pos>                            TxRecord: every transaction, valid or not, of any chaincode
 //	ent/<kind>⊥<id>                            the entity's latest state: the bytes its last write put on the ledger
@@ -77,6 +78,10 @@ var (
 	keyCheckpoint = []byte(prefixMeta + "checkpoint")
 	keyGenesis    = []byte(prefixMeta + "genesis")
 	keySchema     = []byte(prefixMeta + "schema")
+	// keySplit holds the position of a block being applied in parts
+	// (applySplit) while its parts are in and its checkpoint is not; it is
+	// gone once the block is in, so no finished mirror holds it.
+	keySplit = []byte(prefixMeta + "split")
 )
 
 // schemaVersion numbers the key layout. A mirror written with another is

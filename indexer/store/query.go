@@ -39,7 +39,7 @@ func (s *Store) GetEntity(ctx context.Context, kind domain.Kind, id string) (jso
 		return nil, err
 	}
 	var out json.RawMessage
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.dbView(func(txn *badger.Txn) error {
 		var err error
 		out, err = getEntity(txn, kind, id)
 		return err
@@ -239,7 +239,7 @@ func (s *Store) view(ctx context.Context, fn func(*badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return s.dbView(fn)
 }
 
 // list walks the keys under prefix that follow p's cursor, in key order,
