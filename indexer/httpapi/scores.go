@@ -40,12 +40,7 @@ func (s *Server) scoreParams(r *http.Request) (period string, asOf uint64, err e
 
 // scores answers the ranked scores of a period.
 func (s *Server) scores(w http.ResponseWriter, r *http.Request) {
-	period, asOf, err := s.scoreParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	doc, _, err := s.score(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -60,12 +55,7 @@ func (s *Server) departmentScore(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	period, asOf, err := s.scoreParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	doc, err := s.store.Scores(r.Context(), s.model, period, asOf)
+	doc, period, err := s.score(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,4 +68,17 @@ func (s *Server) departmentScore(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, domain.Errorf(domain.CodeNotFound, "department %s has no score for %s: it is not part of the consortium by then", msp, period))
+}
+
+// score is the document that r asks (scoreParams), and its period.
+func (s *Server) score(r *http.Request) (*domain.Scores, string, error) {
+	period, asOf, err := s.scoreParams(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if s.scorer == nil {
+		return nil, "", domain.Errorf(domain.CodeUnavailable, "this indexer serves no scores")
+	}
+	doc, err := s.scorer.Scores(r.Context(), s.model, period, asOf)
+	return doc, period, err
 }

@@ -38,13 +38,17 @@ type Store interface {
 	GetContribution(ctx context.Context, id string) (*domain.Contribution, error)
 	ListContributions(ctx context.Context, f store.ContributionFilter, p store.Page) ([]domain.Contribution, string, error)
 	Metering(ctx context.Context, q store.MeterQuery) ([]store.MeterRow, error)
-	Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error)
 	TraceRaw(ctx context.Context, by store.TraceBy, value string, p store.Page) ([]json.RawMessage, string, error)
 	TraceEach(ctx context.Context, by store.TraceBy, value string, fn func(*store.EventRecord) error) error
 	TraceEachRaw(ctx context.Context, by store.TraceBy, value string, fn func(raw []byte) error) error
 	Lineage(ctx context.Context, id string) (*store.Lineage, error)
 	Anomalies(ctx context.Context, p store.Page) ([]store.Anomaly, string, error)
 	DigestAt(ctx context.Context) (height uint64, digest []byte, err error)
+}
+
+// Scorer answers the score documents (package indexer/scores).
+type Scorer interface {
+	Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error)
 }
 
 // Server is the HTTP API.
@@ -55,6 +59,7 @@ type Server struct {
 	now          func() time.Time
 	maxWait      time.Duration
 	model        *score.Model
+	scorer       Scorer  // nil: the score routes answer unavailable
 	audit        Auditor // nil when there is no ledger to verify against
 }
 
@@ -72,6 +77,9 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // WithScoring sets the scoring model; the default is score.Default().
 func WithScoring(m *score.Model) Option { return func(s *Server) { s.model = m } }
+
+// WithScores sets what answers the score routes.
+func WithScores(sc Scorer) Option { return func(s *Server) { s.scorer = sc } }
 
 // WithAuditor sets what checks the mirror against the ledger.
 func WithAuditor(a Auditor) Option { return func(s *Server) { s.audit = a } }

@@ -20,6 +20,7 @@ import (
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
 	"github.com/govshare/ledger/indexer/httpapi"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/source"
 	"github.com/govshare/ledger/indexer/store"
 )
@@ -45,6 +46,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	scorer := scores.Attach(st, quiet)
 	f := &fixture{store: st, chain: blocktest.NewChain("datashare"), op1: blocktest.NewIdentity("Dept1MSP", "op1")}
 	op2, op3 := blocktest.NewIdentity("Dept2MSP", "op2"), blocktest.NewIdentity("Dept3MSP", "op3")
 	ds := func(id, owner string, share domain.ShareType, grade int) domain.Dataset {
@@ -69,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	ledgerHeight := uint64(5)
 	f.height = func() uint64 { return ledgerHeight }
 	auditor := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: peerOf{f}, Decoder: block.Decoder{Chaincode: "ledger"}}}
-	api := httpapi.New(st, httpapi.WithLogger(quiet), httpapi.WithLedgerHeight(func() uint64 { return f.height() }), httpapi.WithAuditor(auditor),
+	api := httpapi.New(st, httpapi.WithLogger(quiet), httpapi.WithLedgerHeight(func() uint64 { return f.height() }), httpapi.WithAuditor(auditor), httpapi.WithScores(scorer),
 		httpapi.WithClock(func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }))
 	f.srv = httptest.NewServer(api.Handler())
 	t.Cleanup(f.srv.Close)

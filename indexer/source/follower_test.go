@@ -318,3 +318,57 @@ func TestFollowerStopsOnFatal(t *testing.T) {
 		})
 	}
 }
+
+// loadingSink is the store, recording each switch of its loading options.
+type loadingSink struct {
+	*store.Store
+	mu       sync.Mutex
+	switches []bool
+	heights  []uint64
+}
+
+func (l *loadingSink) SetLoading(on bool) error {
+	l.mu.Lock()
+	l.switches = append(l.switches, on)
+	l.heights = append(l.heights, l.Height())
+	l.mu.Unlock()
+	return l.Store.SetLoading(on)
+}
+
+// TestFollowerLoadsWhileFarBehind: a mirror far behind the peer switches
+// to the loading options, and back near the head; the mirror is the same,
+// byte for byte, as one applied block by block with the usual options.
+func TestFollowerLoadsWhileFarBehind(t *testing.T) {
+	chain := makeChain(t, 40)
+	l := &fakeLedger{chain: chain}
+	s := &loadingSink{Store: openStore(t)}
+	f := follower(l, s)
+	f.PollHeight = time.Hour // asked once, at the start: 40 blocks
+	f.LoadFrom, f.LoadUntil = 10, 3
+	runUntil(t, f, s.Store, uint64(len(chain)))
+	s.mu.Lock()
+	switches, heights := slices.Clone(s.switches), slices.Clone(s.heights)
+	s.mu.Unlock()
+	if !slices.Equal(switches, []bool{true, false}) || s.Loading() {
+		t.Fatalf("loading switched %v at heights %v, loading now %v; want on, then off", switches, heights, s.Loading())
+	}
+	if heights[1] < uint64(len(chain))-3 || heights[0] >= heights[1] {
+		t.Fatalf("loading switched at heights %v of %d", heights, len(chain))
+	}
+	direct := openStore(t)
+	dec := block.Decoder{Chaincode: "ledger"}
+	for _, raw := range chain {
+		b, err := dec.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := direct.ApplyBlock(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d1, _ := s.Digest(context.Background())
+	d2, _ := direct.Digest(context.Background())
+	if !bytes.Equal(d1, d2) {
+		t.Fatal("the mirror loaded differs from one applied block by block")
+	}
+}

@@ -32,16 +32,6 @@ func (s *Store) Anomalies(ctx context.Context, p Page) ([]Anomaly, string, error
 // AnomalyAt returns the anomaly of the transaction at position txIndex of
 // block n: not_found when that transaction has none.
 func (s *Store) AnomalyAt(ctx context.Context, n uint64, txIndex int) (*Anomaly, error) {
-	var a Anomaly
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		found, err := readJSON(txn, anomalyKey(pos{Block: n, Tx: uint32(txIndex)}), &a)
-		if err == nil && !found {
-			err = domain.Errorf(domain.CodeNotFound, "no anomaly at block %d position %d", n, txIndex)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return readAt[Anomaly](ctx, s, anomalyKey(pos{Block: n, Tx: uint32(txIndex)}),
+		domain.Errorf(domain.CodeNotFound, "no anomaly at block %d position %d", n, txIndex))
 }

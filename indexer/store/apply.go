@@ -12,7 +12,6 @@ import (
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
-	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/writeset"
 )
 
@@ -40,28 +39,37 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
-		var ins []score.Input
+		resume, err := splitBegun(txn, b.Number)
+		if err != nil {
+			return err
+		}
+		var evs []Event
 		for _, tx := range b.Txs {
-			in, err := applyTx(txn, b, tx)
+			ev, err := applyTx(txn, b, tx, resume)
 			if err != nil {
 				return err
 			}
-			if in != nil {
-				ins = append(ins, *in)
+			if ev != nil {
+				evs = append(evs, *ev)
 			}
 		}
-		if err := s.feedLive(txn, b.Number, ins); err != nil {
+		if err := s.callHook(txn, b.Number, evs); err != nil {
 			return err
+		}
+		if resume {
+			if err := txn.Delete(keySplit); err != nil {
+				return err
+			}
 		}
 		return finishBlock(txn, b, &st)
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		s.log.Warn("block too big for one transaction: applying it in parts", "block", b.Number, "txs", len(b.Txs))
-		s.forgetLive()
+		s.forgetHook()
 		st, noop, err = s.applySplit(b)
 	}
 	if err != nil {
-		s.forgetLive() // it may hold the block that was not applied
+		s.forgetHook() // it may hold the block that was not applied
 		return fmt.Errorf("apply block %d: %w", b.Number, err)
 	}
 	if !noop {
@@ -77,7 +85,7 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 // of the block: the price of a block bigger than Badger's transaction limit.
 func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	var noop bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.dbView(func(txn *badger.Txn) error {
 		var err error
 		_, noop, err = check(txn, b)
 		return err
@@ -85,18 +93,23 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	if err != nil || noop {
 		return Status{}, noop, err
 	}
-	var ins []score.Input
+	// Marked begun first: if the parts are cut short, applying the block
+	// again (in one transaction or in parts) skips the transactions in.
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(keySplit, appendPos(nil, pos{Block: b.Number})) }); err != nil {
+		return Status{}, false, err
+	}
+	var evs []Event
 	for _, tx := range b.Txs {
-		var in *score.Input
+		var ev *Event
 		if err := s.update(func(txn *badger.Txn) error {
 			var err error
-			in, err = applyTx(txn, b, tx)
+			ev, err = applyTx(txn, b, tx, true)
 			return err
 		}); err != nil {
 			return Status{}, false, fmt.Errorf("tx %d: %w", tx.Index, err)
 		}
-		if in != nil {
-			ins = append(ins, *in)
+		if ev != nil {
+			evs = append(evs, *ev)
 		}
 	}
 	var st Status
@@ -105,7 +118,10 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 		if st, noop, err = check(txn, b); err != nil || noop {
 			return err
 		}
-		if err := s.feedLive(txn, b.Number, ins); err != nil {
+		if err := s.callHook(txn, b.Number, evs); err != nil {
+			return err
+		}
+		if err := txn.Delete(keySplit); err != nil {
 			return err
 		}
 		return finishBlock(txn, b, &st)
@@ -113,12 +129,46 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 	return st, noop, err
 }
 
+// splitBegun reports whether block number was begun in parts (applySplit)
+// and not finished: then some of its transactions may be in already.
+func splitBegun(txn *badger.Txn, number uint64) (bool, error) {
+	item, err := txn.Get(keySplit)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var begun bool
+	err = item.Value(func(v []byte) error {
+		p, err := parsePos(v)
+		begun = err == nil && p.Block == number
+		return err
+	})
+	return begun, err
+}
+
+// callHook hands the block hook, if any, the block's believed events.
+func (s *Store) callHook(txn *badger.Txn, number uint64, evs []Event) error {
+	if s.hook == nil {
+		return nil
+	}
+	return s.hook.ApplyBlock(Txn{txn}, number, evs)
+}
+
+// forgetHook tells the hook that the block it was handed was not applied.
+func (s *Store) forgetHook() {
+	if s.hook != nil {
+		s.hook.Forget()
+	}
+}
+
 // update runs fn in a read-write transaction. Conflicts cannot arise with a
 // single writer, but Reset or a second writer would cause them: retry.
 func (s *Store) update(fn func(*badger.Txn) error) error {
 	var err error
 	for range 3 {
-		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
+		if err = s.withDB(func(db *badger.DB) error { return db.Update(fn) }); !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
 	}
@@ -180,10 +230,13 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 // applyTx records a transaction and, when the mirror takes it, the
 // entities it wrote (package writeset judges the write set and the event),
 // its trace entry and the indexes of both, and its anomaly if it has one.
-// It returns the score input of the transaction's event when the mirror
-// believes it (package score reads it), nil otherwise; a transaction
-// already in (a block applied in parts again) still returns its input.
-func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error) {
+// It returns the transaction's event when the mirror believes it (the block
+// hook is handed it), nil otherwise; a transaction already in (a block
+// applied in parts again) still returns its event.
+//
+// resume is true when the block may be in in part (applySplit, cut short):
+// then a transaction already in is found and skipped.
+func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event, error) {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
 	var r writeset.Result
 	if tx.Applied {
@@ -204,14 +257,17 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error)
 		return nil, nil
 	}
 	rec, refs, traced := traceOf(b.Number, tx, r)
-	var in *score.Input
+	var in *Event
 	if traced && r.Event != nil {
-		in = &score.Input{TxID: tx.ID, Block: b.Number, Time: tx.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: r.Event}
+		in = &Event{TxID: tx.ID, Block: b.Number, Time: tx.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: r.Event}
 	}
 	// A block applied in parts (applySplit) and interrupted is applied again
 	// from its first transaction: skip those already in, since the metering
 	// counters, unlike everything else, are not idempotent.
 	for _, k := range [][]byte{eventKey(p), anomalyKey(p)} {
+		if !resume {
+			break
+		}
 		if _, err := txn.Get(k); err == nil {
 			return in, nil
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -246,7 +302,7 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error)
 	}
 	for _, ix := range eventIndexes(tx, r.Entities, refs) {
 		var v []byte
-		if ix.name == inlineEventIndex {
+		if ix.name == string(inlineEventIndex) {
 			v = raw
 		}
 		if err := txn.Set(evIdxKey(ix.name, ix.value, p), v); err != nil {
@@ -255,15 +311,6 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx) (*score.Input, error)
 	}
 	return in, nil
 }
-
-// inlineEventIndex is the event index whose entries hold a copy of the
-// event: a dataset's trace is what an audit asks first, and a dataset in
-// steady use gathers tens of thousands of events, which one scan reads
-// about three times faster than one point read each (10,000 events: 12 ms
-// against 43 ms, with far less garbage). The copy makes the mirror about
-// half as big again (100,000 transactions: 154 MB against 101 MB), so the
-// other trace indexes stay keys only.
-const inlineEventIndex = "dataset"
 
 // TraceOf is the trace entry the mirror keeps of transaction tx of block
 // number, which package writeset judged r: about the primary entity it
@@ -391,26 +438,26 @@ func putEntity(txn *badger.Txn, ent writeset.Entity) error {
 // owners, requesters), the person who signed and each entity itself.
 func eventIndexes(tx block.Tx, ents []writeset.Entity, refs []writeset.Refs) []idxEntry {
 	var out []idxEntry
-	add := func(name, value string) {
-		if value != "" && !contains(out, idxEntry{name, value}) {
-			out = append(out, idxEntry{name, value})
+	add := func(by TraceBy, value string) {
+		if e := (idxEntry{string(by), value}); value != "" && !contains(out, e) {
+			out = append(out, e)
 		}
 	}
-	add("department", tx.Creator.MSPID)
-	add("actor", tx.Creator.Subject)
+	add(TraceDepartment, tx.Creator.MSPID)
+	add(TraceActor, tx.Creator.Subject)
 	for i, ent := range ents {
 		r := refs[i]
-		add("dataset", r.DatasetID)
+		add(TraceDataset, r.DatasetID)
 		if ent.Kind == domain.KindDataset {
-			add("dataset", ent.ID)
+			add(TraceDataset, ent.ID)
 		}
-		add("request", r.RequestID)
+		add(TraceRequest, r.RequestID)
 		if ent.Kind == domain.KindRequest {
-			add("request", ent.ID)
+			add(TraceRequest, ent.ID)
 		}
-		add("department", r.Owner)
-		add("department", r.Requester)
-		add("entity", entityValue(string(ent.Kind), ent.ID))
+		add(TraceDepartment, r.Owner)
+		add(TraceDepartment, r.Requester)
+		add(traceEntity, entityValue(string(ent.Kind), ent.ID))
 	}
 	return out
 }

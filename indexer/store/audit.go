@@ -16,18 +16,8 @@ import (
 // EventAt returns the event the mirror holds for the transaction at
 // position txIndex of block n.
 func (s *Store) EventAt(ctx context.Context, n uint64, txIndex int) (*EventRecord, error) {
-	var rec EventRecord
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		found, err := readJSON(txn, eventKey(pos{Block: n, Tx: uint32(txIndex)}), &rec)
-		if err == nil && !found {
-			err = domain.Errorf(domain.CodeNotFound, "no event indexed at block %d position %d", n, txIndex)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
+	return readAt[EventRecord](ctx, s, eventKey(pos{Block: n, Tx: uint32(txIndex)}),
+		domain.Errorf(domain.CodeNotFound, "no event indexed at block %d position %d", n, txIndex))
 }
 
 // LatestEvent returns the last event about an entity: the one its mirrored
@@ -35,7 +25,7 @@ func (s *Store) EventAt(ctx context.Context, n uint64, txIndex int) (*EventRecor
 func (s *Store) LatestEvent(ctx context.Context, kind domain.Kind, id string) (*EventRecord, error) {
 	var rec *EventRecord
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		prefix := evIdxPrefix("entity", entityValue(string(kind), id))
+		prefix := evIdxPrefix(string(traceEntity), entityValue(string(kind), id))
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix, opts.Reverse, opts.PrefetchValues = prefix, true, false
 		it := txn.NewIterator(opts)
@@ -85,7 +75,7 @@ func (s *Store) TraceEachRaw(ctx context.Context, by TraceBy, value string, fn f
 	return s.view(ctx, func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		// Only the inline index has values worth fetching ahead.
-		opts.Prefix, opts.PrefetchValues = prefix, string(by) == inlineEventIndex
+		opts.Prefix, opts.PrefetchValues = prefix, by == inlineEventIndex
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		n := 0

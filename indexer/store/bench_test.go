@@ -13,6 +13,7 @@ import (
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
 	"github.com/govshare/ledger/indexer/score"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -103,6 +104,7 @@ func BenchmarkReplay(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				scores.Attach(s, nil)
 				b.StartTimer()
 				start := time.Now()
 				for i, blk := range blocks {
@@ -137,6 +139,7 @@ func BenchmarkQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	sc := scores.Attach(s, nil)
 	for _, blk := range blocks {
 		if err := s.ApplyBlock(context.Background(), blk); err != nil {
 			b.Fatal(err)
@@ -147,7 +150,7 @@ func BenchmarkQueries(b *testing.B) {
 	last := uint64(len(blocks) - 1)
 	b.Run("scores", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Scores(ctx, model, "2026-03", last); err != nil {
+			if _, err := sc.Scores(ctx, model, "2026-03", last); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -57,12 +57,13 @@ func (s *Store) DigestAt(ctx context.Context) (height uint64, digest []byte, err
 // Reset drops the whole mirror, checkpoint and genesis included: the next
 // run replays the ledger from block 0. No block may be applied meanwhile.
 func (s *Store) Reset() error {
-	if err := s.db.DropAll(); err != nil {
+	if err := s.withDB(func(db *badger.DB) error { return db.DropAll() }); err != nil {
 		return fmt.Errorf("drop mirror: %w", err)
 	}
-	s.scores.reset()
 	s.applyMu.Lock()
-	s.forgetLive()
+	if s.hook != nil {
+		s.hook.Reset()
+	}
 	s.applyMu.Unlock()
 	s.advanced(Status{})
 	return nil

@@ -10,14 +10,15 @@ import (
 
 // listKind lists the entities of one kind found under prefix (an index or
 // the entity prefix itself) that match keep, in ID order.
-func listKind[T any](ctx context.Context, s *Store, kind domain.Kind, prefix []byte, p Page, keep func(T) bool) ([]T, string, error) {
+// keep may change the entity it is handed (a request's status as of now).
+func listKind[T any](ctx context.Context, s *Store, kind domain.Kind, prefix []byte, p Page, keep func(*T) bool) ([]T, string, error) {
 	var items []T
 	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
 		var v T
 		if err := getDecoded(txn, kind, string(id), &v); err != nil {
 			return false, err
 		}
-		if !keep(v) {
+		if !keep(&v) {
 			return false, nil
 		}
 		items = append(items, v)
@@ -46,7 +47,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*domain.Delivery, e
 }
 
 // DeliveryFilter selects deliveries; zero fields select all. Party keeps
-// the deliveries where that department is requester or owner.
+// the deliveries that department is party to (domain.IsParty).
 type DeliveryFilter struct {
 	Request string
 	Status  domain.DeliveryStatus
@@ -57,9 +58,9 @@ type DeliveryFilter struct {
 func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([]domain.Delivery, string, error) {
 	prefix := pickIndex(domain.KindDelivery, filter{idxDeliveryRequest, f.Request},
 		filter{idxDeliveryStatus, string(f.Status)}, filter{idxDeliveryParty, f.Party})
-	return listKind(ctx, s, domain.KindDelivery, prefix, p, func(d domain.Delivery) bool {
+	return listKind(ctx, s, domain.KindDelivery, prefix, p, func(d *domain.Delivery) bool {
 		return is(f.Request, d.RequestID) && is(string(f.Status), string(d.Status)) &&
-			(f.Party == "" || d.Owner == f.Party || d.Requester == f.Party)
+			(f.Party == "" || domain.IsParty(f.Party, d))
 	})
 }
 
@@ -69,7 +70,7 @@ func (s *Store) GetCorrection(ctx context.Context, id string) (*domain.Correctio
 }
 
 // CorrectionFilter selects corrections; zero fields select all. Party keeps
-// the corrections where that department is requester or owner.
+// the corrections that department is party to (domain.IsParty).
 type CorrectionFilter struct {
 	Delivery string
 	Status   domain.CorrectionStatus
@@ -80,9 +81,9 @@ type CorrectionFilter struct {
 func (s *Store) ListCorrections(ctx context.Context, f CorrectionFilter, p Page) ([]domain.Correction, string, error) {
 	prefix := pickIndex(domain.KindCorrection, filter{idxCorrectionDelivery, f.Delivery},
 		filter{idxCorrectionStatus, string(f.Status)}, filter{idxCorrectionParty, f.Party})
-	return listKind(ctx, s, domain.KindCorrection, prefix, p, func(c domain.Correction) bool {
+	return listKind(ctx, s, domain.KindCorrection, prefix, p, func(c *domain.Correction) bool {
 		return is(f.Delivery, c.DeliveryID) && is(string(f.Status), string(c.Status)) &&
-			(f.Party == "" || c.Owner == f.Party || c.Requester == f.Party)
+			(f.Party == "" || domain.IsParty(f.Party, c))
 	})
 }
 
@@ -92,7 +93,7 @@ func (s *Store) GetUsage(ctx context.Context, id string) (*domain.Usage, error) 
 }
 
 // UsageFilter selects usage records; zero fields select all. Party keeps
-// the records where that department is consumer or owner.
+// the records that department is party to (domain.IsParty).
 type UsageFilter struct {
 	Request string
 	Party   string
@@ -101,8 +102,8 @@ type UsageFilter struct {
 // ListUsage lists usage records in ID order.
 func (s *Store) ListUsage(ctx context.Context, f UsageFilter, p Page) ([]domain.Usage, string, error) {
 	prefix := pickIndex(domain.KindUsage, filter{idxUsageRequest, f.Request}, filter{idxUsageParty, f.Party})
-	return listKind(ctx, s, domain.KindUsage, prefix, p, func(u domain.Usage) bool {
-		return is(f.Request, u.RequestID) && (f.Party == "" || u.Consumer == f.Party || u.Owner == f.Party)
+	return listKind(ctx, s, domain.KindUsage, prefix, p, func(u *domain.Usage) bool {
+		return is(f.Request, u.RequestID) && (f.Party == "" || domain.IsParty(f.Party, u))
 	})
 }
 
@@ -112,8 +113,8 @@ func (s *Store) GetContribution(ctx context.Context, id string) (*domain.Contrib
 }
 
 // ContributionFilter selects contributions; zero fields select all. Party
-// keeps the contributions where that department is contributor or the
-// pool's owner.
+// keeps the contributions that department is party to, as contributor or
+// the pool's owner (domain.IsParty).
 type ContributionFilter struct {
 	Dataset     string
 	Contributor string
@@ -124,8 +125,24 @@ type ContributionFilter struct {
 func (s *Store) ListContributions(ctx context.Context, f ContributionFilter, p Page) ([]domain.Contribution, string, error) {
 	prefix := pickIndex(domain.KindContribution, filter{idxContributionDataset, f.Dataset},
 		filter{idxContributionParty, f.Contributor}, filter{idxContributionParty, f.Party})
-	return listKind(ctx, s, domain.KindContribution, prefix, p, func(c domain.Contribution) bool {
+	return listKind(ctx, s, domain.KindContribution, prefix, p, func(c *domain.Contribution) bool {
 		return is(f.Dataset, c.DatasetID) && is(f.Contributor, c.Contributor) &&
-			(f.Party == "" || c.Contributor == f.Party || c.Owner == f.Party)
+			(f.Party == "" || domain.IsParty(f.Party, c))
 	})
+}
+
+// readAt decodes the record at key, or answers notFound when there is none.
+func readAt[T any](ctx context.Context, s *Store, key []byte, notFound error) (*T, error) {
+	var v T
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		found, err := readJSON(txn, key, &v)
+		if err == nil && !found {
+			err = notFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }

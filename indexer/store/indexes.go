@@ -70,6 +70,29 @@ var indexes = map[domain.Kind][]index{
 	domain.KindContribution: {idxContributionDataset, idxContributionParty},
 }
 
+// TraceBy names an event index (evidx/<name>⊥<value>⊥<pos>). The names are
+// these constants alone: apply writes the entries (eventIndexes) and the
+// trace queries scan them.
+type TraceBy string
+
+// The event indexes.
+const (
+	TraceDataset    TraceBy = "dataset"
+	TraceRequest    TraceBy = "request"
+	TraceDepartment TraceBy = "department" // signer, owner or requester
+	TraceActor      TraceBy = "actor"      // certificate subject of the signer
+	traceEntity     TraceBy = "entity"     // value <kind>⊥<id>: an entity's history
+)
+
+// inlineEventIndex is the event index whose entries hold a copy of the
+// event: a dataset's trace is what an audit asks first, and a dataset in
+// steady use gathers tens of thousands of events, which one scan reads
+// about three times faster than one point read each (10,000 events: 12 ms
+// against 43 ms, with far less garbage). The copy makes the mirror about
+// half as big again (100,000 transactions: 154 MB against 101 MB), so the
+// other trace indexes stay keys only.
+const inlineEventIndex = TraceDataset
+
 type idxEntry struct{ name, value string }
 
 // entriesOf lists the index entries of an entity of kind, without empty

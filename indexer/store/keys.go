@@ -14,6 +14,7 @@ import (
 //	meta/checkpoint                            {"next","hash","time"}: blocks applied, hash and time of the last
 //	meta/genesis                               {"channel","hash"}: the ledger this mirror belongs to
 //	meta/schema                                schemaVersion, written with block 0 (see checkSchema)
+//	meta/split                                 <pos>: a block applied in parts, begun and not finished (apply.go)
 //	block/<number:8>                           BlockRecord: the header hashes of every applied block
 //	tx/<txId>⊥<pos>                            TxRecord: every transaction, valid or not, of any chaincode
 //	ent/<kind>⊥<id>                            the entity's latest state: the bytes its last write put on the ledger
@@ -34,12 +35,9 @@ import (
 //	                                             dataset, request, department, actor, entity (value <kind>⊥<id>);
 //	                                             empty, but for dataset: a copy of the EventRecord at event/<pos>,
 //	                                             so that a dataset's trace, however long, is one scan
-//	score/<period>⊥<block:8>                   <kind:1><state>: a live period's score builder after block
-//	                                             (score.Builder.MarshalBinary), kind 'r' or 'f' (final: the
-//	                                             period closed), every scorePointEvery blocks and when the
-//	                                             live periods change (scorestate.go)
-//	scorelate/<period>                         <block:8>: first block with an event of a closed period
-//	meta/scores                                {"live","closed"}: the live periods and the newest closed one
+//	score/<period>⊥<block:8>                   the score aggregates, written by package indexer/scores through
+//	scorelate/<period>                           the block hook (hook.go) in each block's transaction; their
+//	meta/scores                                  layout is in indexer/scores/state.go (aggregatePrefixes)
 //	meter/<bucket>⊥<start:8><department>⊥<dataset>
 //	                                           MeterRow counters, 5 big-endian uint64 (calls, records, bytes,
 //	                                             deliveries, contributions); bucket hour, day or month; start =
@@ -71,16 +69,29 @@ const (
 	prefixMeterDept    = "meterdept/"
 )
 
+// aggregatePrefixes are the keys a block hook (hook.go) may read and write:
+// the score aggregates of package indexer/scores, whose layout is its own
+// (indexer/scores/state.go). The store writes nothing under them.
+var aggregatePrefixes = []string{"score/", "scorelate/", prefixMeta + "scores"}
+
 var (
 	keyCheckpoint = []byte(prefixMeta + "checkpoint")
 	keyGenesis    = []byte(prefixMeta + "genesis")
 	keySchema     = []byte(prefixMeta + "schema")
+	// keySplit holds the position of a block being applied in parts
+	// (applySplit) while its parts are in and its checkpoint is not; it is
+	// gone once the block is in, so no finished mirror holds it.
+	keySplit = []byte(prefixMeta + "split")
 )
 
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
 const schemaVersion = 5
+
+// AppendKeyString appends s escaped and terminated, as every string that is
+// followed by more key is written: for the keys of a block hook (hook.go).
+func AppendKeyString(dst []byte, s string) []byte { return appendString(dst, s) }
 
 // appendString appends s escaped and terminated.
 func appendString(dst []byte, s string) []byte {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // DefaultMemoryLimitMB is the resident set an indexer is held to unless
@@ -31,6 +32,8 @@ type MemoryBudget struct {
 	NumCompactors  int
 	L0Tables       int
 	L0Stall        int
+	// Uncompressed writes tables without Snappy (the loading options).
+	Uncompressed bool
 }
 
 // Budget derives the Badger options and the Go limit from a bound in MiB
@@ -71,6 +74,17 @@ func Budget(limitMB int) MemoryBudget {
 	return b
 }
 
+// loading is the budget's options while a mirror loads (bulk.go): the
+// same bound, spent on fewer compactions. Level 0 may hold more tables
+// before it is compacted into level 1, so that each compaction merges more
+// at once: with our keys spread over the whole key space (transaction IDs,
+// entity IDs, metering rows), every level-0 compaction rewrites most of
+// level 1, and its cost is per compaction, not per table.
+func (b MemoryBudget) loading() MemoryBudget {
+	b.L0Tables, b.L0Stall = 16, 32
+	return b
+}
+
 // apply sets the budget's figures on Badger's options.
 func (b MemoryBudget) apply(bo badger.Options) badger.Options {
 	bo = bo.WithMemTableSize(b.MemTableSize).
@@ -82,6 +96,12 @@ func (b MemoryBudget) apply(bo badger.Options) badger.Options {
 		WithNumLevelZeroTables(b.L0Tables).
 		WithNumLevelZeroTablesStall(b.L0Stall)
 	bo.TableSizeMultiplier = 1 // no With method in Badger v4
+	if b.Uncompressed {
+		bo = bo.WithCompression(options.None)
+	}
+	// One writer, the follower, applies the blocks: no transaction can
+	// conflict with another, so Badger need not track what each one read.
+	bo = bo.WithDetectConflicts(false)
 	// Badger refuses values kept in the LSM tree that are larger than one
 	// transaction may be: keep the threshold below the memtable's limit.
 	// Our values (entity states, events) are a few KiB, so all of them

@@ -15,14 +15,9 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// Page limits, as the public API states them.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 1000
-)
-
 // Page asks for one page of a list: at most Limit items after Cursor, the
-// opaque value a previous page returned.
+// opaque value a previous page returned. Limit is bounded by the domain's
+// paging limits (domain.DefaultLimit when 0, at most domain.MaxLimit).
 type Page struct {
 	Limit  int
 	Cursor string
@@ -31,9 +26,9 @@ type Page struct {
 func (p Page) limit() int {
 	switch {
 	case p.Limit <= 0:
-		return DefaultLimit
-	case p.Limit > MaxLimit:
-		return MaxLimit
+		return domain.DefaultLimit
+	case p.Limit > domain.MaxLimit:
+		return domain.MaxLimit
 	}
 	return p.Limit
 }
@@ -44,7 +39,7 @@ func (s *Store) GetEntity(ctx context.Context, kind domain.Kind, id string) (jso
 		return nil, err
 	}
 	var out json.RawMessage
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.dbView(func(txn *badger.Txn) error {
 		var err error
 		out, err = getEntity(txn, kind, id)
 		return err
@@ -76,12 +71,7 @@ func getDecoded(txn *badger.Txn, kind domain.Kind, id string, v any) error {
 
 // GetDataset returns a dataset's latest version.
 func (s *Store) GetDataset(ctx context.Context, id string) (*domain.Dataset, error) {
-	var d domain.Dataset
-	err := s.view(ctx, func(txn *badger.Txn) error { return getDecoded(txn, domain.KindDataset, id, &d) })
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return getKind[domain.Dataset](ctx, s, domain.KindDataset, id)
 }
 
 // DatasetFilter selects datasets; zero fields select all.
@@ -91,7 +81,7 @@ type DatasetFilter struct {
 	Grade     int
 }
 
-func (f DatasetFilter) match(d domain.Dataset) bool {
+func (f DatasetFilter) match(d *domain.Dataset) bool {
 	return (f.Owner == "" || d.Owner == f.Owner) &&
 		(f.ShareType == "" || d.ShareType == f.ShareType) &&
 		(f.Grade == 0 || d.Grade == f.Grade)
@@ -106,38 +96,22 @@ func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]do
 	}
 	prefix := pickIndex(domain.KindDataset, filter{idxDatasetOwner, f.Owner},
 		filter{idxDatasetShareType, string(f.ShareType)}, filter{idxDatasetGrade, grade})
-	var items []domain.Dataset
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
-		var d domain.Dataset
-		if err := getDecoded(txn, domain.KindDataset, string(id), &d); err != nil {
-			return false, err
-		}
-		if !f.match(d) {
-			return false, nil
-		}
-		items = append(items, d)
-		return true, nil
-	})
-	if len(items) > p.limit() {
-		items = items[:p.limit()]
-	}
-	return items, next, err
+	return listKind(ctx, s, domain.KindDataset, prefix, p, f.match)
 }
 
 // GetRequest returns a request, its status as of now (an approved request
 // past validUntil reads expired).
 func (s *Store) GetRequest(ctx context.Context, id string, now time.Time) (*domain.Request, error) {
-	var r domain.Request
-	err := s.view(ctx, func(txn *badger.Txn) error { return getDecoded(txn, domain.KindRequest, id, &r) })
+	r, err := getKind[domain.Request](ctx, s, domain.KindRequest, id)
 	if err != nil {
 		return nil, err
 	}
 	r.Status = r.StatusAt(now)
-	return &r, nil
+	return r, nil
 }
 
 // RequestFilter selects requests; zero fields select all. Party keeps the
-// requests where that department is requester or owner. Status is judged
+// requests that department is party to (domain.IsParty). Status is judged
 // as of Now, so expired selects approved requests past validUntil.
 type RequestFilter struct {
 	Dataset   string
@@ -148,12 +122,12 @@ type RequestFilter struct {
 	Now       time.Time
 }
 
-func (f RequestFilter) match(r domain.Request) bool {
+func (f RequestFilter) match(r *domain.Request) bool {
 	return (f.Dataset == "" || r.DatasetID == f.Dataset) &&
 		(f.Requester == "" || r.Requester == f.Requester) &&
 		(f.Owner == "" || r.Owner == f.Owner) &&
 		(f.Status == "" || r.StatusAt(f.Now) == f.Status) &&
-		(f.Party == "" || r.Requester == f.Party || r.Owner == f.Party)
+		(f.Party == "" || domain.IsParty(f.Party, r))
 }
 
 // ListRequests lists requests in ID order, each with its status as of f.Now.
@@ -165,35 +139,14 @@ func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]do
 	}
 	prefix := pickIndex(domain.KindRequest, filter{idxRequestDataset, f.Dataset}, filter{idxRequestRequester, f.Requester},
 		filter{idxRequestOwner, f.Owner}, filter{idxRequestParty, f.Party}, filter{idxRequestStatus, status})
-	var items []domain.Request
-	next, err := s.list(ctx, prefix, p, func(txn *badger.Txn, id []byte, _ *badger.Item) (bool, error) {
-		var r domain.Request
-		if err := getDecoded(txn, domain.KindRequest, string(id), &r); err != nil {
-			return false, err
-		}
+	return listKind(ctx, s, domain.KindRequest, prefix, p, func(r *domain.Request) bool {
 		if !f.match(r) {
-			return false, nil
+			return false
 		}
 		r.Status = r.StatusAt(f.Now)
-		items = append(items, r)
-		return true, nil
+		return true
 	})
-	if len(items) > p.limit() {
-		items = items[:p.limit()]
-	}
-	return items, next, err
 }
-
-// TraceBy names an event index.
-type TraceBy string
-
-// The event indexes.
-const (
-	TraceDataset    TraceBy = "dataset"
-	TraceRequest    TraceBy = "request"
-	TraceDepartment TraceBy = "department" // signer, owner or requester
-	TraceActor      TraceBy = "actor"      // certificate subject of the signer
-)
 
 // Trace lists the events about a dataset, request, department or person in
 // ledger order.
@@ -206,7 +159,7 @@ func (s *Store) Trace(ctx context.Context, by TraceBy, value string, p Page) ([]
 
 // EntityEvents lists the events of one entity in ledger order: its history.
 func (s *Store) EntityEvents(ctx context.Context, kind domain.Kind, id string, p Page) ([]EventRecord, string, error) {
-	return s.events(ctx, evIdxPrefix("entity", entityValue(string(kind), id)), p)
+	return s.events(ctx, evIdxPrefix(string(traceEntity), entityValue(string(kind), id)), p)
 }
 
 func (s *Store) events(ctx context.Context, prefix []byte, p Page) ([]EventRecord, string, error) {
@@ -254,18 +207,7 @@ func (s *Store) eventsRaw(ctx context.Context, prefix []byte, p Page) ([]json.Ra
 
 // Block returns what the mirror holds of block n.
 func (s *Store) Block(ctx context.Context, n uint64) (*BlockRecord, error) {
-	var rec BlockRecord
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		found, err := readJSON(txn, blockKey(n), &rec)
-		if err == nil && !found {
-			err = domain.Errorf(domain.CodeNotFound, "block %d has not been indexed", n)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
+	return readAt[BlockRecord](ctx, s, blockKey(n), domain.Errorf(domain.CodeNotFound, "block %d has not been indexed", n))
 }
 
 // Transactions returns every transaction with this ID: one, unless the
@@ -297,7 +239,7 @@ func (s *Store) view(ctx context.Context, fn func(*badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return s.dbView(fn)
 }
 
 // list walks the keys under prefix that follow p's cursor, in key order,

@@ -13,7 +13,7 @@ import (
 
 func scoresJSON(t *testing.T, s *store.Store, period string, asOf uint64) ([]byte, *domain.Scores) {
 	t.Helper()
-	doc, err := s.Scores(context.Background(), score.Default(), period, asOf)
+	doc, err := scoresOf(s).Scores(context.Background(), score.Default(), period, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,7 @@ func TestScoresFromTheMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	attach(b1)
 	applyAll(t, b1, l.blocks[:3])
 	b1.Close()
 	b := open(t, dir, store.Options{MemTableSize: 1 << 20})
@@ -74,14 +75,14 @@ func TestScoresFromTheMirror(t *testing.T) {
 		t.Fatalf("items %+v", after.Items)
 	}
 
-	if _, err := a.Scores(context.Background(), score.Default(), "2026-03", 6); domain.ErrorCode(err) != domain.CodeInvalid {
+	if _, err := scoresOf(a).Scores(context.Background(), score.Default(), "2026-03", 6); domain.ErrorCode(err) != domain.CodeInvalid {
 		t.Fatalf("asOfBlock beyond the mirror: %v", err)
 	}
-	if _, err := a.Scores(context.Background(), score.Default(), "March", 1); domain.ErrorCode(err) != domain.CodeInvalid {
+	if _, err := scoresOf(a).Scores(context.Background(), score.Default(), "March", 1); domain.ErrorCode(err) != domain.CodeInvalid {
 		t.Fatalf("bad period: %v", err)
 	}
 	empty := open(t, t.TempDir(), store.Options{})
-	if _, err := empty.Scores(context.Background(), score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
+	if _, err := scoresOf(empty).Scores(context.Background(), score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("empty mirror: %v", err)
 	}
 }
@@ -121,7 +122,7 @@ func TestScoresCacheFollowsTheMirror(t *testing.T) {
 	if err := st.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Scores(ctx, score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
+	if _, err := scoresOf(st).Scores(ctx, score.Default(), "2026-03", 0); domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("scores of a dropped mirror: %v", err)
 	}
 	// Another ledger of the same height: a builder left from the first

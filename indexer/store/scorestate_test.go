@@ -223,11 +223,11 @@ func TestScoresFromStoredAggregates(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
 			check := func(s *store.Store, period string, asOf uint64, what string) {
 				t.Helper()
-				got, err := s.Scores(ctx, m, period, asOf)
+				got, err := scoresOf(s).Scores(ctx, m, period, asOf)
 				if err != nil {
 					t.Fatalf("%s: scores of %s as of %d: %v", what, period, asOf, err)
 				}
-				want, err := s.ScoresFromGenesis(ctx, m, period, asOf)
+				want, err := scoresOf(s).ScoresFromGenesis(ctx, m, period, asOf)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -3,8 +3,10 @@
 // order, the anomalies (transactions whose event disagrees with what they
 // wrote, see package writeset for the apply path), the secondary indexes
 // the read API needs, and the checkpoint that says how far the mirror has
-// got. It knows Badger and nothing of Fabric: it applies blocks that
-// package block has already decoded. Everything in it can be rebuilt
+// got. It knows Badger and nothing else (not Fabric, not scores): it
+// applies blocks that package block has already decoded, and hands a
+// service above it (package indexer/scores) each block's believed events
+// in the block's own transaction (hook.go). Everything in it can be rebuilt
 // from the ledger, and a block is applied with its checkpoint in one Badger
 // transaction, so that a crash leaves either all of a block or none of it.
 package store
@@ -53,7 +55,12 @@ type Options struct {
 // Store is the mirror. Its methods are safe for concurrent use; blocks are
 // applied by one writer, the follower.
 type Store struct {
+	// dbMu guards db, which SetLoading closes and opens again with other
+	// options: every use of db holds it for reading.
+	dbMu    sync.RWMutex
 	db      *badger.DB
+	open    func(loading bool) (*badger.DB, error)
+	loading bool // db was opened with the loading options (bulk.go)
 	log     *slog.Logger
 	channel string
 
@@ -61,11 +68,9 @@ type Store struct {
 	status  Status
 	applied chan struct{} // closed and replaced each time a block is applied
 
-	scores scoreCache
-	// applyMu is held while a block is applied; live, the score builders
-	// of the live periods that applying feeds, is read under it too.
+	// applyMu is held while a block is applied, and while the hook is set.
 	applyMu sync.Mutex
-	live    liveScores
+	hook    BlockHook // nil: no aggregates are kept
 
 	stop      chan struct{}
 	gcDone    chan struct{}
@@ -86,19 +91,30 @@ func Open(dir string, opt Options) (*Store, error) {
 	if opt.MemTableSize > 0 {
 		budget.MemTableSize = opt.MemTableSize
 	}
-	bo := budget.apply(badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{opt.Logger}).
-		WithNumVersionsToKeep(1))
+	openDB := func(loading bool) (*badger.DB, error) {
+		b := budget
+		if loading {
+			b = b.loading()
+		}
+		db, err := badger.Open(b.apply(badger.DefaultOptions(dir).
+			WithLogger(badgerLogger{opt.Logger}).
+			WithNumVersionsToKeep(1)))
+		if err != nil {
+			return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+		}
+		return db, nil
+	}
 	trim, err := newTrimmer(dir, budget.FileRSS)
 	if err != nil {
 		return nil, fmt.Errorf("mirror folder %s: %w", dir, err)
 	}
-	db, err := badger.Open(bo)
+	db, err := openDB(false)
 	if err != nil {
-		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+		return nil, err
 	}
 	s := &Store{
 		db:       db,
+		open:     openDB,
 		log:      opt.Logger,
 		channel:  opt.Channel,
 		applied:  make(chan struct{}),
@@ -125,6 +141,8 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.gcDone
 		<-s.trimDone
+		s.dbMu.Lock()
+		defer s.dbMu.Unlock()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close badger: %w", err)
 		}
@@ -146,7 +164,7 @@ func (s *Store) gcLoop(every time.Duration) {
 		// Each successful run rewrites one file; repeat until there is
 		// nothing worth rewriting, checking for Close in between.
 		for {
-			err := s.db.RunValueLogGC(0.5)
+			err := s.withDB(func(db *badger.DB) error { return db.RunValueLogGC(0.5) })
 			if err != nil {
 				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 					s.log.Warn("value log GC", "err", err)
@@ -216,7 +234,7 @@ func (s *Store) checkSchema() error {
 // loadStatus reads the checkpoint and genesis into memory, where Status and
 // WaitFor read them without touching Badger.
 func (s *Store) loadStatus() error {
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.dbView(func(txn *badger.Txn) error {
 		cp, err := readCheckpoint(txn)
 		if err != nil {
 			return err
@@ -230,6 +248,18 @@ func (s *Store) loadStatus() error {
 		s.status = Status{Channel: g.Channel, GenesisHash: g.Hash, Height: cp.Next, LastBlockHash: cp.Hash, LastBlockTime: cp.Time}
 		return nil
 	})
+}
+
+// withDB runs fn with the open Badger, which SetLoading cannot swap meanwhile.
+func (s *Store) withDB(fn func(*badger.DB) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return fn(s.db)
+}
+
+// dbView runs fn in a read transaction.
+func (s *Store) dbView(fn func(*badger.Txn) error) error {
+	return s.withDB(func(db *badger.DB) error { return db.View(fn) })
 }
 
 // Status returns the mirror's progress.

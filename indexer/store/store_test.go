@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 	"github.com/govshare/ledger/indexer/writeset"
 )
@@ -105,8 +107,28 @@ func open(t *testing.T, dir string, opt store.Options) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	attach(s)
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// services are the scores services of the stores the tests opened: every
+// mirror is built with its score aggregates, as the indexer builds it.
+var services sync.Map
+
+// attach makes s's scores service (package scores) its block hook.
+func attach(s *store.Store) *store.Store {
+	services.Store(s, scores.Attach(s, nil))
+	return s
+}
+
+// scoresOf is the scores service of a store that open or attach made.
+func scoresOf(s *store.Store) *scores.Service {
+	v, ok := services.Load(s)
+	if !ok {
+		panic("store opened without its scores service")
+	}
+	return v.(*scores.Service)
 }
 
 func applyAll(t *testing.T, s *store.Store, blocks []*block.Block) {
@@ -167,6 +189,7 @@ func TestApplyAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	attach(s2)
 	applyAll(t, s2, l.blocks[:3])
 	before := digest(t, s2)
 	if err := s2.Close(); err != nil {

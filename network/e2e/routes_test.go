@@ -361,7 +361,7 @@ func ids(items []map[string]any) []string {
 }
 
 // TestReadRoutes reads the catalog and the requests through the filters and
-// cursor paging of API.md, from the index and from the ledger, as parties,
+// cursor paging of the REST API (gateway/httpapi/openapi.json), from the index and from the ledger, as parties,
 // non-parties and an auditor.
 func TestReadRoutes(t *testing.T) {
 	v := newLedgerView(t)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -196,6 +197,7 @@ func memboundReplayChild(t *testing.T, spec string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scores.Attach(st, nil)
 	dec := block.Decoder{Chaincode: "ledger"}
 	ctx := context.Background()
 	txs := 0

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/scores"
+	"github.com/govshare/ledger/indexer/source"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -40,8 +43,12 @@ import (
 // same answers at every size.
 const (
 	scaleChildEnv = "GOVSHARE_SCALE_CHILD" // blocks file|mirror folder
-	scaleCatalog  = 2000
-	scalePerMonth = 100000
+	// scaleProfileEnv, when set, names a folder where the replay child
+	// writes its CPU profile (replay-cpu.pprof) and a heap profile taken
+	// at the end of the replay (replay-heap.pprof).
+	scaleProfileEnv = "GOVSHARE_SCALE_PROFILE"
+	scaleCatalog    = 2000
+	scalePerMonth   = 100000
 )
 
 // ScaleStep is one size's figures.
@@ -187,7 +194,9 @@ func scaleStep(ctx context.Context, cfg Config, bin, dir string, n int, logf fun
 	if err := cmd.Wait(); err != nil {
 		return st, fmt.Errorf("replay child: %w", err)
 	}
-	os.Remove(blocksPath)
+	if !cfg.Keep {
+		os.Remove(blocksPath)
+	}
 	st.ReplaySeconds, st.ReplayTxPerSec = child.Seconds, child.TxPerSec
 	st.ReplayPeakMB = max(child.PeakMB, mb(peaks[0].Mem.RSS))
 	disk, _, _ := diskUsage(mirror)
@@ -265,35 +274,74 @@ func scaleChild(spec string) error {
 	if err != nil {
 		return err
 	}
+	scores.Attach(st, nil)
 	dec := block.Decoder{Chaincode: "ledger"}
 	ctx := context.Background()
 	txs := 0
-	start := time.Now()
-	var size [4]byte
-	for i := 0; ; i++ {
-		if _, err := io.ReadFull(r, size[:]); err == io.EOF {
-			break
-		} else if err != nil {
-			return err
-		}
-		raw := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(r, raw); err != nil {
-			return err
-		}
-		var b common.Block
-		if err := proto.Unmarshal(raw, &b); err != nil {
-			return fmt.Errorf("block %d: %w", i, err)
-		}
-		d, err := dec.Decode(&b)
+	prof := os.Getenv(scaleProfileEnv)
+	if prof != "" {
+		stop, err := startProfiles(prof)
 		if err != nil {
-			return fmt.Errorf("block %d: %w", i, err)
-		}
-		if i > 0 {
-			txs += len(d.Txs)
-		}
-		if err := st.ApplyBlock(ctx, d); err != nil {
 			return err
 		}
+		defer stop()
+	}
+	start := time.Now()
+	// As the follower does (source.DecodeAhead): the blocks arrive
+	// unmarshalled (gRPC's work, here a goroutine's) and are decoded a few
+	// blocks ahead of the one being applied.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	raws := make(chan *common.Block, 8)
+	var readErr error
+	go func() {
+		defer close(raws)
+		var size [4]byte
+		for i := 0; ; i++ {
+			if _, err := io.ReadFull(r, size[:]); err == io.EOF {
+				return
+			} else if err != nil {
+				readErr = err
+				return
+			}
+			raw := make([]byte, binary.BigEndian.Uint32(size[:]))
+			if _, err := io.ReadFull(r, raw); err != nil {
+				readErr = err
+				return
+			}
+			b := new(common.Block)
+			if err := proto.Unmarshal(raw, b); err != nil {
+				readErr = fmt.Errorf("block %d: %w", i, err)
+				return
+			}
+			select {
+			case raws <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// A replay from genesis is far behind the head: the follower loads
+	// (store.SetLoading) until it is near it.
+	if err := st.SetLoading(true); err != nil {
+		return err
+	}
+	for d := range source.DecodeAhead(ctx, raws, dec, 8) {
+		if d.Err != nil {
+			return fmt.Errorf("block %d: %w", d.Number, d.Err)
+		}
+		if d.Number > 0 {
+			txs += len(d.Block.Txs)
+		}
+		if err := st.ApplyBlock(ctx, d.Block); err != nil {
+			return err
+		}
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if err := st.SetLoading(false); err != nil {
+		return err
 	}
 	elapsed := time.Since(start)
 	if err := st.Close(); err != nil {
@@ -422,4 +470,28 @@ func (r *ScaleReport) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, raw, 0o644)
+}
+
+// startProfiles starts the CPU profile into dir; the function it returns
+// stops it and writes the heap profile beside it.
+func startProfiles(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cpu, err := os.Create(filepath.Join(dir, "replay-cpu.pprof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		if heap, err := os.Create(filepath.Join(dir, "replay-heap.pprof")); err == nil {
+			pprof.WriteHeapProfile(heap)
+			heap.Close()
+		}
+	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/block/blocktest"
 	"github.com/govshare/ledger/indexer/score"
+	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 )
 
@@ -55,6 +56,7 @@ func TestSyntheticLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	sc := scores.Attach(st, nil)
 	ctx := context.Background()
 	if st.Height() != uint64(len(syn.Blocks)) {
 		t.Fatalf("height %d, want %d", st.Height(), len(syn.Blocks))
@@ -72,7 +74,7 @@ func TestSyntheticLedger(t *testing.T) {
 	if n != spec.HotEvents {
 		t.Fatalf("the hot dataset has %d events, want %d", n, spec.HotEvents)
 	}
-	doc, err := st.Scores(ctx, score.Default(), syn.Period, st.Height()-1)
+	doc, err := sc.Scores(ctx, score.Default(), syn.Period, st.Height()-1)
 	if err != nil || len(doc.Items) != 3 {
 		t.Fatalf("scores %+v, %v", doc, err)
 	}

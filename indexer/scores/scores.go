@@ -1,17 +1,46 @@
-package store
+// Package scores is the service above the store that answers the
+// contribution scores of a period from the mirror: it keeps, as the
+// store's block hook, the score aggregates of the live periods in each
+// block's own Badger transaction (state.go), and caches a builder and the
+// last document of each period asked for. The model itself is package
+// score; the mirror, package store, hands it the believed events in
+// ledger order (store.Txn.Events) and knows nothing of scores.
+package scores
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"log/slog"
 	"sync"
-	"time"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/score"
+	"github.com/govshare/ledger/indexer/store"
 )
+
+// Service answers scores from one store. Attach makes it.
+type Service struct {
+	st  *store.Store
+	log *slog.Logger
+	// mu guards live, the builders of the live periods that applying the
+	// blocks feeds (ApplyBlock, under the store's writer lock) and a query
+	// at the head reads.
+	mu    sync.Mutex
+	live  liveScores
+	cache scoreCache
+}
+
+// Attach makes the scores service of st and sets it as st's block hook, so
+// that every block applied from now on stores the score aggregates with it.
+// Every process that applies blocks to a mirror attaches one first.
+// log, when nil, is slog's default.
+func Attach(st *store.Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{st: st, log: log}
+	st.SetBlockHook(s)
+	return s
+}
 
 // maxScoreBuilders bounds the periods (per scoring model) whose builders
 // the store keeps open; the least recently asked is dropped first.
@@ -79,14 +108,14 @@ func (c *scoreCache) reset() {
 // Scores computes the score document of period as of block asOfBlock, which
 // must have been applied. At the head it is the live period's builder that
 // applying the blocks keeps (no read at all); at an earlier block, the
-// nearest stored point at or below it plus the blocks since (scorestate.go),
+// nearest stored point at or below it plus the blocks since (state.go),
 // or the period's cached builder when that is nearer. A period the points
 // cannot answer is computed by the reference pass from block 0
 // (ScoresFromGenesis). The events are read in one read transaction, so that
 // blocks applied meanwhile cannot change what it reads. The document's items
 // are shared with the cache: callers must not change them.
-func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
-	e, err := s.scores.entry(m, period)
+func (s *Service) Scores(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
+	e, err := s.cache.entry(m, period)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +130,8 @@ func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfB
 		found  bool
 		afresh bool
 	)
-	err = s.view(ctx, func(txn *badger.Txn) error {
-		if err := checkAsOf(txn, asOfBlock); err != nil {
+	err = s.st.View(ctx, func(txn store.Txn) error {
+		if err := txn.CheckAsOf(asOfBlock); err != nil {
 			return err
 		}
 		var err error
@@ -156,18 +185,18 @@ func (s *Store) Scores(ctx context.Context, m *score.Model, period string, asOfB
 // over the event log from block 0, with a builder of its own. Scores gives
 // the same bytes (the store's tests hold it to that); it is what answers
 // when no stored point can.
-func (s *Store) ScoresFromGenesis(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
+func (s *Service) ScoresFromGenesis(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
 	return s.scoresAfresh(ctx, m, period, asOfBlock)
 }
 
 // scoresAfresh computes a document from block 0 with a builder of its own.
-func (s *Store) scoresAfresh(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
+func (s *Service) scoresAfresh(ctx context.Context, m *score.Model, period string, asOfBlock uint64) (*domain.Scores, error) {
 	b, err := score.NewBuilder(m, period, asOfBlock)
 	if err != nil {
 		return nil, err
 	}
-	err = s.view(ctx, func(txn *badger.Txn) error {
-		if err := checkAsOf(txn, asOfBlock); err != nil {
+	err = s.st.View(ctx, func(txn store.Txn) error {
+		if err := txn.CheckAsOf(asOfBlock); err != nil {
 			return err
 		}
 		return feedScores(ctx, txn, b, 0, asOfBlock)
@@ -182,80 +211,9 @@ func (s *Store) scoresAfresh(ctx context.Context, m *score.Model, period string,
 	return &doc, nil
 }
 
-// checkAsOf refuses a block the mirror has not applied.
-func checkAsOf(txn *badger.Txn, asOfBlock uint64) error {
-	cp, err := readCheckpoint(txn)
-	if err != nil {
-		return err
-	}
-	if cp.Next == 0 {
-		return domain.Errorf(domain.CodeUnavailable, "the index holds no block yet")
-	}
-	if asOfBlock >= cp.Next {
-		return domain.Errorf(domain.CodeInvalid, "asOfBlock %d has not been indexed: the last indexed block is %d", asOfBlock, cp.Next-1).
-			WithDetail("lastBlock", fmt.Sprint(cp.Next-1))
-	}
-	return nil
-}
-
 // feedScores adds to b every event of blocks first to last, in ledger order:
 // the events the mirror believed (their entity is the one written), not the
 // changes it applied from an anomalous transaction's write set.
-func feedScores(ctx context.Context, txn *badger.Txn, b *score.Builder, first, last uint64) error {
-	return eachScoreInput(ctx, txn, first, last, b.Add)
-}
-
-// eachScoreInput hands fn every believed event of blocks first to last.
-func eachScoreInput(ctx context.Context, txn *badger.Txn, first, last uint64, fn func(score.Input) error) error {
-	return eachEventValue(ctx, txn, first, last, func(v []byte) error {
-		// One pass over the record, the event decoded in place rather
-		// than kept raw and decoded again: this loop is the whole cost.
-		var rec struct {
-			TxID          string       `json:"txId"`
-			BlockNumber   uint64       `json:"blockNumber"`
-			Timestamp     time.Time    `json:"timestamp"`
-			PayloadSHA256 string       `json:"payloadSha256"`
-			Event         domain.Event `json:"event"`
-			Anomaly       string       `json:"anomaly"`
-		}
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("decode event record: %w", err)
-		}
-		if rec.Anomaly != "" {
-			return nil // a change whose event the mirror does not believe scores nothing
-		}
-		if rec.Event.Version < 1 || rec.Event.Version > domain.EventVersion {
-			return fmt.Errorf("event of tx %s has version %d; this build reads up to %d", rec.TxID, rec.Event.Version, domain.EventVersion)
-		}
-		return fn(score.Input{TxID: rec.TxID, Block: rec.BlockNumber, Time: rec.Timestamp, PayloadSHA256: rec.PayloadSHA256, Event: &rec.Event})
-	})
-}
-
-// eachEventValue hands fn the stored record of every event of blocks first
-// to last, in ledger order.
-func eachEventValue(ctx context.Context, txn *badger.Txn, first, last uint64, fn func([]byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte(prefixEvent)
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	n := 0
-	for it.Seek(eventKey(pos{Block: first})); it.Valid(); it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		key := it.Item().Key()
-		p, err := parsePos(key[len(prefixEvent):])
-		if err != nil {
-			return err
-		}
-		if p.Block > last {
-			return nil
-		}
-		if err := it.Item().Value(fn); err != nil {
-			return fmt.Errorf("event %d/%d: %w", p.Block, p.Tx, err)
-		}
-	}
-	return nil
+func feedScores(ctx context.Context, txn store.Txn, b *score.Builder, first, last uint64) error {
+	return txn.Events(ctx, first, last, func(e store.Event) error { return b.Add(score.Input(e)) })
 }

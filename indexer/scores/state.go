@@ -1,22 +1,21 @@
-package store
+package scores
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/govshare/ledger/chaincode/domain"
 	"github.com/govshare/ledger/indexer/score"
+	"github.com/govshare/ledger/indexer/store"
 )
 
 // The score inputs of each period are kept in the mirror as blocks are
-// applied, in the block's own Badger transaction: the score builder of
+// applied, in the block's own Badger transaction (the store calls the
+// Service as its block hook, store.BlockHook): the score builder of
 // every live period is fed the block's events, and its state
 // (score.Builder.MarshalBinary) is stored as a point
 //
@@ -49,14 +48,16 @@ const (
 	scoreGrace      = 24 * time.Hour
 )
 
-var keyScoreMeta = []byte(prefixMeta + "scores")
+// keyScoreMeta is under the store's meta/ prefix, which the store reserves
+// this key of (store's aggregatePrefixes, with score/ and scorelate/).
+var keyScoreMeta = []byte("meta/scores")
 
 const (
 	pointRegular byte = 'r'
 	pointFinal   byte = 'f'
 )
 
-func scorePrefix(period string) []byte { return appendString([]byte(prefixScore), period) }
+func scorePrefix(period string) []byte { return store.AppendKeyString([]byte(prefixScore), period) }
 
 func scorePointKey(period string, block uint64) []byte {
 	return appendUint64(scorePrefix(period), block)
@@ -95,15 +96,15 @@ var liveModel = score.Default()
 
 // loadLive reads the live periods' latest points and brings them up to the
 // checkpoint from the event log: fewer than scorePointEvery blocks.
-func (s *Store) loadLive(ctx context.Context, txn *badger.Txn) error {
+func (s *Service) loadLive(ctx context.Context, txn store.Txn) error {
 	ls := &s.live
 	*ls = liveScores{}
-	cp, err := readCheckpoint(txn)
+	height, err := txn.Height()
 	if err != nil {
 		return err
 	}
 	var meta scoreMeta
-	if _, err := readJSON(txn, keyScoreMeta, &meta); err != nil {
+	if _, err := txn.GetJSON(keyScoreMeta, &meta); err != nil {
 		return err
 	}
 	ls.closed = meta.Closed
@@ -123,10 +124,10 @@ func (s *Store) loadLive(ctx context.Context, txn *badger.Txn) error {
 		ls.live = append(ls.live, b)
 		from = at + 1
 	}
-	if len(ls.live) > 0 && cp.Next > from {
-		err := eachScoreInput(ctx, txn, from, cp.Next-1, func(in score.Input) error {
+	if len(ls.live) > 0 && height > from {
+		err := txn.Events(ctx, from, height-1, func(e store.Event) error {
 			for _, b := range ls.live {
-				if err := b.Add(in); err != nil {
+				if err := b.Add(score.Input(e)); err != nil {
 					return err
 				}
 			}
@@ -136,15 +137,18 @@ func (s *Store) loadLive(ctx context.Context, txn *badger.Txn) error {
 			return err
 		}
 	}
-	ls.next, ls.loaded = cp.Next, true
+	ls.next, ls.loaded = height, true
 	return nil
 }
 
-// feedScores brings the live periods through block b, whose believed
-// events are ins in ledger order, and writes what the block must store.
-// It runs inside the block's Badger transaction; a transaction retried
-// after a conflict finds the block fed and writes the same again.
-func (s *Store) feedLive(txn *badger.Txn, number uint64, ins []score.Input) error {
+// ApplyBlock is the store's block hook (store.BlockHook): it brings the
+// live periods through block number, whose believed events are evs in
+// ledger order, and writes what the block must store. It runs inside the
+// block's Badger transaction; a transaction retried after a conflict finds
+// the block fed and writes the same again.
+func (s *Service) ApplyBlock(txn store.Txn, number uint64, evs []store.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ls := &s.live
 	if !ls.loaded {
 		if err := s.loadLive(context.Background(), txn); err != nil {
@@ -153,6 +157,10 @@ func (s *Store) feedLive(txn *badger.Txn, number uint64, ins []score.Input) erro
 	}
 	if number+1 == ls.next {
 		return setAll(txn, ls.writes)
+	}
+	ins := make([]score.Input, len(evs))
+	for i, e := range evs {
+		ins[i] = score.Input(e)
 	}
 	if number != ls.next {
 		return fmt.Errorf("score state holds blocks below %d, block %d applied", ls.next, number)
@@ -226,17 +234,17 @@ func (s *Store) feedLive(txn *badger.Txn, number uint64, ins []score.Input) erro
 	}
 	for _, p := range late {
 		k := scoreLateKey(p)
-		if _, err := txn.Get(k); err == nil {
-			continue // an earlier block is already there
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		if found, err := txn.Get(k, func([]byte) error { return nil }); err != nil {
 			return err
+		} else if found {
+			continue // an earlier block is already there
 		}
 		ls.writes = append(ls.writes, kv{k, appendUint64(nil, number)})
 	}
 	return setAll(txn, ls.writes)
 }
 
-func setAll(txn *badger.Txn, writes []kv) error {
+func setAll(txn store.Txn, writes []kv) error {
 	for _, w := range writes {
 		if err := txn.Set(w.k, w.v); err != nil {
 			return err
@@ -275,30 +283,30 @@ func (ls *liveScores) start(p string) (*score.Builder, error) {
 	return below.ForPeriod(p, math.MaxUint64)
 }
 
-// forgetLive drops the in-memory state: the transaction that fed it failed.
-func (s *Store) forgetLive() {
+// Forget drops the in-memory state: the transaction that fed it failed
+// (store.BlockHook).
+func (s *Service) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.live = liveScores{}
+}
+
+// Reset drops the in-memory state and every cached builder: the mirror
+// they were fed from is gone (store.BlockHook).
+func (s *Service) Reset() {
+	s.Forget()
+	s.cache.reset()
 }
 
 // scorePoint reads the newest point of period at or below block: its
 // block, kind and state, or a nil state when there is none.
-func scorePoint(txn *badger.Txn, period string, block uint64) (uint64, byte, []byte, error) {
-	prefix := scorePrefix(period)
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix, opts.Reverse, opts.PrefetchValues = prefix, true, false
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	it.Seek(appendUint64(bytes.Clone(prefix), block))
-	if !it.Valid() {
-		return 0, 0, nil, nil
+func scorePoint(txn store.Txn, period string, block uint64) (uint64, byte, []byte, error) {
+	at, key, found, err := scorePointKeyAt(txn, period, block)
+	if err != nil || !found {
+		return 0, 0, nil, err
 	}
-	key := it.Item().Key()
-	if len(key) != len(prefix)+8 {
-		return 0, 0, nil, fmt.Errorf("score point key %q", key)
-	}
-	at := beUint64(key[len(prefix):])
-	v, err := it.Item().ValueCopy(nil)
-	if err != nil {
+	var v []byte
+	if _, err := txn.Get(key, func(val []byte) error { v = bytes.Clone(val); return nil }); err != nil {
 		return 0, 0, nil, err
 	}
 	if len(v) < 1 {
@@ -307,30 +315,36 @@ func scorePoint(txn *badger.Txn, period string, block uint64) (uint64, byte, []b
 	return at, v[0], v[1:], nil
 }
 
+// scorePointKeyAt is the key and block of the newest point of period at or
+// below block.
+func scorePointKeyAt(txn store.Txn, period string, block uint64) (uint64, []byte, bool, error) {
+	prefix := scorePrefix(period)
+	key, found, err := txn.Last(prefix, appendUint64(bytes.Clone(prefix), block))
+	if err != nil || !found {
+		return 0, nil, false, err
+	}
+	if len(key) != len(prefix)+8 {
+		return 0, nil, false, fmt.Errorf("score point key %q", key)
+	}
+	return beUint64(key[len(prefix):]), key, true, nil
+}
+
 // lateBy reports whether an event that a closed period up to period would
 // have read arrived in block asOf or before.
-func lateBy(txn *badger.Txn, period string, asOf uint64) (bool, error) {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte(prefixScoreLate)
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		p := string(it.Item().Key()[len(prefixScoreLate):])
+func lateBy(txn store.Txn, period string, asOf uint64) (bool, error) {
+	late := false
+	err := txn.Scan([]byte(prefixScoreLate), func(key, v []byte) (bool, error) {
+		p := string(key[len(prefixScoreLate):])
 		if p > period {
 			return false, nil
 		}
-		var late bool
-		if err := it.Item().Value(func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("late mark of %s", p)
-			}
-			late = beUint64(v) <= asOf
-			return nil
-		}); err != nil || late {
-			return late, err
+		if len(v) != 8 {
+			return false, fmt.Errorf("late mark of %s", p)
 		}
-	}
-	return false, nil
+		late = beUint64(v) <= asOf
+		return !late, nil
+	})
+	return late, err
 }
 
 func beUint64(b []byte) uint64 {
@@ -346,7 +360,7 @@ func beUint64(b []byte) uint64 {
 // since. It returns nil when the points cannot answer (no point, or a
 // closed period that a late event changed); the caller then reads the
 // event log from block 0.
-func builderAt(ctx context.Context, txn *badger.Txn, m *score.Model, period string, asOf uint64) (*score.Builder, uint64, error) {
+func builderAt(ctx context.Context, txn store.Txn, m *score.Model, period string, asOf uint64) (*score.Builder, uint64, error) {
 	at, kind, raw, err := scorePoint(txn, period, asOf)
 	if err != nil || raw == nil {
 		return nil, 0, err
@@ -373,15 +387,15 @@ func builderAt(ctx context.Context, txn *badger.Txn, m *score.Model, period stri
 
 // liveDoc answers from the live builders when asOf is the last block they
 // hold; ok is false otherwise.
-func (s *Store) liveDoc(m *score.Model, period string, asOf uint64) (domain.Scores, bool, error) {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+func (s *Service) liveDoc(m *score.Model, period string, asOf uint64) (domain.Scores, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ls := &s.live
 	if !ls.loaded {
 		// No block applied since the start (or a failed one): read the
 		// live builders back now, so that the head answers from memory.
-		if err := s.db.View(func(txn *badger.Txn) error { return s.loadLive(context.Background(), txn) }); err != nil {
-			s.forgetLive()
+		if err := s.st.View(context.Background(), func(txn store.Txn) error { return s.loadLive(context.Background(), txn) }); err != nil {
+			s.live = liveScores{}
 			s.log.Warn("score state not loaded: scores are computed from the stored points", "err", err)
 			return domain.Scores{}, false, nil
 		}
@@ -399,18 +413,12 @@ func (s *Store) liveDoc(m *score.Model, period string, asOf uint64) (domain.Scor
 
 // scorePointHead is the block of the newest point of period at or below
 // block, without its state; found is false when there is none.
-func scorePointHead(txn *badger.Txn, period string, block uint64) (at uint64, kind byte, found bool, err error) {
-	prefix := scorePrefix(period)
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix, opts.Reverse, opts.PrefetchValues = prefix, true, false
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	it.Seek(appendUint64(bytes.Clone(prefix), block))
-	if !it.Valid() {
-		return 0, 0, false, nil
+func scorePointHead(txn store.Txn, period string, block uint64) (at uint64, kind byte, found bool, err error) {
+	at, key, found, err := scorePointKeyAt(txn, period, block)
+	if err != nil || !found {
+		return 0, 0, false, err
 	}
-	at = beUint64(it.Item().Key()[len(prefix):])
-	err = it.Item().Value(func(v []byte) error {
+	_, err = txn.Get(key, func(v []byte) error {
 		if len(v) > 0 {
 			kind = v[0]
 		}
