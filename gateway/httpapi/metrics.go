@@ -76,12 +76,15 @@ var (
 	indexUpDesc     = prometheus.NewDesc("gateway_index_up", "1 if the indexer answered its status at this scrape.", nil, nil)
 	indexHeightDesc = prometheus.NewDesc("gateway_index_height_blocks", "Blocks the indexer has applied.", nil, nil)
 	indexLagDesc    = prometheus.NewDesc("gateway_index_lag_blocks", "Blocks the indexer is behind the ledger, as it reports.", nil, nil)
+	findingsDesc    = prometheus.NewDesc("gateway_findings_open", "Open early-warning findings (indexer/WATCH.md), by kind and the department whose obligation it is.",
+		[]string{"kind", "department"}, nil)
 )
 
 func (ic *indexCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- indexUpDesc
 	ch <- indexHeightDesc
 	ch <- indexLagDesc
+	ch <- findingsDesc
 }
 
 func (ic *indexCollector) Collect(ch chan<- prometheus.Metric) {
@@ -95,4 +98,7 @@ func (ic *indexCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(indexUpDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(indexHeightDesc, prometheus.GaugeValue, float64(st.Height))
 	ch <- prometheus.MustNewConstMetric(indexLagDesc, prometheus.GaugeValue, float64(st.LagBlocks))
+	for _, f := range st.OpenFindings {
+		ch <- prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, float64(f.Open), f.Kind, f.Department)
+	}
 }

@@ -85,6 +85,16 @@ type Status struct {
 	// LedgerHeight is the peer's height as the indexer last saw it; nil
 	// until it is known.
 	LedgerHeight *uint64 `json:"ledgerHeight"`
+	// OpenFindings counts the early-warning watch's open findings by kind
+	// and department.
+	OpenFindings []OpenFindings `json:"openFindings"`
+}
+
+// OpenFindings is how many findings of one kind about one department are open.
+type OpenFindings struct {
+	Kind       string `json:"kind"`
+	Department string `json:"department"`
+	Open       int64  `json:"open"`
 }
 
 // Client calls one indexer.

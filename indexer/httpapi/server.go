@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/indexer/findings"
 	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/store"
 )
@@ -59,8 +60,9 @@ type Server struct {
 	now          func() time.Time
 	maxWait      time.Duration
 	model        *score.Model
-	scorer       Scorer  // nil: the score routes answer unavailable
-	audit        Auditor // nil when there is no ledger to verify against
+	scorer       Scorer   // nil: the score routes answer unavailable
+	audit        Auditor  // nil when there is no ledger to verify against
+	findings     Findings // nil: the findings route answers unavailable
 }
 
 // Option configures a Server.
@@ -121,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/verify/{txId}", s.verify)
 	mux.HandleFunc("GET /v1/audit/chain", s.chain)
 	mux.HandleFunc("GET /v1/audit/anomalies", s.anomalies)
+	mux.HandleFunc("GET /v1/audit/findings", s.listFindings)
 	mux.HandleFunc("/", s.notFound)
 	return s.recoverAndLog(mux)
 }
@@ -186,6 +189,9 @@ type statusBody struct {
 	LastBlockTime *time.Time `json:"lastBlockTime"`
 	LedgerHeight  *uint64    `json:"ledgerHeight"` // null until the peer's height is known
 	LagBlocks     *uint64    `json:"lagBlocks"`    // null until the peer's height is known
+	// OpenFindings counts the open findings by kind and department, for
+	// the gateway's gauges; absent when the index keeps no findings.
+	OpenFindings []findings.OpenCount `json:"openFindings,omitempty"`
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +207,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			lag = lh - st.Height
 		}
 		body.LedgerHeight, body.LagBlocks = &lh, &lag
+	}
+	if s.findings != nil {
+		counts, err := s.findings.OpenCounts(r.Context())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		body.OpenFindings = counts
 	}
 	writeJSON(w, http.StatusOK, body)
 }

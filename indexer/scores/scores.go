@@ -38,7 +38,7 @@ func Attach(st *store.Store, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	s := &Service{st: st, log: log}
-	st.SetBlockHook(s)
+	st.AddBlockHook(s)
 	return s
 }
 

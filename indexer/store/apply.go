@@ -148,20 +148,13 @@ func splitBegun(txn *badger.Txn, number uint64) (bool, error) {
 	return begun, err
 }
 
-// callHook hands the block hook, if any, the block's believed events.
+// callHook hands the block hooks the block's believed events.
 func (s *Store) callHook(txn *badger.Txn, number uint64, evs []Event) error {
-	if s.hook == nil {
-		return nil
-	}
-	return s.hook.ApplyBlock(Txn{txn}, number, evs)
+	return s.hooks.ApplyBlock(Txn{txn}, number, evs)
 }
 
-// forgetHook tells the hook that the block it was handed was not applied.
-func (s *Store) forgetHook() {
-	if s.hook != nil {
-		s.hook.Forget()
-	}
-}
+// forgetHook tells the hooks that the block they were handed was not applied.
+func (s *Store) forgetHook() { s.hooks.Forget() }
 
 // update runs fn in a read-write transaction. Conflicts cannot arise with a
 // single writer, but Reset or a second writer would cause them: retry.

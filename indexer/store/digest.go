@@ -61,9 +61,7 @@ func (s *Store) Reset() error {
 		return fmt.Errorf("drop mirror: %w", err)
 	}
 	s.applyMu.Lock()
-	if s.hook != nil {
-		s.hook.Reset()
-	}
+	s.hooks.Reset()
 	s.applyMu.Unlock()
 	s.advanced(Status{})
 	return nil

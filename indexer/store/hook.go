@@ -49,13 +49,42 @@ type BlockHook interface {
 	Reset()
 }
 
-// SetBlockHook makes every block applied from now on call h. It must be set
-// before the first block is applied by this process: a mirror is built with
-// its aggregates or not at all.
-func (s *Store) SetBlockHook(h BlockHook) {
+// AddBlockHook makes every block applied from now on call h, after the
+// hooks added before it. Hooks must be added before the first block is
+// applied by this process: a mirror is built with its aggregates or not at
+// all.
+func (s *Store) AddBlockHook(h BlockHook) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	s.hook = h
+	s.hooks = append(s.hooks, h)
+}
+
+// Hooks is several block hooks called as one, in order: the scores and
+// the early-warning watch each keep their own aggregates.
+type Hooks []BlockHook
+
+// ApplyBlock calls each hook's ApplyBlock in turn.
+func (hs Hooks) ApplyBlock(t Txn, number uint64, events []Event) error {
+	for _, h := range hs {
+		if err := h.ApplyBlock(t, number, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Forget calls each hook's Forget.
+func (hs Hooks) Forget() {
+	for _, h := range hs {
+		h.Forget()
+	}
+}
+
+// Reset calls each hook's Reset.
+func (hs Hooks) Reset() {
+	for _, h := range hs {
+		h.Reset()
+	}
 }
 
 // Txn is a Badger transaction as a hook or a View reader sees it: the
@@ -133,6 +162,14 @@ func (t Txn) Set(key, val []byte) error {
 	return t.txn.Set(key, val)
 }
 
+// Delete removes key, which must be under an aggregate prefix.
+func (t Txn) Delete(key []byte) error {
+	if err := checkAggregateKey(key); err != nil {
+		return err
+	}
+	return t.txn.Delete(key)
+}
+
 // Last is the greatest key under prefix that is at most upTo; found is
 // false when there is none.
 func (t Txn) Last(prefix, upTo []byte) (key []byte, found bool, err error) {
@@ -153,6 +190,11 @@ func (t Txn) Last(prefix, upTo []byte) (key []byte, found bool, err error) {
 // Scan hands fn every key under prefix and its value (both valid only
 // during fn), in key order, until fn returns false.
 func (t Txn) Scan(prefix []byte, fn func(key, val []byte) (bool, error)) error {
+	return t.ScanFrom(prefix, prefix, fn)
+}
+
+// ScanFrom is Scan from the first key at or after from.
+func (t Txn) ScanFrom(prefix, from []byte, fn func(key, val []byte) (bool, error)) error {
 	if err := checkAggregateKey(prefix); err != nil {
 		return err
 	}
@@ -160,7 +202,7 @@ func (t Txn) Scan(prefix []byte, fn func(key, val []byte) (bool, error)) error {
 	opts.Prefix = prefix
 	it := t.txn.NewIterator(opts)
 	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
+	for it.Seek(from); it.Valid(); it.Next() {
 		more := true
 		key := it.Item().Key()
 		if err := it.Item().Value(func(v []byte) error {

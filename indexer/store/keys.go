@@ -72,7 +72,7 @@ const (
 // aggregatePrefixes are the keys a block hook (hook.go) may read and write:
 // the score aggregates of package indexer/scores, whose layout is its own
 // (indexer/scores/state.go). The store writes nothing under them.
-var aggregatePrefixes = []string{"score/", "scorelate/", prefixMeta + "scores"}
+var aggregatePrefixes = []string{"score/", "scorelate/", prefixMeta + "scores", "finding/", "findingchg/", prefixMeta + "watch", prefixMeta + "findingcounts"}
 
 var (
 	keyCheckpoint = []byte(prefixMeta + "checkpoint")
@@ -87,7 +87,7 @@ var (
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
-const schemaVersion = 5
+const schemaVersion = 6
 
 // AppendKeyString appends s escaped and terminated, as every string that is
 // followed by more key is written: for the keys of a block hook (hook.go).

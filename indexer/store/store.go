@@ -68,9 +68,9 @@ type Store struct {
 	status  Status
 	applied chan struct{} // closed and replaced each time a block is applied
 
-	// applyMu is held while a block is applied, and while the hook is set.
+	// applyMu is held while a block is applied, and while a hook is added.
 	applyMu sync.Mutex
-	hook    BlockHook // nil: no aggregates are kept
+	hooks   Hooks // none: no aggregates are kept
 
 	stop      chan struct{}
 	gcDone    chan struct{}

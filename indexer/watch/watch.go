@@ -100,6 +100,12 @@ func New(r Rules, sink Sink) (*Watch, error) {
 	}}, nil
 }
 
+// WithSink makes w hand its findings to sink from now on.
+func (w *Watch) WithSink(sink Sink) *Watch {
+	w.sink = sink
+	return w
+}
+
 // Now is the latest block's time as the watch judges it.
 func (w *Watch) Now() time.Time { return w.st.Now }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/findings"
 	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/store"
 	"github.com/govshare/ledger/network"
@@ -52,6 +53,7 @@ func replaySynthetic(ctx context.Context, syn *Synthetic, dir, channel, chaincod
 		return r, err
 	}
 	scores.Attach(st, nil)
+	findings.Attach(st, nil)
 	dec := block.Decoder{Chaincode: chaincode}
 	start := time.Now()
 	for i, raw := range syn.Blocks {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/block/blocktest"
+	"github.com/govshare/ledger/indexer/findings"
 	"github.com/govshare/ledger/indexer/scores"
 	"github.com/govshare/ledger/indexer/source"
 	"github.com/govshare/ledger/indexer/store"
@@ -275,6 +276,7 @@ func scaleChild(spec string) error {
 		return err
 	}
 	scores.Attach(st, nil)
+	findings.Attach(st, nil)
 	dec := block.Decoder{Chaincode: "ledger"}
 	ctx := context.Background()
 	txs := 0

@@ -24,6 +24,7 @@ import (
 
 	"github.com/govshare/ledger/indexer/audit"
 	"github.com/govshare/ledger/indexer/block"
+	"github.com/govshare/ledger/indexer/findings"
 	"github.com/govshare/ledger/indexer/httpapi"
 	"github.com/govshare/ledger/indexer/score"
 	"github.com/govshare/ledger/indexer/scores"
@@ -163,6 +164,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = st
 	scorer := scores.Attach(st, m.Logger)
+	watcher := findings.Attach(st, m.Logger)
 	if m.Ledger == nil {
 		gw, err := source.Dial(source.Config{MSPID: c.MSPID, Channel: c.Channel, Endpoint: c.Peer.Endpoint,
 			TLSCACert: c.Peer.TLSCACert, HostOverride: c.Peer.HostOverride,
@@ -179,7 +181,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.listener = ln
-	opts := []httpapi.Option{httpapi.WithLogger(m.Logger), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model), httpapi.WithScores(scorer)}
+	opts := []httpapi.Option{httpapi.WithLogger(m.Logger), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model), httpapi.WithScores(scorer), httpapi.WithFindings(watcher)}
 	if r, ok := m.Ledger.(source.BlockReader); ok {
 		aud := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}
 		if state, ok := m.Ledger.(audit.State); ok {
