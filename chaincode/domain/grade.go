@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,13 +25,15 @@ const (
 	RuleMaxApprovalDays    = "maxApprovalDays"
 	RuleBureauApproval     = "bureauApproval"
 	RuleDestroyWithinDays  = "destroyWithinDays"
+	RuleReceiptWithinDays  = "receiptWithinDays"
+	RuleAnswerWithinDays   = "answerWithinDays"
 	RuleMaxDeliveryRecords = "maxDeliveryRecords"
 )
 
 // Bounds of the numeric rules.
 const (
 	MaxApprovalDaysLimit    = int(MaxRequestValidity / (24 * time.Hour)) // a request's own 5-year cap
-	MaxDestroyWithinDays    = 3660
+	MaxDestroyWithinDays    = 3660 // also the bound of receiptWithinDays and answerWithinDays
 	MaxDeliveryRecordsLimit = int64(1) << 53 // JSON-safe
 )
 
@@ -56,7 +59,15 @@ type GradeRule struct {
 	// delivered copy within this many days after the approval ends
 	// (expiry or revocation). The contract cannot act on time passing; the
 	// indexers' early-warning watch judges it.
-	DestroyWithinDays int `json:"destroyWithinDays" yaml:"destroyWithinDays"`
+	// Days may be fractional (0.5 is 12 hours): the watch's windows are
+	// judged to the second.
+	DestroyWithinDays float64 `json:"destroyWithinDays" yaml:"destroyWithinDays"`
+	// ReceiptWithinDays: the requester records the receipt of a delivery
+	// within this many days of it; AnswerWithinDays: the owner answers a
+	// dispute or a correction of the data within this many days (0: not
+	// watched). Only the watch judges them (indexer/WATCH.md).
+	ReceiptWithinDays float64 `json:"receiptWithinDays,omitempty" yaml:"receiptWithinDays"`
+	AnswerWithinDays  float64 `json:"answerWithinDays,omitempty" yaml:"answerWithinDays"`
 	// MaxDeliveryRecords is the most records one delivery may hold; more
 	// takes a fresh request and approval for the rest.
 	MaxDeliveryRecords int64 `json:"maxDeliveryRecords" yaml:"maxDeliveryRecords"`
@@ -169,8 +180,13 @@ func (r GradeRule) check(hasBureau bool) error {
 	if r.MaxApprovalDays < 0 || r.MaxApprovalDays > MaxApprovalDaysLimit {
 		return Errorf(CodeInvalid, "%s must be from 0 (no limit) to %d, not %d", field(RuleMaxApprovalDays), MaxApprovalDaysLimit, r.MaxApprovalDays).WithDetail("field", field(RuleMaxApprovalDays))
 	}
-	if r.DestroyWithinDays < 0 || r.DestroyWithinDays > MaxDestroyWithinDays {
-		return Errorf(CodeInvalid, "%s must be from 0 (not required) to %d, not %d", field(RuleDestroyWithinDays), MaxDestroyWithinDays, r.DestroyWithinDays).WithDetail("field", field(RuleDestroyWithinDays))
+	for _, w := range []struct {
+		name string
+		days float64
+	}{{RuleDestroyWithinDays, r.DestroyWithinDays}, {RuleReceiptWithinDays, r.ReceiptWithinDays}, {RuleAnswerWithinDays, r.AnswerWithinDays}} {
+		if !(w.days >= 0 && w.days <= MaxDestroyWithinDays) {
+			return Errorf(CodeInvalid, "%s must be from 0 (not required) to %d days, not %g", field(w.name), MaxDestroyWithinDays, w.days).WithDetail("field", field(w.name))
+		}
 	}
 	if r.MaxDeliveryRecords < 0 || r.MaxDeliveryRecords > MaxDeliveryRecordsLimit {
 		return Errorf(CodeInvalid, "%s must be from 0 (no limit) to %d, not %d", field(RuleMaxDeliveryRecords), MaxDeliveryRecordsLimit, r.MaxDeliveryRecords).WithDetail("field", field(RuleMaxDeliveryRecords))
@@ -303,7 +319,8 @@ func (in PolicyProposalInput) checkGradesAgainst(p *Policy) (changed bool, err e
 func (r GradeRule) equal(o GradeRule) bool {
 	return r.Grade == o.Grade && slices.Equal(r.ShareTypes, o.ShareTypes) && r.LegalBasisRequired == o.LegalBasisRequired &&
 		r.MaxApprovalDays == o.MaxApprovalDays && r.BureauApproval == o.BureauApproval &&
-		r.DestroyWithinDays == o.DestroyWithinDays && r.MaxDeliveryRecords == o.MaxDeliveryRecords
+		r.DestroyWithinDays == o.DestroyWithinDays && r.MaxDeliveryRecords == o.MaxDeliveryRecords &&
+		r.ReceiptWithinDays == o.ReceiptWithinDays && r.AnswerWithinDays == o.AnswerWithinDays
 }
 
 // checkGradesForm checks a proposal's bureaus and grade rules on their own;
@@ -353,6 +370,11 @@ func (pp *PolicyProposal) ProposedGrades(p *Policy) ([]string, []GradeRule) {
 	return bureaus, grades
 }
 
+// Days is a number of days of 24 hours as a duration, to the second.
+func Days(d float64) time.Duration {
+	return time.Duration(math.Round(d*86400)) * time.Second
+}
+
 // DestroyDeadline is when the copies delivered under r must be recorded
 // destroyed by, under the rule: destroyWithinDays after r's approval ends,
 // at its validUntil or at its revocation if that came first. ok is false
@@ -366,5 +388,5 @@ func (r GradeRule) DestroyDeadline(req Request) (deadline time.Time, ok bool) {
 	if req.RevokedAt != nil && req.RevokedAt.Before(end) {
 		end = *req.RevokedAt
 	}
-	return end.Add(time.Duration(r.DestroyWithinDays) * 24 * time.Hour), true
+	return end.Add(Days(r.DestroyWithinDays)), true
 }

@@ -53,7 +53,8 @@ func (h *deadlines) push(at time.Time, k Kind, subject string) {
 // so two watches fed the same ledger save the same bytes.
 func (w *Watch) Save() ([]byte, error) { return json.Marshal(w.st) }
 
-// Load reads a state Save wrote and goes on from it.
+// Load reads a state Save wrote and goes on from it, under the rules it
+// holds (r only makes the watch before the state is read).
 func Load(r Rules, sink Sink, raw []byte) (*Watch, error) {
 	w, err := New(r, sink)
 	if err != nil {
@@ -70,26 +71,14 @@ func Load(r Rules, sink Sink, raw []byte) (*Watch, error) {
 	// The deadlines are not saved: every one still pending follows from
 	// the state, and one that already passed finds its finding open or its
 	// obligation met.
-	for id, q := range w.st.Requests {
-		if q.Approved != nil && q.EndedAt == nil {
-			w.due.push(q.end(), kindEnd, id)
-		}
-	}
 	for id, x := range w.st.Deliveries {
-		q := w.st.Requests[x.RequestID]
-		if q == nil {
+		if w.st.Requests[x.RequestID] == nil {
 			return nil, fmt.Errorf("read the watch state: delivery %s has no request %s", id, x.RequestID)
 		}
-		if x.Received == nil {
-			w.due.push(x.Recorded.Time.Add(r.ReceiptWithin), KindReceiptOverdue, id)
-		}
-		if x.Disputed {
-			w.due.push(x.Received.Time.Add(r.DisputeWithin), KindDisputeOpen, id)
-		}
-		w.scheduleDestroy(id, q)
 	}
-	for id, c := range w.st.Corrections {
-		w.due.push(c.Opened.Time.Add(r.CorrectionWithin), KindCorrectionOverdue, id)
+	if err := w.st.Rules.Validate(); err != nil {
+		return nil, fmt.Errorf("read the watch state: %w", err)
 	}
+	w.reschedule()
 	return w, nil
 }

@@ -15,69 +15,93 @@ package watch
 import (
 	"fmt"
 	"time"
+
+	"github.com/govshare/ledger/chaincode/domain"
 )
 
-// Rules are the watch's windows and thresholds.
+// Rules are the watch's windows and thresholds. The windows are per grade
+// (index 1..4; 0 means the grade is not watched for it) and come from the
+// consortium policy's grade rules on the ledger (FromPolicy) once it has
+// any; until then DefaultRules.
 type Rules struct {
-	// DestroyWithin is, per grade (index 1..4), how long after its
-	// approval ended (expired or revoked) a delivered copy may remain
-	// undestroyed; 0 means the grade does not require destruction.
-	DestroyWithin [5]time.Duration
-	// ReceiptWithin is how long a delivery may wait for its receipt.
-	ReceiptWithin time.Duration
-	// DisputeWithin is how long a disputed delivery may stay without a
-	// resolved correction or a matching new delivery.
-	DisputeWithin time.Duration
-	// CorrectionWithin is how long a correction may stay open.
-	CorrectionWithin time.Duration
+	// DestroyWithin: how long after its approval ended (expired or
+	// revoked) a delivered copy may remain undestroyed.
+	DestroyWithin [5]time.Duration `json:"destroyWithin"`
+	// ReceiptWithin: how long a delivery may wait for its receipt.
+	ReceiptWithin [5]time.Duration `json:"receiptWithin"`
+	// AnswerWithin: how long a disputed delivery may stay without a
+	// resolved correction or a matching new delivery, and a correction
+	// open.
+	AnswerWithin [5]time.Duration `json:"answerWithin"`
 	// The spike rule: a department's count on one UTC day (requests it
 	// created; records it used) is a spike when it is at least SpikeMin
 	// and above the mean plus SpikeSigmas standard deviations of its
 	// counts on the SpikeDays days before (zeros included), once the
 	// department has at least SpikeHistory days of history.
-	SpikeMin     int64
-	SpikeSigmas  float64
-	SpikeDays    int
-	SpikeHistory int
+	SpikeMin     int64   `json:"spikeMin"`
+	SpikeSigmas  float64 `json:"spikeSigmas"`
+	SpikeDays    int     `json:"spikeDays"`
+	SpikeHistory int     `json:"spikeHistory"`
 }
 
-// DefaultRules are the rules when the consortium policy sets none: copies
-// of grade 3 and 4 data destroyed within 30 and 7 days of the approval's
-// end, receipts within 7 days, disputes and corrections answered within 30.
+// DefaultRules are the rules of a ledger whose policy has no grade rules:
+// copies of grade 3 and 4 data destroyed within 30 and 7 days of the
+// approval's end, receipts within 7 days, disputes and corrections
+// answered within 30, for every grade.
 func DefaultRules() Rules {
 	day := 24 * time.Hour
+	all := func(d time.Duration) [5]time.Duration { return [5]time.Duration{0, d, d, d, d} }
 	return Rules{
-		DestroyWithin:    [5]time.Duration{0, 0, 0, 30 * day, 7 * day},
-		ReceiptWithin:    7 * day,
-		DisputeWithin:    30 * day,
-		CorrectionWithin: 30 * day,
-		SpikeMin:         10,
-		SpikeSigmas:      3,
-		SpikeDays:        28,
-		SpikeHistory:     7,
+		DestroyWithin: [5]time.Duration{0, 0, 0, 30 * day, 7 * day},
+		ReceiptWithin: all(7 * day),
+		AnswerWithin:  all(30 * day),
+		SpikeMin:      10,
+		SpikeSigmas:   3,
+		SpikeDays:     28,
+		SpikeHistory:  7,
 	}
+}
+
+// FromPolicy is r with the windows of the policy's grade rules, when it
+// has them (chaincode/POLICY.md: destroyWithinDays, receiptWithinDays,
+// answerWithinDays); r itself otherwise.
+func (r Rules) FromPolicy(p *domain.Policy) Rules {
+	if p == nil || len(p.Grades) == 0 {
+		return r
+	}
+	out := r
+	out.DestroyWithin, out.ReceiptWithin, out.AnswerWithin = [5]time.Duration{}, [5]time.Duration{}, [5]time.Duration{}
+	for _, g := range p.Grades {
+		if g.Grade < 1 || g.Grade > 4 {
+			continue
+		}
+		out.DestroyWithin[g.Grade] = domain.Days(g.DestroyWithinDays)
+		out.ReceiptWithin[g.Grade] = domain.Days(g.ReceiptWithinDays)
+		out.AnswerWithin[g.Grade] = domain.Days(g.AnswerWithinDays)
+	}
+	return out
 }
 
 // Validate refuses rules the watch cannot apply.
 func (r Rules) Validate() error {
-	for g := 1; g < len(r.DestroyWithin); g++ {
-		if r.DestroyWithin[g] < 0 {
-			return fmt.Errorf("destroy window of grade %d is negative", g)
+	for g := 1; g < 5; g++ {
+		if r.DestroyWithin[g] < 0 || r.ReceiptWithin[g] < 0 || r.AnswerWithin[g] < 0 {
+			return fmt.Errorf("a window of grade %d is negative", g)
 		}
 	}
-	switch {
-	case r.ReceiptWithin <= 0, r.DisputeWithin <= 0, r.CorrectionWithin <= 0:
-		return fmt.Errorf("the receipt, dispute and correction windows must be positive")
-	case r.SpikeMin < 1, r.SpikeSigmas <= 0, r.SpikeDays < 1, r.SpikeHistory < 1 || r.SpikeHistory > r.SpikeDays:
+	if r.SpikeMin < 1 || r.SpikeSigmas <= 0 || r.SpikeDays < 1 || r.SpikeHistory < 1 || r.SpikeHistory > r.SpikeDays {
 		return fmt.Errorf("the spike rule needs a minimum of 1 or more, positive sigmas, and 1 <= history <= days")
 	}
 	return nil
 }
 
-// destroyWithin is the destroy window of grade g; 0 when none applies.
-func (r Rules) destroyWithin(g int) time.Duration {
-	if g < 1 || g >= len(r.DestroyWithin) {
+func window(w [5]time.Duration, g int) time.Duration {
+	if g < 1 || g >= len(w) {
 		return 0
 	}
-	return r.DestroyWithin[g]
+	return w[g]
 }
+
+func (r Rules) destroyWithin(g int) time.Duration { return window(r.DestroyWithin, g) }
+func (r Rules) receiptWithin(g int) time.Duration { return window(r.ReceiptWithin, g) }
+func (r Rules) answerWithin(g int) time.Duration  { return window(r.AnswerWithin, g) }

@@ -27,7 +27,6 @@ func (in Input) evidence() Evidence {
 // block (EndBlock); it hands each finding it opens, changes or closes to
 // its sink. It is not safe for concurrent use.
 type Watch struct {
-	rules Rules
 	sink  Sink
 	st    state
 	due   deadlines
@@ -36,6 +35,7 @@ type Watch struct {
 // state is everything the watch keeps, as Save writes it down.
 type state struct {
 	Now         time.Time              `json:"now"` // the latest block's time: the largest transaction time seen
+	Rules       Rules                  `json:"rules"` // as the latest policy on the ledger sets them
 	Datasets    map[string]int         `json:"datasets"`
 	Requests    map[string]*request    `json:"requests"`
 	Deliveries  map[string]*delivery   `json:"deliveries"`
@@ -86,6 +86,7 @@ type correction struct {
 	RequestID  string   `json:"requestId"`
 	DatasetID  string   `json:"datasetId"`
 	Owner      string   `json:"owner"`
+	Grade      int      `json:"grade"`
 	Opened     Evidence `json:"opened"`
 }
 
@@ -94,7 +95,7 @@ func New(r Rules, sink Sink) (*Watch, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	return &Watch{rules: r, sink: sink, st: state{
+	return &Watch{sink: sink, st: state{Rules: r,
 		Datasets: map[string]int{}, Requests: map[string]*request{}, Deliveries: map[string]*delivery{},
 		Corrections: map[string]*correction{}, Open: map[string]*Finding{}, Activity: map[string]*activity{},
 	}}, nil
@@ -117,6 +118,11 @@ func (w *Watch) Add(in Input) error {
 	}
 	ev := in.evidence()
 	switch {
+	case e.Policy != nil:
+		// The windows change at this position of the ledger: every
+		// pending deadline is worked out again under them.
+		w.st.Rules = w.st.Rules.FromPolicy(e.Policy)
+		w.reschedule()
 	case e.Dataset != nil:
 		w.st.Datasets[e.Dataset.ID] = e.Dataset.Grade
 	case e.Request != nil:
@@ -175,7 +181,7 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		w.st.Deliveries[d.ID] = &delivery{RequestID: d.RequestID, SHA256: d.SHA256, Records: d.Records, Recorded: ev}
 		q.Copies = insertSorted(q.Copies, d.ID)
 		q.Delivered += d.Records
-		w.due.push(ev.Time.Add(w.rules.ReceiptWithin), KindReceiptOverdue, d.ID)
+		w.scheduleReceipt(d.ID, q)
 		w.scheduleDestroy(d.ID, q)
 		if q.Overuse != "" && q.Used <= q.Delivered {
 			id := q.Overuse
@@ -196,7 +202,7 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		if d.Status == domain.DeliveryDisputed {
 			x.Disputed = true
 			q.Disputed = insertSorted(q.Disputed, d.ID)
-			w.due.push(ev.Time.Add(w.rules.DisputeWithin), KindDisputeOpen, d.ID)
+			w.scheduleDispute(d.ID, q)
 			return nil
 		}
 		// A matching delivery settles the request's earlier disputes.
@@ -266,8 +272,9 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 func (w *Watch) addCorrection(in Input, ev Evidence, c *domain.Correction) error {
 	switch c.Status {
 	case domain.CorrectionOpen:
-		w.st.Corrections[c.ID] = &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner, Opened: ev}
-		w.due.push(ev.Time.Add(w.rules.CorrectionWithin), KindCorrectionOverdue, c.ID)
+		w.st.Corrections[c.ID] = &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner,
+			Grade: w.st.Datasets[c.DatasetID], Opened: ev}
+		w.scheduleCorrection(c.ID, w.st.Corrections[c.ID])
 	case domain.CorrectionResolved:
 		if w.st.Corrections[c.ID] == nil {
 			return nil
@@ -300,12 +307,65 @@ func (w *Watch) settleDispute(id string, ev Evidence) error {
 	return w.maybeForget(id)
 }
 
-// scheduleDestroy sets the destroy deadline of delivery id, when its grade
-// has one.
+// The deadlines of a delivery's receipt, answer to its dispute and
+// destruction, and of a correction's resolution, when its grade has one.
+func (w *Watch) scheduleReceipt(id string, q *request) {
+	if win := w.st.Rules.receiptWithin(q.Grade); win > 0 {
+		w.due.push(w.st.Deliveries[id].Recorded.Time.Add(win), KindReceiptOverdue, id)
+	}
+}
+
+func (w *Watch) scheduleDispute(id string, q *request) {
+	if win := w.st.Rules.answerWithin(q.Grade); win > 0 {
+		w.due.push(w.st.Deliveries[id].Received.Time.Add(win), KindDisputeOpen, id)
+	}
+}
+
 func (w *Watch) scheduleDestroy(id string, q *request) {
-	if win := w.rules.destroyWithin(q.Grade); win > 0 {
+	if win := w.st.Rules.destroyWithin(q.Grade); win > 0 {
 		w.due.push(q.end().Add(win), KindNotDestroyed, id)
 	}
+}
+
+func (w *Watch) scheduleCorrection(id string, c *correction) {
+	if win := w.st.Rules.answerWithin(c.Grade); win > 0 {
+		w.due.push(c.Opened.Time.Add(win), KindCorrectionOverdue, id)
+	}
+}
+
+// reschedule works every pending deadline out again from the state, as
+// the rules now are: one that has passed finds its finding open or its
+// obligation met, and a stale one finds its due time changed.
+func (w *Watch) reschedule() {
+	w.due = w.due[:0]
+	for _, id := range sortedKeys(w.st.Requests) {
+		if q := w.st.Requests[id]; q.Approved != nil && q.EndedAt == nil {
+			w.due.push(q.end(), kindEnd, id)
+		}
+	}
+	for _, id := range sortedKeys(w.st.Deliveries) {
+		x := w.st.Deliveries[id]
+		q := w.st.Requests[x.RequestID]
+		if x.Received == nil {
+			w.scheduleReceipt(id, q)
+		}
+		if x.Disputed {
+			w.scheduleDispute(id, q)
+		}
+		w.scheduleDestroy(id, q)
+	}
+	for _, id := range sortedKeys(w.st.Corrections) {
+		w.scheduleCorrection(id, w.st.Corrections[id])
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // maybeForget drops a delivery no finding can come from any more: received,
@@ -315,7 +375,7 @@ func (w *Watch) maybeForget(id string) error {
 	if x == nil || x.Received == nil || x.Disputed {
 		return nil
 	}
-	if q := w.st.Requests[x.RequestID]; q != nil && w.rules.destroyWithin(q.Grade) > 0 {
+	if q := w.st.Requests[x.RequestID]; q != nil && w.st.Rules.destroyWithin(q.Grade) > 0 {
 		return nil
 	}
 	return w.forget(id)
@@ -385,30 +445,42 @@ func (w *Watch) fire(d deadline, block uint64) error {
 		return nil
 	case KindReceiptOverdue:
 		x := w.st.Deliveries[d.subject]
-		if x == nil || x.Received != nil || !x.Recorded.Time.Add(w.rules.ReceiptWithin).Equal(due) {
+		if x == nil || x.Received != nil {
 			return nil
 		}
 		q := w.st.Requests[x.RequestID]
+		win := w.st.Rules.receiptWithin(q.Grade)
+		if win == 0 || !x.Recorded.Time.Add(win).Equal(due) {
+			return nil
+		}
 		return w.open(Finding{ID: id, Kind: d.kind, Department: q.Requester, DatasetID: q.DatasetID, RequestID: x.RequestID,
 			DeliveryID: d.subject, Grade: q.Grade, Records: x.Records, Evidence: []Evidence{x.Recorded},
-			Detail: fmt.Sprintf("delivery %s of %d records has had no receipt for %s", d.subject, x.Records, w.rules.ReceiptWithin)}, due, block, &due)
+			Detail: fmt.Sprintf("delivery %s of %d records has had no receipt for %s", d.subject, x.Records, win)}, due, block, &due)
 	case KindDisputeOpen:
 		x := w.st.Deliveries[d.subject]
-		if x == nil || !x.Disputed || !x.Received.Time.Add(w.rules.DisputeWithin).Equal(due) {
+		if x == nil || !x.Disputed {
 			return nil
 		}
 		q := w.st.Requests[x.RequestID]
+		win := w.st.Rules.answerWithin(q.Grade)
+		if win == 0 || !x.Received.Time.Add(win).Equal(due) {
+			return nil
+		}
 		return w.open(Finding{ID: id, Kind: d.kind, Department: q.Owner, Person: &x.Recorded.Actor, DatasetID: q.DatasetID,
 			RequestID: x.RequestID, DeliveryID: d.subject, Grade: q.Grade, Records: x.Records, Evidence: []Evidence{x.Recorded, *x.Received},
-			Detail: fmt.Sprintf("delivery %s has been disputed for %s without a resolved correction or a matching delivery", d.subject, w.rules.DisputeWithin)}, due, block, &due)
+			Detail: fmt.Sprintf("delivery %s has been disputed for %s without a resolved correction or a matching delivery", d.subject, win)}, due, block, &due)
 	case KindCorrectionOverdue:
 		c := w.st.Corrections[d.subject]
-		if c == nil || !c.Opened.Time.Add(w.rules.CorrectionWithin).Equal(due) {
+		if c == nil {
+			return nil
+		}
+		win := w.st.Rules.answerWithin(c.Grade)
+		if win == 0 || !c.Opened.Time.Add(win).Equal(due) {
 			return nil
 		}
 		f := Finding{ID: id, Kind: d.kind, Department: c.Owner, DatasetID: c.DatasetID, RequestID: c.RequestID,
-			DeliveryID: c.DeliveryID, CorrectionID: d.subject, Grade: w.st.Datasets[c.DatasetID], Evidence: []Evidence{c.Opened},
-			Detail: fmt.Sprintf("correction %s has been open for %s", d.subject, w.rules.CorrectionWithin)}
+			DeliveryID: c.DeliveryID, CorrectionID: d.subject, Grade: c.Grade, Evidence: []Evidence{c.Opened},
+			Detail: fmt.Sprintf("correction %s has been open for %s", d.subject, win)}
 		return w.open(f, due, block, &due)
 	case KindNotDestroyed:
 		x := w.st.Deliveries[d.subject]
@@ -416,7 +488,7 @@ func (w *Watch) fire(d deadline, block uint64) error {
 			return nil
 		}
 		q := w.st.Requests[x.RequestID]
-		win := w.rules.destroyWithin(q.Grade)
+		win := w.st.Rules.destroyWithin(q.Grade)
 		if win == 0 || !q.end().Add(win).Equal(due) {
 			return nil
 		}
@@ -508,22 +580,22 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 		latest = max(latest, d)
 	}
 	for d := range a.Days {
-		if d < latest-int64(w.rules.SpikeDays) {
+		if d < latest-int64(w.st.Rules.SpikeDays) {
 			delete(a.Days, d)
 		}
 	}
 	for d := range a.Spiked {
-		if d < latest-int64(w.rules.SpikeDays) {
+		if d < latest-int64(w.st.Rules.SpikeDays) {
 			delete(a.Spiked, d)
 		}
 	}
 	c := a.Days[day]
-	if c < w.rules.SpikeMin || a.Spiked[day] {
+	if c < w.st.Rules.SpikeMin || a.Spiked[day] {
 		return nil
 	}
-	from := max(a.First, day-int64(w.rules.SpikeDays))
+	from := max(a.First, day-int64(w.st.Rules.SpikeDays))
 	days := day - from
-	if days < int64(w.rules.SpikeHistory) || day < latest-int64(w.rules.SpikeDays)+1 {
+	if days < int64(w.st.Rules.SpikeHistory) || day < latest-int64(w.st.Rules.SpikeDays)+1 {
 		return nil
 	}
 	var sum, sq float64
@@ -534,7 +606,7 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 	}
 	mean := sum / float64(days)
 	sd := math.Sqrt(math.Max(0, sq/float64(days)-mean*mean))
-	limit := mean + w.rules.SpikeSigmas*sd
+	limit := mean + w.st.Rules.SpikeSigmas*sd
 	if float64(c) <= limit {
 		return nil
 	}
@@ -549,6 +621,6 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 	}
 	f := Finding{ID: findingID(k, msp+"/"+date), Kind: k, Department: msp, Person: &ev.Actor, Records: c, Evidence: []Evidence{ev},
 		Detail: fmt.Sprintf("%d %s on %s, above %.1f (mean %.1f + %.0f standard deviations of %.1f over the %d days before)",
-			c, what, date, limit, mean, w.rules.SpikeSigmas, sd, days)}
+			c, what, date, limit, mean, w.st.Rules.SpikeSigmas, sd, days)}
 	return w.open(f, ev.Time, ev.Block, nil)
 }

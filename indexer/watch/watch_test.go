@@ -239,7 +239,7 @@ func TestUsageAfterTheEndAndOveruse(t *testing.T) {
 
 func TestDisputeAndCorrectionWindows(t *testing.T) {
 	r := DefaultRules()
-	r.DisputeWithin, r.CorrectionWithin = 3*day, 5*day
+	r.AnswerWithin[2] = 3 * day
 	l := newLedger(t, r)
 	l.at(t0, dataset("ds", 2))
 	l.at(t0, approved("r", "ds", t0.Add(90*day)))
@@ -250,7 +250,7 @@ func TestDisputeAndCorrectionWindows(t *testing.T) {
 	if f := l.got["dispute-open/d"]; f.State != StateOpen || f.Department != "Dept1MSP" {
 		t.Fatalf("dispute = %+v", f)
 	}
-	l.end(t0.Add(2*time.Hour + 5*day))
+	l.end(t0.Add(2*time.Hour + 3*day))
 	if f := l.got["correction-overdue/c"]; f.State != StateOpen || f.Department != "Dept1MSP" || f.CorrectionID != "c" {
 		t.Fatalf("correction = %+v", f)
 	}
@@ -311,7 +311,7 @@ func TestSavedStateGoesOnAlike(t *testing.T) {
 	for seed := range uint64(20) {
 		events, times := randomLedger(seed)
 		r := DefaultRules()
-		r.ReceiptWithin, r.DisputeWithin, r.CorrectionWithin = 2*day, 3*day, 4*day
+		r.ReceiptWithin, r.AnswerWithin = [5]time.Duration{0, 2 * day, 2 * day, day, day}, [5]time.Duration{0, 3 * day, 3 * day, 4 * day, 4 * day}
 		a := newLedger(t, r)
 		b := newLedger(t, r)
 		for i, e := range events {
@@ -397,4 +397,32 @@ func randomLedger(seed uint64) ([]domain.Event, []time.Time) {
 		}
 	}
 	return events, times
+}
+
+// TestPolicyWindowsApplyFromTheirPlaceInTheLedger: a policy event with
+// grade rules changes the windows from its position on: a deadline still
+// pending moves, one already passed stays.
+func TestPolicyWindowsApplyFromTheirPlaceInTheLedger(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	l.at(t0, dataset("ds", 2))
+	l.at(t0, approved("r", "ds", t0.Add(90*day)))
+	l.at(t0, delivered("d1", "r", "ds", 10))
+	grades := domain.LegacyGradeRules()
+	for i := range grades {
+		grades[i].ReceiptWithinDays = 0.5
+	}
+	l.at(t0.Add(time.Hour), domain.Event{Type: domain.EventPolicyUpdated, Kind: domain.KindPolicy, ID: domain.PolicyID,
+		Policy: &domain.Policy{ID: domain.PolicyID, Members: []string{"Dept1MSP", "Dept2MSP"}, Version: 2, Grades: grades}})
+	l.end(t0.Add(12 * time.Hour))
+	if l.state("receipt-overdue/d1") != StateOpen {
+		t.Fatalf("the half-day window of the policy did not apply to the pending receipt: %+v", l.got)
+	}
+	grades[1].ReceiptWithinDays = 0 // grade 2 no longer watched for receipts
+	l.at(t0.Add(13*time.Hour), domain.Event{Type: domain.EventPolicyUpdated, Kind: domain.KindPolicy, ID: domain.PolicyID,
+		Policy: &domain.Policy{ID: domain.PolicyID, Members: []string{"Dept1MSP", "Dept2MSP"}, Version: 3, Grades: grades}})
+	l.at(t0.Add(14*time.Hour), delivered("d2", "r", "ds", 10))
+	l.end(t0.Add(60 * day))
+	if l.state("receipt-overdue/d2") != "" || l.state("receipt-overdue/d1") != StateOpen {
+		t.Fatalf("after receipts stopped being watched: %+v", l.got)
+	}
 }
