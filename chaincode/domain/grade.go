@@ -33,8 +33,8 @@ const (
 // Bounds of the numeric rules.
 const (
 	MaxApprovalDaysLimit    = int(MaxRequestValidity / (24 * time.Hour)) // a request's own 5-year cap
-	MaxDestroyWithinDays    = 3660 // also the bound of receiptWithinDays and answerWithinDays
-	MaxDeliveryRecordsLimit = int64(1) << 53 // JSON-safe
+	MaxDestroyWithinDays    = 3660                                       // also the bound of receiptWithinDays and answerWithinDays
+	MaxDeliveryRecordsLimit = int64(1) << 53                             // JSON-safe
 )
 
 // GradeRule is what the consortium policy says about data of one grade.

@@ -27,14 +27,14 @@ func (in Input) evidence() Evidence {
 // block (EndBlock); it hands each finding it opens, changes or closes to
 // its sink. It is not safe for concurrent use.
 type Watch struct {
-	sink  Sink
-	st    state
-	due   deadlines
+	sink Sink
+	st   state
+	due  deadlines
 }
 
 // state is everything the watch keeps, as Save writes it down.
 type state struct {
-	Now         time.Time              `json:"now"` // the latest block's time: the largest transaction time seen
+	Now         time.Time              `json:"now"`   // the latest block's time: the largest transaction time seen
 	Rules       Rules                  `json:"rules"` // as the latest policy on the ledger sets them
 	Datasets    map[string]int         `json:"datasets"`
 	Requests    map[string]*request    `json:"requests"`
