@@ -170,7 +170,7 @@ test('sign-in refuses a wrong password and an unknown token, and names the perso
   assert.deepEqual(me, { mspId: BU, user: 'auditor1', role: 'auditor' });
   assert.match(await auditor.textContent('[data-test=who]'), /auditor1 · auditor · .*\(BureauMSP\)/);
   const nav = await auditor.$$eval('#nav a', (as) => as.map((a) => a.dataset.nav));
-  assert.deepEqual(nav, ['overview', 'leaderboard', 'flows', 'provenance', 'metering', 'catalog']);
+  assert.deepEqual(nav, ['overview', 'leaderboard', 'flows', 'provenance', 'findings', 'metering', 'catalog']);
   noProblems();
 });
 
@@ -393,6 +393,33 @@ test('provenance: the timeline is the trace, Verify agrees with the API, lineage
   const rq = await all(BU, 'auditor', '/v1/audit/trace', { request: seeded.requests.residents });
   assert.equal(await auditor.$$eval('[data-test=timeline] li.tl-item', (l) => l.length), rq.length);
   assert.ok(rq.some((e) => e.type === 'correction.resolved'), 'the correction is part of the request');
+  noProblems();
+});
+
+test('findings: the page lists the API\'s findings, and a finding opens its evidence', T, async () => {
+  await signedInAuditor();
+  await show(auditor, 'findings');
+  const items = await all(BU, 'auditor', '/v1/audit/findings');
+  assert.equal(await auditor.textContent('[data-test=findings-total]'), items.length.toLocaleString('en-US'));
+  assert.equal(await auditor.textContent('[data-test=findings-open]'), items.filter((f) => f.state === 'open').length.toLocaleString('en-US'));
+  const rows = await auditor.$$eval('[data-test=findings] tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
+  assert.deepEqual(rows, items.map((f) => f.id), 'the rows are the API\'s findings, in its order');
+  if (items.length > 0) {
+    const f = items.find((x) => x.state === 'closed') || items[0];
+    await auditor.click(`[data-test=findings] tbody tr[data-key="${f.id}"]`);
+    await auditor.waitForSelector('main[data-page=findings][data-state=ready] [data-test=finding-evidence]');
+    const ev = await auditor.$$eval('[data-test=finding-evidence] tbody tr', (trs) => trs.length);
+    assert.equal(ev, f.evidence.length + (f.closedBy ? 1 : 0));
+    assert.match(await auditor.textContent('[data-test=finding-detail]'), new RegExp(f.state === 'open' ? 'Open' : 'Closed'));
+    if (f.requestId) assert.ok(await auditor.$(`a[href="#/provenance?request=${encodeURIComponent(f.requestId)}"]`), 'the provenance link');
+  } else {
+    await auditor.waitForSelector('p.empty');
+  }
+  await shot(auditor, 'findings');
+  // A filtered view is the API's filtered answer.
+  await show(auditor, 'findings?state=open&kind=receipt-overdue');
+  const open = await all(BU, 'auditor', '/v1/audit/findings', { state: 'open', kind: 'receipt-overdue' });
+  assert.equal(await auditor.textContent('[data-test=findings-total]'), open.length.toLocaleString('en-US'));
   noProblems();
 });
 
