@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +82,27 @@ func run(ctx context.Context, args []string) error {
 	return err
 }
 
+// parseLevels reads -levels and puts primary among them, in increasing order.
+func parseLevels(s string, primary int) ([]int, error) {
+	seen := map[int]bool{primary: true}
+	out := []int{primary}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-levels: %q is not a positive number of transactions in flight", f)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
 // parseFlags reads the flags; -quick changes the defaults of those not given.
 func parseFlags(args []string) (Config, string, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -91,7 +114,9 @@ func parseFlags(args []string) (Config, string, error) {
 	fs.StringVar(&cfg.Net.ProjectBin, "project-bin", "", "folder of the project's binaries (default <root>/.cache/bin)")
 	fs.StringVar(&cfg.Net.FabricCfg, "fabric-cfg", "", "Fabric's sampleconfig folder")
 	fs.StringVar(&cfg.Out, "out", "", "JSON file of the figures (default <run>/bench.json)")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "transactions in flight, on each path")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "transactions in flight of the primary load level (its phases feed the lag, latency and replay figures); always among -levels")
+	fs.BoolVar(&cfg.NoFloor, "no-floor", false, "submit every call without its floor (the block of its flow's previous step), as before issue 13: for comparison")
+	levels := fs.String("levels", "32,128,256", "comma-separated transactions in flight: a raw and a REST load phase at each")
 	fs.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "load before the window, not counted")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measured window of each load phase")
 	fs.IntVar(&cfg.ReplayTxs, "replay-txs", 100000, "transactions in the synthetic ledger")
@@ -169,6 +194,10 @@ func parseFlags(args []string) (Config, string, error) {
 	}
 	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.QuerySamples < 1 {
 		return cfg, "", fmt.Errorf("concurrency, duration and samples must be positive")
+	}
+	var err2 error
+	if cfg.Levels, err2 = parseLevels(*levels, cfg.Concurrency); err2 != nil {
+		return cfg, "", err2
 	}
 	cfg.Progress = os.Stderr
 	return cfg, *profile, nil
