@@ -505,7 +505,9 @@ func (b *Bench) notes() {
 	r.Notes = append(r.Notes,
 		"tx/s counts transactions committed in the window; latency is per committed attempt, submit to commit status (raw) or to the HTTP answer (REST)",
 		"a REST write answers once committed AND once its own department's indexer has applied the block (read-your-writes); the raw path returns at commit",
-		"each path retries not_found/unavailable/conflict with backoff (25 ms doubling to 1 s, 30 s at most): the next step of a flow is endorsed by peers that may not have committed the previous block yet; retries are counted, not timed, and each committed attempt is timed alone",
+		"each path retries not_found/unavailable/conflict with backoff (25 ms doubling to 1 s, 30 s at most); retries are counted, not timed, and each committed attempt is timed alone; retries per commit adds, on the REST path, the writes the gateways endorsed again themselves (gateway_fabric_retries_total), all over the whole phase",
+		"floors, the same on both paths: each step of a flow is endorsed once the caller's own peer has the block the previous step committed in (REST: X-Min-Block, which the gateway holds until its indexer has it; raw: gwfabric.Heights on the peer), and each write answers once every peer that endorsed it has committed it (the gateway's fabric.Ledger; the raw client the same way): the peers that endorse the next step then see the previous one; 'floor waits' counts the waits in which some peer was behind (-no-floor submits the raw path without them, for comparison; the REST gateways always wait for their endorsers)",
+		"peer spread: for each block, how long after the first peer the last one committed it; it is what a step waits for instead of being refused and retried, and it grows with the machine's load",
 		"indexer lag: for every department and every block committed in the window, the time from the peer's block event to the indexer's /internal/wait answer; in blocks, how many committed blocks (the new one included) the indexer had not applied when the block committed",
 	)
 	if r.SyntheticLedger != nil {

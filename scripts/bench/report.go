@@ -152,7 +152,7 @@ func retryReasonText(l *LoadResult) string {
 		s += "; failed attempts by code: " + strings.Join(codes, ", ")
 	}
 	if f := l.Floor; f != nil {
-		s += fmt.Sprintf("; %d calls waited %.0f ms on average for every peer to commit their previous step's block (%d gave up waiting)", f.Waited, f.WaitMeanMs, f.TimedOut)
+		s += fmt.Sprintf("; %d waits of %.0f ms on average for a peer to commit a block instead (%d given up after 3 s)", f.Waited, f.WaitMeanMs, f.TimedOut)
 	}
 	return s
 }
@@ -335,7 +335,7 @@ func (r *Report) PrintTable(w io.Writer) {
 				row(lv.Concurrency, "REST / raw", lv.Throughput, ratio(lv.REST.Latency.P50, lv.Raw.Latency.P50), ratio(lv.REST.Latency.P99, lv.Raw.Latency.P99), "", "", "", "", "", "", "")
 			}
 		}
-		row("(retries: the client's retried attempts over the whole phase, + the REST gateways' own; per commit: over the phase's commits; floor waits: calls that waited for every peer to commit the block of their flow's previous step, and the mean wait)")
+		row("(retries: the client's retried attempts over the whole phase, + the REST gateways' own; per commit: over the phase's commits; floor waits: waits in which a peer had not committed the block yet, before a step (its own peer, for the previous step's block; REST's X-Min-Block wait is the indexer's and not counted) or after it (its endorsers, for its own block), and their mean)")
 		if r.REST != nil && r.REST.Gateway != nil {
 			g := r.REST.Gateway
 			row(fmt.Sprintf("(inside the gateways, mean of %d writes: %.0f ms in all = %.0f ms Fabric endorse-to-commit + %.0f ms waiting for the index + the rest)",
