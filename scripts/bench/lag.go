@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // LagMonitor watches, for every department, when its peer commits each
@@ -334,13 +332,4 @@ func (m *LagMonitor) peerSpread(from, to time.Time) ([]float64, map[string][]flo
 		}
 	}
 	return out, behind
-}
-
-// chainHeight decodes qscc GetChainInfo's answer.
-func chainHeight(raw []byte) (uint64, error) {
-	var info common.BlockchainInfo
-	if err := proto.Unmarshal(raw, &info); err != nil {
-		return 0, fmt.Errorf("decode chain info: %w", err)
-	}
-	return info.GetHeight(), nil
 }

@@ -206,5 +206,5 @@ func (f *Fabric) Height(ctx context.Context, msp string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("height of %s's peer: %w", msp, err)
 	}
-	return chainHeight(raw)
+	return gwfabric.ChainHeight(raw)
 }
