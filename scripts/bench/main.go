@@ -9,7 +9,8 @@
 // target and whether it was met to a JSON file.
 //
 //	bench -run .run -root . -project-bin .cache/bin ...   (scripts/bench.sh passes these)
-//	bench -quick                                          a short run: 10 s windows, 50 samples (about 75 s here)
+//	bench -quick                                          a short run: 10 s windows, 50 samples (about 2.5 min here)
+//	bench -levels 32,128,256 -no-floor                    the load levels; the raw path without floors, for comparison
 //	bench -scale 100000,1000000                           the growth table, offline (no consortium): see scale.go
 package main
 
@@ -124,7 +125,7 @@ func parseFlags(args []string) (Config, string, error) {
 	fs.IntVar(&cfg.HotEvents, "hot-events", 10000, "events about the one dataset the trace queries read")
 	fs.IntVar(&cfg.QuerySamples, "samples", 200, "measured answers per query")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "longest wait for the synthetic indexer to be idle (Badger compacting its fresh mirror) before its queries")
-	fs.BoolVar(&cfg.Quick, "quick", false, "a short run: 10 s windows and 50 samples per query (about 75 s on 2 cores; the default run about 135 s)")
+	fs.BoolVar(&cfg.Quick, "quick", false, "a short run: 10 s windows and 50 samples per query (about 2.5 min on 2 cores; the default run about 5.5 min)")
 	skip := fs.String("skip", "", "comma-separated phases to leave out: "+strings.Join(phaseNames, ", "))
 	fs.StringVar(&cfg.Work, "work", "", "scratch folder for the synthetic mirror (default: a temporary one)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch folder")
