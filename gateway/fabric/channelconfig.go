@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -274,4 +275,15 @@ func CRLSerials(crlPEM []byte) ([]string, error) {
 		out = append(out, e.SerialNumber.Text(16))
 	}
 	return out, nil
+}
+
+// ApplicationOrgs lists the MSP IDs of the channel's application
+// organizations (the departments), sorted.
+func ApplicationOrgs(cfg *common.Config) []string {
+	var out []string
+	for id := range cfg.GetChannelGroup().GetGroups()["Application"].GetGroups() {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }

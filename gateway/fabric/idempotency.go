@@ -226,14 +226,25 @@ func (l *Ledger) SubmitKeyed(ctx context.Context, p *identity.Person, key, txNam
 	if err != nil {
 		return nil, "", 0, false, errorf(domain.CodeUnavailable, "", err, "the ledger connection is not open")
 	}
+	var fl uint64
+	hasFloor := false
 	for attempt := 0; ; attempt++ {
+		if hasFloor {
+			if err := l.awaitFloor(ctx, p, fl); err != nil {
+				return nil, "", 0, false, err
+			}
+		}
 		result, txID, blockNumber, replayed, err = l.submitKeyedAttempt(ctx, gw, p, key, attempt, txName, args)
+		if !replayed {
+			l.sawCommit(p, blockNumber, err)
+		}
 		if retryReason(err) == "" || attempt+1 >= maxAttempts {
 			return result, txID, blockNumber, replayed, err
 		}
 		if !replayed && !l.again(ctx, err, attempt) {
 			return result, txID, blockNumber, replayed, err
 		}
+		fl, hasFloor = floorAfter(fl, hasFloor, err)
 	}
 }
 

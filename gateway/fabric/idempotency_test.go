@@ -33,7 +33,7 @@ type ledgerPeer struct {
 	codes []peer.TxValidationCode
 	// endorseErrs, when not empty, fail the next endorsements, one each
 	endorseErrs []error
-	hide  int // lookups that miss, as in a race with a same-key request
+	hide        int // lookups that miss, as in a race with a same-key request
 
 	mu       sync.Mutex
 	blocks   []*common.Block

@@ -77,17 +77,92 @@ type Ledger struct {
 	closed   bool
 
 	retries retryCounts
+	heights *Heights
 }
 
 // New returns a Ledger over conn, which it owns and closes in Close.
 func New(conn *grpc.ClientConn, channel, chaincode string, t Timeouts) *Ledger {
-	return &Ledger{
+	l := &Ledger{
 		conn:      conn,
 		channel:   channel,
 		chaincode: chaincode,
 		timeouts:  t,
 		gateways:  map[*identity.Person]*client.Gateway{},
 	}
+	l.heights = NewHeights(l.peerHeight, l.channelOrgs, DefaultHeightOptions)
+	return l
+}
+
+// someone is the person the Ledger's own questions are asked as: the probe,
+// or else any person who has called.
+func (l *Ledger) someone() *identity.Person {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probe != nil {
+		return l.probe
+	}
+	for p := range l.gateways {
+		return p
+	}
+	return nil
+}
+
+// peerHeight asks org's peer its height, through the department's peer.
+func (l *Ledger) peerHeight(ctx context.Context, org string) (uint64, error) {
+	p := l.someone()
+	if p == nil {
+		return 0, errors.New("no person to ask a peer's height as")
+	}
+	gw, err := l.gateway(p)
+	if err != nil {
+		return 0, err
+	}
+	return PeerHeight(ctx, gw, l.channel, org)
+}
+
+// channelOrgs lists the channel's application organizations.
+func (l *Ledger) channelOrgs(ctx context.Context) ([]string, error) {
+	p := l.someone()
+	if p == nil {
+		return nil, errors.New("no person to read the channel configuration as")
+	}
+	cfg, err := l.ChannelConfig(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return ApplicationOrgs(cfg), nil
+}
+
+// FloorStats counts the waits for peers to commit a block.
+func (l *Ledger) FloorStats() FloorStats { return l.heights.Stats() }
+
+// awaitFloor holds p's write until p's department's peer, its first
+// endorser, has committed block b (see Heights). It fails only when ctx
+// ends.
+func (l *Ledger) awaitFloor(ctx context.Context, p *identity.Person, b uint64) error {
+	err := l.heights.Await(ctx, b, []string{p.ID.MspID()})
+	if err != nil && ctx.Err() != nil {
+		return errorf(domain.CodeUnavailable, "", err, "the write waited for every peer to commit block %d and was given up", b)
+	}
+	return nil
+}
+
+// floorAfter is the floor of the next attempt of a write that failed with
+// err: the block that invalidated it, when a read conflict did, so that it
+// is endorsed by a peer that sees what it conflicted with.
+func floorAfter(prev uint64, set bool, err error) (uint64, bool) {
+	var fe *Error
+	if retryReason(err) != RetryReadConflict || !errors.As(err, &fe) {
+		return prev, set
+	}
+	var b uint64
+	if _, serr := fmt.Sscan(fe.Domain.Details["blockNumber"], &b); serr != nil {
+		return prev, set
+	}
+	if !set || b > prev {
+		return b, true
+	}
+	return prev, set
 }
 
 // gateway returns p's connection, made on first use: one per person because
@@ -153,15 +228,24 @@ func (l *Ledger) Submit(ctx context.Context, p *identity.Person, txName string, 
 	if err != nil {
 		return nil, "", 0, err
 	}
+	var fl uint64
+	hasFloor := false
 	for attempt := 0; ; attempt++ {
+		if hasFloor {
+			if err := l.awaitFloor(ctx, p, fl); err != nil {
+				return nil, "", 0, err
+			}
+		}
 		proposal, err := contract.NewProposal(txName, client.WithArguments(args...))
 		if err != nil {
 			return nil, "", 0, errorf(domain.CodeInternal, "", err, "build %s proposal", txName)
 		}
 		result, txID, blockNumber, err = l.run(ctx, proposal)
+		l.sawCommit(p, blockNumber, err)
 		if !l.again(ctx, err, attempt) {
 			return result, txID, blockNumber, err
 		}
+		fl, hasFloor = floorAfter(fl, hasFloor, err)
 	}
 }
 
@@ -285,7 +369,29 @@ func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []b
 		e.Domain.WithDetail("blockNumber", fmt.Sprint(status.BlockNumber))
 		return nil, txID, status.BlockNumber, e
 	}
+	l.awaitEndorsers(ctx, tx, status.BlockNumber)
 	return tx.Result(), txID, status.BlockNumber, nil
+}
+
+// awaitEndorsers holds a committed write's answer until every peer that
+// endorsed it has committed its block too (see Heights), so that the next
+// step on its records, which those peers endorse, sees it. The write is
+// committed whatever happens here: a wait cut short answers all the same.
+func (l *Ledger) awaitEndorsers(ctx context.Context, tx *client.Transaction, block uint64) {
+	orgs, err := Endorsers(tx)
+	if err != nil || len(orgs) == 0 {
+		return
+	}
+	_ = l.heights.Await(ctx, block, orgs)
+}
+
+// sawCommit records that the department's own peer has committed block b,
+// where a write of p's just committed (validly or not).
+func (l *Ledger) sawCommit(p *identity.Person, b uint64, err error) {
+	var fe *Error
+	if err == nil || errors.As(err, &fe) && fe.Domain.Details["validationCode"] != "" {
+		l.heights.Saw(p.ID.MspID(), b+1)
+	}
 }
 
 // SetProbe names the person whose identity Ready uses for its round trip

@@ -21,7 +21,9 @@ import (
 type Config struct {
 	Net          network.Options // the consortium (its run folder, binaries), to restart an indexer
 	Out          string          // the JSON file
-	Concurrency  int
+	Concurrency  int             // the primary level: its load phases feed the lag, replay and latency targets
+	NoFloor      bool            // calls carry no floor: the next step of a flow may be endorsed by a peer that has not committed the previous one
+	Levels       []int           // transactions in flight of each pair of load phases (raw, REST); Concurrency among them
 	Warmup       time.Duration
 	Duration     time.Duration
 	ReplayTxs    int
@@ -73,7 +75,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	topo := b.net.Topology()
 	b.rep = &Report{StartedAt: start.UTC(), Run: cfg.Net.Run, Machine: machine(),
-		Settings: Settings{Concurrency: cfg.Concurrency, WarmupS: cfg.Warmup.Seconds(), DurationS: cfg.Duration.Seconds(),
+		Settings: Settings{Concurrency: cfg.Concurrency, Levels: cfg.Levels, WarmupS: cfg.Warmup.Seconds(), DurationS: cfg.Duration.Seconds(),
 			BatchTimeoutMs: float64(topo.Ordering.BatchTimeout.Milliseconds()), MaxMessageCount: topo.Ordering.MaxMessageCount,
 			Orderers: len(topo.Ordering.Nodes), Consensus: topo.Ordering.Consensus, Departments: len(b.c.Depts),
 			ReplayTxs: cfg.ReplayTxs, ReplayBlockTxs: cfg.ReplayBlock, HotEvents: cfg.HotEvents, QuerySamples: cfg.QuerySamples, Quick: cfg.Quick}}
@@ -90,8 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		name  string
 		f     func(context.Context) error
 	}{
-		{"load", "raw: fabric-gateway clients straight to the peers", b.loadRaw},
-		{"load", "REST: the same mix through the department gateways", b.loadREST},
+		{"load", "load: raw fabric-gateway clients and the REST gateways, at each level of transactions in flight", b.loadLevels},
 		{"queries", "queries on the consortium's indexers, through the Bureau's gateway", b.consortiumQueries},
 		{"memory", "peak RSS of the gateways and indexers", b.memory},
 		{"rebuild", "replay of the consortium's ledger: an indexer rebuilt from genesis", b.rebuild},
@@ -138,14 +139,47 @@ func (b *Bench) backoff() Backoff {
 	return Backoff{Min: 25 * time.Millisecond, Max: time.Second, Within: 30 * time.Second}
 }
 
+// loadLevels runs the raw and the REST load phase at each level, the
+// primary level's figures also as the report's Raw and REST.
+func (b *Bench) loadLevels(ctx context.Context) error {
+	var errs []error
+	for _, n := range b.cfg.Levels {
+		if ctx.Err() != nil {
+			break
+		}
+		b.log(" %d in flight ...", n)
+		lv := Level{Concurrency: n}
+		raw, rawLag, rerr := b.loadRaw(ctx, n)
+		rest, restLag, serr := b.loadREST(ctx, n)
+		lv.Raw, lv.REST = raw, rest
+		if raw != nil && rest != nil {
+			lv.Throughput = ratio(rest.TxPerSec, raw.TxPerSec)
+		}
+		b.rep.Levels = append(b.rep.Levels, lv)
+		if n == b.cfg.Concurrency {
+			b.rep.Raw, b.rep.LagRaw, b.rep.REST, b.rep.LagREST = raw, rawLag, rest, restLag
+			if raw != nil && rest != nil {
+				b.rep.Ratios = &Ratios{Throughput: lv.Throughput, P50: ratio(rest.Latency.P50, raw.Latency.P50),
+					P99: ratio(rest.Latency.P99, raw.Latency.P99)}
+			}
+		}
+		for _, err := range []error{rerr, serr} {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%d in flight: %w", n, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // load runs one load phase with the lag monitor watching.
-func (b *Bench) load(ctx context.Context, name, path string, sub Submitter) (*LoadResult, *LagResult, error) {
+func (b *Bench) load(ctx context.Context, name, path string, sub Submitter, inFlight int) (*LoadResult, *LagResult, error) {
 	mon, err := StartLagMonitor(ctx, b.fab, b.c)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer mon.Stop()
-	cfg := LoadConfig{Name: name, RunID: b.runID, Concurrency: b.cfg.Concurrency, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Backoff: b.backoff()}
+	cfg := LoadConfig{Name: fmt.Sprintf("%s%d", name, inFlight), RunID: b.runID, Concurrency: inFlight, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Backoff: b.backoff(), NoFloor: b.cfg.NoFloor}
 	t0 := time.Now()
 	res, _ := runLoad(ctx, sub, b.c, cfg)
 	res.Path = path
@@ -155,36 +189,43 @@ func (b *Bench) load(ctx context.Context, name, path string, sub Submitter) (*Lo
 		b.rep.Errors = append(b.rep.Errors, err.Error())
 	}
 	lag := mon.Result(t0.Add(cfg.Warmup), t0.Add(cfg.Warmup+cfg.Duration))
-	res.Blocks, res.TxPerBlock = lag.Blocks, lag.TxPerBlock
-	b.log("  %s: %.1f tx/s, p50 %.0f ms, p99 %.0f ms, %d committed, %d retried, %d failed; indexer lag p99 %.0f blocks / %.0f ms",
-		name, res.TxPerSec, res.Latency.P50, res.Latency.P99, res.Committed, res.Retried, res.Failed, lag.LagBlocks.P99, lag.LagMs.P99)
+	res.Blocks, res.TxPerBlock, res.PeerSpreadMs = lag.Blocks, lag.TxPerBlock, lag.PeerSpreadMs
+	b.log("  %s at %d: %.1f tx/s, p50 %.0f ms, p99 %.0f ms, %d committed, %d retried, %d failed; indexer lag p99 %.0f blocks / %.0f ms",
+		name, inFlight, res.TxPerSec, res.Latency.P50, res.Latency.P99, res.Committed, res.Retried, res.Failed, lag.LagBlocks.P99, lag.LagMs.P99)
 	if res.Committed == 0 {
 		return &res, &lag, fmt.Errorf("nothing committed in the window: %s", res.FirstError)
 	}
 	return &res, &lag, nil
 }
 
-func (b *Bench) loadRaw(ctx context.Context) error {
-	res, lag, err := b.load(ctx, "raw", "raw fabric-gateway", b.fab)
-	b.rep.Raw, b.rep.LagRaw = res, lag
-	return err
+func (b *Bench) loadRaw(ctx context.Context, inFlight int) (*LoadResult, *LagResult, error) {
+	before := b.fab.FloorStats()
+	res, lag, err := b.load(ctx, "raw", "raw fabric-gateway", b.fab, inFlight)
+	if res != nil {
+		d := floorDiff(b.fab.FloorStats(), before)
+		res.Floor = &d
+		res.RetriesPerCommit = retriesPerCommit(res.Retried, res.PhaseCommitted)
+	}
+	return res, lag, err
 }
 
-func (b *Bench) loadREST(ctx context.Context) error {
-	rest := NewREST(b.c, b.cfg.Concurrency)
+func (b *Bench) loadREST(ctx context.Context, inFlight int) (*LoadResult, *LagResult, error) {
+	rest := NewREST(b.c, inFlight)
 	defer rest.Close()
 	before, merr := scrapeGateways(ctx, b.c)
-	res, lag, err := b.load(ctx, "rest", "REST gateways", rest)
-	if after, aerr := scrapeGateways(ctx, b.c); merr == nil && aerr == nil && res != nil {
-		bd := after.minus(before)
-		res.Gateway = &bd
+	res, lag, err := b.load(ctx, "rest", "REST gateways", rest, inFlight)
+	if after, aerr := scrapeGateways(ctx, b.c); res != nil {
+		if merr == nil && aerr == nil {
+			bd := after.minus(before)
+			res.Gateway = &bd
+			res.GatewayRetries = bd.Retries
+			res.Floor = &FloorFigures{Waited: bd.FloorWaited, WaitMeanMs: bd.FloorWaitMeanMs, TimedOut: bd.FloorTimeouts, HeightQueries: bd.HeightQueries}
+		} else {
+			b.rep.Errors = append(b.rep.Errors, fmt.Sprintf("REST at %d: the gateways' metrics could not be read (%v), so their own retries are not counted", inFlight, errors.Join(merr, aerr)))
+		}
+		res.RetriesPerCommit = retriesPerCommit(res.Retried+res.GatewayRetries, res.PhaseCommitted)
 	}
-	b.rep.REST, b.rep.LagREST = res, lag
-	if b.rep.Raw != nil && res != nil {
-		b.rep.Ratios = &Ratios{Throughput: ratio(res.TxPerSec, b.rep.Raw.TxPerSec), P50: ratio(res.Latency.P50, b.rep.Raw.Latency.P50),
-			P99: ratio(res.Latency.P99, b.rep.Raw.Latency.P99)}
-	}
-	return err
+	return res, lag, err
 }
 
 // consortiumQueries asks, through the Bureau's gateway as its evaluator
@@ -464,7 +505,9 @@ func (b *Bench) notes() {
 	r.Notes = append(r.Notes,
 		"tx/s counts transactions committed in the window; latency is per committed attempt, submit to commit status (raw) or to the HTTP answer (REST)",
 		"a REST write answers once committed AND once its own department's indexer has applied the block (read-your-writes); the raw path returns at commit",
-		"each path retries not_found/unavailable/conflict with backoff (25 ms doubling to 1 s, 30 s at most): the next step of a flow is endorsed by peers that may not have committed the previous block yet; retries are counted, not timed, and each committed attempt is timed alone",
+		"each path retries not_found/unavailable/conflict with backoff (25 ms doubling to 1 s, 30 s at most); retries are counted, not timed, and each committed attempt is timed alone; retries per commit adds, on the REST path, the writes the gateways endorsed again themselves (gateway_fabric_retries_total), all over the whole phase",
+		"floors, the same on both paths: each step of a flow is endorsed once the caller's own peer has the block the previous step committed in (REST: X-Min-Block, which the gateway holds until its indexer has it; raw: gwfabric.Heights on the peer), and each write answers once every peer that endorsed it has committed it (the gateway's fabric.Ledger; the raw client the same way): the peers that endorse the next step then see the previous one; 'floor waits' counts the waits in which some peer was behind (-no-floor submits the raw path without them, for comparison; the REST gateways always wait for their endorsers)",
+		"peer spread: for each block, how long after the first peer the last one committed it; it is what a step waits for instead of being refused and retried, and it grows with the machine's load",
 		"indexer lag: for every department and every block committed in the window, the time from the peer's block event to the indexer's /internal/wait answer; in blocks, how many committed blocks (the new one included) the indexer had not applied when the block committed",
 	)
 	if r.SyntheticLedger != nil {

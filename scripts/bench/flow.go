@@ -44,6 +44,16 @@ type Call struct {
 	Path   string
 	Body   []byte
 	Entity string // the key of the entity in a REST write answer
+	// After is the block the call depends on (HasAfter): the block the
+	// flow's previous step committed in, or the one that invalidated an
+	// earlier attempt of this call. Both paths endorse the call only once
+	// the caller's own peer has it (the REST path sends it as X-Min-Block,
+	// the raw one waits with gwfabric.Heights); the previous step answered
+	// only once the peers that endorsed it had committed it (both paths),
+	// so no peer that has not seen the step before endorses this one.
+	After    uint64
+	HasAfter bool
+	noFloor  bool // never given one (bench -no-floor)
 }
 
 // Committed is a committed transaction's answer.
@@ -66,6 +76,10 @@ type SubmitError struct {
 	Code  domain.Code
 	Retry bool
 	Err   error
+	// Block is the block that invalidated the attempt at commit (HasBlock),
+	// the floor of the next attempt.
+	Block    uint64
+	HasBlock bool
 }
 
 func (e *SubmitError) Error() string { return fmt.Sprintf("[%s] %v", e.Code, e.Err) }
@@ -94,6 +108,15 @@ type Flow struct {
 
 	requestID  string
 	deliveryID string
+	last       uint64 // the block the latest committed step landed in
+	steps      int    // steps committed
+}
+
+// Committed records the block a step committed in: the next step depends
+// on it.
+func (f *Flow) Committed(block uint64) {
+	f.last = max(f.last, block)
+	f.steps++
 }
 
 // digest is a stable SHA-256 for a flow's delivered content.
@@ -105,7 +128,7 @@ func (f *Flow) digest() string {
 // Call returns the call of op in this flow. The request and delivery IDs
 // come from the answers of the earlier steps (Record).
 func (f *Flow) Call(op Op) (Call, error) {
-	c := Call{Op: op, Method: "POST"}
+	c := Call{Op: op, Method: "POST", After: f.last, HasAfter: f.steps > 0}
 	var in any
 	switch op {
 	case OpRegister:
@@ -216,6 +239,9 @@ func runCall(ctx context.Context, sub Submitter, c Call, b Backoff, record func(
 		record(a)
 		if a.GaveUp {
 			return Committed{}, fmt.Errorf("%s after %d attempts: %w", c.Op, try+1, err)
+		}
+		if se.HasBlock && !c.noFloor && (!c.HasAfter || se.Block > c.After) {
+			c.After, c.HasAfter = se.Block, true
 		}
 		select {
 		case <-ctx.Done():

@@ -120,12 +120,14 @@ func validInput(op Op, body []byte, now time.Time) error {
 
 // scripted answers each call from a list of errors, then commits.
 type scripted struct {
-	errs []error
-	n    int
+	errs  []error
+	n     int
+	calls []Call
 }
 
 func (s *scripted) Submit(ctx context.Context, c Call) (Committed, error) {
 	s.n++
+	s.calls = append(s.calls, c)
 	if len(s.errs) > 0 {
 		err := s.errs[0]
 		s.errs = s.errs[1:]
@@ -194,6 +196,42 @@ func TestRetryable(t *testing.T) {
 	} {
 		if got := retryable(tt.code); got != tt.want {
 			t.Errorf("retryable(%s) = %v", tt.code, got)
+		}
+	}
+}
+
+// TestFloors: each step after the first depends on the block the step
+// before committed in, and a read conflict raises the retry's floor to the
+// block that invalidated it (unless floors are off).
+func TestFloors(t *testing.T) {
+	f := &Flow{ID: "ds-1", Owner: "A", Consumer: "B", Contributor: "C"}
+	c, err := f.Call(OpRegister)
+	if err != nil || c.HasAfter {
+		t.Fatalf("first step: %+v, %v; want no floor", c, err)
+	}
+	f.Committed(17)
+	if c, _ = f.Call(OpRequest); !c.HasAfter || c.After != 17 {
+		t.Errorf("second step's floor %d (%v), want 17", c.After, c.HasAfter)
+	}
+	f.Committed(12) // never lowers it
+	if c, _ = f.Call(OpRequest); c.After != 17 {
+		t.Errorf("floor %d after an earlier block, want 17", c.After)
+	}
+
+	conflict := &SubmitError{Code: domain.CodeConflict, Retry: true, Err: errors.New("mvcc"), Block: 30, HasBlock: true}
+	b := Backoff{Min: time.Millisecond, Max: time.Millisecond, Within: time.Second}
+	for _, noFloor := range []bool{false, true} {
+		sub := &scripted{errs: []error{conflict}}
+		call := Call{Op: OpUsage, After: 17, HasAfter: !noFloor, noFloor: noFloor}
+		if _, err := runCall(context.Background(), sub, call, b, func(Attempt) {}); err != nil {
+			t.Fatal(err)
+		}
+		if len(sub.calls) != 2 {
+			t.Fatalf("%d submissions, want 2", len(sub.calls))
+		}
+		retry := sub.calls[1]
+		if noFloor && retry.HasAfter || !noFloor && (!retry.HasAfter || retry.After != 30) {
+			t.Errorf("noFloor=%v: retry's floor %d (%v)", noFloor, retry.After, retry.HasAfter)
 		}
 	}
 }

@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // LagMonitor watches, for every department, when its peer commits each
@@ -51,15 +49,22 @@ type LagResult struct {
 	ByDept    map[string]DeptLag `json:"byDepartment"`
 	// Unmatched counts blocks committed in the window that the indexer had
 	// not been seen to apply when the monitor stopped.
-	Unmatched  int      `json:"unmatched"`
-	TxPerBlock float64  `json:"txPerBlock"`
-	Errors     []string `json:"errors,omitempty"`
+	Unmatched  int     `json:"unmatched"`
+	TxPerBlock float64 `json:"txPerBlock"`
+	// PeerSpreadMs is, for each block of the window that every peer
+	// committed, how long after the first peer the last one committed it:
+	// how long the next step of a flow may have to wait for its floor.
+	PeerSpreadMs Dist     `json:"peerSpreadMs"`
+	Errors       []string `json:"errors,omitempty"`
 }
 
 // DeptLag is one department's share of a LagResult.
 type DeptLag struct {
 	LagMs     Dist `json:"lagMs"`
 	LagBlocks Dist `json:"lagBlocks"`
+	// BehindFirstMs is how long after the first peer this department's
+	// peer committed each block.
+	BehindFirstMs Dist `json:"peerBehindFirstMs"`
 }
 
 // StartLagMonitor starts watching every department from its peer's
@@ -283,17 +288,48 @@ func (m *LagMonitor) Result(from, to time.Time) LagResult {
 		allBlocks = append(allBlocks, blocks...)
 	}
 	r.LagMs, r.LagBlocks = distOfMs(allMs), distOfMs(allBlocks)
+	spread, behind := m.peerSpread(from, to)
+	r.PeerSpreadMs = distOfMs(spread)
+	for msp, b := range behind {
+		dl := r.ByDept[msp]
+		dl.BehindFirstMs = distOfMs(b)
+		r.ByDept[msp] = dl
+	}
 	m.errMu.Lock()
 	r.Errors = append(r.Errors, m.errs...)
 	m.errMu.Unlock()
 	return r
 }
 
-// chainHeight decodes qscc GetChainInfo's answer.
-func chainHeight(raw []byte) (uint64, error) {
-	var info common.BlockchainInfo
-	if err := proto.Unmarshal(raw, &info); err != nil {
-		return 0, fmt.Errorf("decode chain info: %w", err)
+// peerSpread lists, for each block every peer committed in [from, to],
+// the time from its first peer's commit to its last one's, and by
+// department how long after the first its peer committed it.
+func (m *LagMonitor) peerSpread(from, to time.Time) ([]float64, map[string][]float64) {
+	first, last, seen := map[uint64]time.Time{}, map[uint64]time.Time{}, map[uint64]int{}
+	for _, dl := range m.depts {
+		dl.mu.Lock()
+		for n, t := range dl.peerAt {
+			if f, ok := first[n]; !ok || t.Before(f) {
+				first[n] = t
+			}
+			if l, ok := last[n]; !ok || t.After(l) {
+				last[n] = t
+			}
+			seen[n]++
+		}
+		dl.mu.Unlock()
 	}
-	return info.GetHeight(), nil
+	var out []float64
+	behind := map[string][]float64{}
+	for n, c := range seen {
+		if c == len(m.depts) && !first[n].Before(from) && !first[n].After(to) {
+			out = append(out, float64(last[n].Sub(first[n]))/float64(time.Millisecond))
+			for msp, dl := range m.depts {
+				dl.mu.Lock()
+				behind[msp] = append(behind[msp], float64(dl.peerAt[n].Sub(first[n]))/float64(time.Millisecond))
+				dl.mu.Unlock()
+			}
+		}
+	}
+	return out, behind
 }

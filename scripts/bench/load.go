@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	gwfabric "github.com/govshare/ledger/gateway/fabric"
 )
 
 // LoadConfig is one load phase: how many transactions in flight, for how long.
@@ -17,6 +19,7 @@ type LoadConfig struct {
 	Warmup      time.Duration // first stretch, not counted: connections open, caches fill
 	Duration    time.Duration // the measured window
 	Backoff     Backoff
+	NoFloor     bool // submit every call without its floor
 }
 
 // LoadResult is what a load phase measured in its window.
@@ -31,21 +34,60 @@ type LoadResult struct {
 	Latency Dist `json:"latency"`
 	// CallLatency is from a call's first attempt to its commit, retries
 	// and their backoff included.
-	CallLatency Dist           `json:"callLatency"`
-	ByOp        map[Op]Dist    `json:"byOp"`
-	Attempts    int            `json:"attempts"`
-	Retried     int            `json:"retriedAttempts"`
-	Failed      int            `json:"failedCalls"`
-	ErrorCodes  map[string]int `json:"errorCodes,omitempty"`
-	FirstError  string         `json:"firstError,omitempty"`
-	Flows       int            `json:"flowsStarted"`
-	FlowsDone   int            `json:"flowsCompleted"`
+	CallLatency Dist        `json:"callLatency"`
+	ByOp        map[Op]Dist `json:"byOp"`
+	Attempts    int         `json:"attempts"`
+	Retried     int         `json:"retriedAttempts"`
+	// PhaseCommitted counts the calls committed over the whole phase
+	// (warm-up and drain included), the span Retried and GatewayRetries
+	// are counted over.
+	PhaseCommitted int `json:"phaseCommitted"`
+	// GatewayRetries are the writes the REST gateways endorsed again
+	// themselves (gateway_fabric_retries_total over the phase).
+	GatewayRetries int `json:"gatewayRetries,omitempty"`
+	// RetriesPerCommit is (Retried + GatewayRetries) / PhaseCommitted.
+	RetriesPerCommit float64 `json:"retriesPerCommit"`
+	// Floor is how calls waited for every peer to commit the block their
+	// previous step landed in.
+	Floor      *FloorFigures  `json:"floor,omitempty"`
+	Failed     int            `json:"failedCalls"`
+	ErrorCodes map[string]int `json:"errorCodes,omitempty"`
+	FirstError string         `json:"firstError,omitempty"`
+	Flows      int            `json:"flowsStarted"`
+	FlowsDone  int            `json:"flowsCompleted"`
 	// Blocks and TxPerBlock come from the peer's block events in the window.
 	Blocks     int     `json:"blocks"`
 	TxPerBlock float64 `json:"txPerBlock"`
+	// PeerSpreadMs is how long after the first peer the last committed
+	// each block of the window.
+	PeerSpreadMs Dist `json:"peerSpreadMs"`
 	// Gateway is where a REST write's time went, from the gateways' own
 	// metrics over the whole phase (warm-up and retries included).
 	Gateway *Breakdown `json:"gatewayBreakdown,omitempty"`
+}
+
+// FloorFigures are the waits of calls for their floor over a phase.
+type FloorFigures struct {
+	Waited        int     `json:"waited"`        // calls that waited for a peer to commit their floor
+	WaitMeanMs    float64 `json:"waitMeanMs"`    // how long, on average
+	TimedOut      int     `json:"timedOut"`      // of them, endorsed after the longest wait anyway
+	HeightQueries int     `json:"heightQueries"` // peer height questions asked
+}
+
+func floorDiff(after, before gwfabric.FloorStats) FloorFigures {
+	f := FloorFigures{Waited: int(after.Waited - before.Waited), TimedOut: int(after.TimedOut - before.TimedOut),
+		HeightQueries: int(after.Queries - before.Queries)}
+	if f.Waited > 0 {
+		f.WaitMeanMs = round3(float64((after.WaitTime - before.WaitTime).Microseconds()) / 1000 / float64(f.Waited))
+	}
+	return f
+}
+
+func retriesPerCommit(retries, commits int) float64 {
+	if commits == 0 {
+		return 0
+	}
+	return round3(float64(retries) / float64(commits))
 }
 
 // pair is who plays which part in a flow.
@@ -113,9 +155,13 @@ func runLoad(ctx context.Context, sub Submitter, c *Consortium, cfg LoadConfig) 
 						break
 					}
 					call, err := f.Call(op)
+					if cfg.NoFloor {
+						call.HasAfter, call.noFloor = false, true
+					}
 					if err == nil {
 						var res Committed
 						if res, err = runCall(ctx, sub, call, cfg.Backoff, record); err == nil {
+							f.Committed(res.Block)
 							err = f.Record(op, res.Entity)
 						}
 					}
@@ -151,6 +197,7 @@ func runLoad(ctx context.Context, sub Submitter, c *Consortium, cfg LoadConfig) 
 			}
 			continue
 		}
+		r.PhaseCommitted++
 		if a.End.Before(winStart) || a.End.After(winEnd) {
 			continue
 		}

@@ -9,7 +9,8 @@
 // target and whether it was met to a JSON file.
 //
 //	bench -run .run -root . -project-bin .cache/bin ...   (scripts/bench.sh passes these)
-//	bench -quick                                          a short run: 10 s windows, 50 samples (about 75 s here)
+//	bench -quick                                          a short run: 10 s windows, 50 samples (about 2.5 min here)
+//	bench -levels 32,128,256 -no-floor                    the load levels; the raw path without floors, for comparison
 //	bench -scale 100000,1000000                           the growth table, offline (no consortium): see scale.go
 package main
 
@@ -21,6 +22,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +83,27 @@ func run(ctx context.Context, args []string) error {
 	return err
 }
 
+// parseLevels reads -levels and puts primary among them, in increasing order.
+func parseLevels(s string, primary int) ([]int, error) {
+	seen := map[int]bool{primary: true}
+	out := []int{primary}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-levels: %q is not a positive number of transactions in flight", f)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
 // parseFlags reads the flags; -quick changes the defaults of those not given.
 func parseFlags(args []string) (Config, string, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -91,7 +115,9 @@ func parseFlags(args []string) (Config, string, error) {
 	fs.StringVar(&cfg.Net.ProjectBin, "project-bin", "", "folder of the project's binaries (default <root>/.cache/bin)")
 	fs.StringVar(&cfg.Net.FabricCfg, "fabric-cfg", "", "Fabric's sampleconfig folder")
 	fs.StringVar(&cfg.Out, "out", "", "JSON file of the figures (default <run>/bench.json)")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "transactions in flight, on each path")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "transactions in flight of the primary load level (its phases feed the lag, latency and replay figures); always among -levels")
+	fs.BoolVar(&cfg.NoFloor, "no-floor", false, "submit every call without its floor (the block of its flow's previous step), as before issue 13: for comparison")
+	levels := fs.String("levels", "32,128,256", "comma-separated transactions in flight: a raw and a REST load phase at each")
 	fs.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "load before the window, not counted")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measured window of each load phase")
 	fs.IntVar(&cfg.ReplayTxs, "replay-txs", 100000, "transactions in the synthetic ledger")
@@ -99,7 +125,7 @@ func parseFlags(args []string) (Config, string, error) {
 	fs.IntVar(&cfg.HotEvents, "hot-events", 10000, "events about the one dataset the trace queries read")
 	fs.IntVar(&cfg.QuerySamples, "samples", 200, "measured answers per query")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "longest wait for the synthetic indexer to be idle (Badger compacting its fresh mirror) before its queries")
-	fs.BoolVar(&cfg.Quick, "quick", false, "a short run: 10 s windows and 50 samples per query (about 75 s on 2 cores; the default run about 135 s)")
+	fs.BoolVar(&cfg.Quick, "quick", false, "a short run: 10 s windows and 50 samples per query (about 2.5 min on 2 cores; the default run about 5.5 min)")
 	skip := fs.String("skip", "", "comma-separated phases to leave out: "+strings.Join(phaseNames, ", "))
 	fs.StringVar(&cfg.Work, "work", "", "scratch folder for the synthetic mirror (default: a temporary one)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch folder")
@@ -169,6 +195,10 @@ func parseFlags(args []string) (Config, string, error) {
 	}
 	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.QuerySamples < 1 {
 		return cfg, "", fmt.Errorf("concurrency, duration and samples must be positive")
+	}
+	var err2 error
+	if cfg.Levels, err2 = parseLevels(*levels, cfg.Concurrency); err2 != nil {
+		return cfg, "", err2
 	}
 	cfg.Progress = os.Stderr
 	return cfg, *profile, nil

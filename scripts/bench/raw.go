@@ -23,13 +23,21 @@ type Fabric struct {
 	gateways  map[string]map[domain.Role]*client.Gateway // by MSP ID, role
 	contracts map[string]map[domain.Role]*client.Contract
 	timeouts  gwfabric.Timeouts
+	// heights, by MSP ID, is what the department's REST gateway keeps:
+	// every peer's height as seen through that department's peer, so that
+	// a call with a floor waits exactly as it would there.
+	heights map[string]*gwfabric.Heights
 }
 
 // NewFabric connects, as each department's operator and approver (and any
 // other role it has), to the department's peer.
 func NewFabric(c *Consortium) (*Fabric, error) {
 	f := &Fabric{c: c, conns: map[string]*grpc.ClientConn{}, gateways: map[string]map[domain.Role]*client.Gateway{},
-		contracts: map[string]map[domain.Role]*client.Contract{}, timeouts: gwfabric.DefaultTimeouts}
+		contracts: map[string]map[domain.Role]*client.Contract{}, timeouts: gwfabric.DefaultTimeouts, heights: map[string]*gwfabric.Heights{}}
+	var orgs []string
+	for _, d := range c.Depts {
+		orgs = append(orgs, d.MSPID)
+	}
 	for i := range c.Depts {
 		d := &c.Depts[i]
 		conn, err := c.dialPeer(d)
@@ -56,6 +64,14 @@ func NewFabric(c *Consortium) (*Fabric, error) {
 			f.gateways[d.MSPID][role] = gw
 			f.contracts[d.MSPID][role] = gw.GetNetwork(c.Channel).GetContract(c.Chaincode)
 		}
+		msp := d.MSPID
+		f.heights[msp] = gwfabric.NewHeights(func(ctx context.Context, org string) (uint64, error) {
+			n, err := f.network(msp)
+			if err != nil {
+				return 0, err
+			}
+			return gwfabric.PeerHeight(ctx, f.gatewayOf(msp), n.Name(), org)
+		}, func(context.Context) ([]string, error) { return orgs, nil }, gwfabric.DefaultHeightOptions)
 	}
 	return f, nil
 }
@@ -72,6 +88,31 @@ func (f *Fabric) Close() {
 	}
 }
 
+// gatewayOf is a Gateway of one person of msp.
+func (f *Fabric) gatewayOf(msp string) *client.Gateway {
+	byRole := f.gateways[msp]
+	for _, r := range []domain.Role{domain.RoleOperator, domain.RoleAdmin, domain.RoleApprover} {
+		if gw := byRole[r]; gw != nil {
+			return gw
+		}
+	}
+	return nil
+}
+
+// FloorStats sums the floor waits of every department's client.
+func (f *Fabric) FloorStats() gwfabric.FloorStats {
+	var t gwfabric.FloorStats
+	for _, h := range f.heights {
+		s := h.Stats()
+		t.Writes += s.Writes
+		t.Waited += s.Waited
+		t.TimedOut += s.TimedOut
+		t.WaitTime += s.WaitTime
+		t.Queries += s.Queries
+	}
+	return t
+}
+
 // network is the channel as one person of msp sees it (for events and qscc).
 func (f *Fabric) network(msp string) (*client.Network, error) {
 	byRole := f.gateways[msp]
@@ -85,11 +126,20 @@ func (f *Fabric) network(msp string) (*client.Network, error) {
 
 // Submit endorses, orders and waits for the commit of c at the caller's
 // own peer, as the caller: the steps of the gateway's fabric.Ledger.Submit
-// with the same timeouts, classified by the same code.
+// with the same timeouts, classified by the same code, with the same waits
+// for peers (for the caller's own peer to reach the call's floor before it
+// is endorsed; for the peers that endorsed it to commit it before it
+// answers).
 func (f *Fabric) Submit(ctx context.Context, c Call) (Committed, error) {
 	contract := f.contracts[c.MSPID][c.Role]
 	if contract == nil {
 		return Committed{}, &SubmitError{Code: domain.CodeInternal, Err: fmt.Errorf("no %s in %s", c.Role, c.MSPID)}
+	}
+	heights := f.heights[c.MSPID]
+	if c.HasAfter {
+		if err := heights.Await(ctx, c.After, []string{c.MSPID}); err != nil {
+			return Committed{}, &SubmitError{Code: domain.CodeUnavailable, Retry: ctx.Err() == nil, Err: err}
+		}
 	}
 	proposal, err := contract.NewProposal(c.TxName, client.WithArguments(c.Args...))
 	if err != nil {
@@ -116,8 +166,18 @@ func (f *Fabric) Submit(ctx context.Context, c Call) (Committed, error) {
 	if err != nil {
 		return Committed{}, classified(err, txID)
 	}
+	heights.Saw(c.MSPID, status.BlockNumber+1)
 	if !status.Successful {
-		return Committed{}, classified(&client.CommitError{TransactionID: txID, Code: status.Code}, txID)
+		se := classified(&client.CommitError{TransactionID: txID, Code: status.Code}, txID).(*SubmitError)
+		se.Block, se.HasBlock = status.BlockNumber, true
+		return Committed{}, se
+	}
+	if !c.noFloor {
+		// As the gateway does (fabric.Ledger.run): answer once every peer
+		// that endorsed the transaction has committed it.
+		if orgs, err := gwfabric.Endorsers(tx); err == nil {
+			_ = heights.Await(ctx, status.BlockNumber, orgs)
+		}
 	}
 	return Committed{TxID: txID, Block: status.BlockNumber, Entity: tx.Result()}, nil
 }
@@ -146,5 +206,5 @@ func (f *Fabric) Height(ctx context.Context, msp string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("height of %s's peer: %w", msp, err)
 	}
-	return chainHeight(raw)
+	return gwfabric.ChainHeight(raw)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,10 @@ type Report struct {
 	Machine   Machine   `json:"machine"`
 	Settings  Settings  `json:"settings"`
 
+	// Levels are the load phases at each number of transactions in flight.
+	Levels []Level `json:"levels,omitempty"`
+
+	// Raw and REST are the primary level's (Settings.Concurrency).
 	Raw  *LoadResult `json:"raw,omitempty"`
 	REST *LoadResult `json:"rest,omitempty"`
 	// Ratios are REST over raw, from this run.
@@ -50,6 +55,7 @@ type Machine struct {
 // Settings are the run's parameters.
 type Settings struct {
 	Concurrency      int     `json:"concurrency"`
+	Levels           []int   `json:"levels"`
 	WarmupS          float64 `json:"warmupSeconds"`
 	DurationS        float64 `json:"durationSeconds"`
 	BatchTimeoutMs   float64 `json:"batchTimeoutMs"`
@@ -64,6 +70,15 @@ type Settings struct {
 	SettleS          float64 `json:"syntheticIndexerSettleSeconds"`
 	Quick            bool    `json:"quick"`
 	ExpectedCeilingS float64 `json:"expectedClosedLoopTxPerSecond,omitempty"`
+}
+
+// Level is the raw and the REST load phase at one number of transactions
+// in flight.
+type Level struct {
+	Concurrency int         `json:"concurrency"`
+	Raw         *LoadResult `json:"raw,omitempty"`
+	REST        *LoadResult `json:"rest,omitempty"`
+	Throughput  float64     `json:"throughputRatio"` // REST tx/s over raw tx/s
 }
 
 // Ratios compare the REST path with the raw one at the same concurrency.
@@ -112,6 +127,36 @@ type Target struct {
 	Reason string  `json:"reason,omitempty"`
 }
 
+// restOverhead says where a REST write's time went beyond Fabric's.
+func restOverhead(l *LoadResult) string {
+	g := l.Gateway
+	if g == nil || g.Writes == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; inside the gateways a write took %.0f ms: %.0f ms Fabric endorse-to-commit, %.0f ms waiting for the index", g.HTTPMeanMs, g.FabricMeanMs, g.IndexWaitMean)
+}
+
+// retryReasonText explains a path's retries: who retried, and why.
+func retryReasonText(l *LoadResult) string {
+	s := fmt.Sprintf("%d client retries", l.Retried)
+	if l.Gateway != nil {
+		s += fmt.Sprintf(" + %d gateway retries (read conflicts at commit)", l.GatewayRetries)
+	}
+	s += fmt.Sprintf(" for %d commits over the phase", l.PhaseCommitted)
+	if len(l.ErrorCodes) > 0 {
+		codes := make([]string, 0, len(l.ErrorCodes))
+		for c, n := range l.ErrorCodes {
+			codes = append(codes, fmt.Sprintf("%s %d", c, n))
+		}
+		sort.Strings(codes)
+		s += "; failed attempts by code: " + strings.Join(codes, ", ")
+	}
+	if f := l.Floor; f != nil {
+		s += fmt.Sprintf("; %d waits of %.0f ms on average for a peer to commit a block instead (%d given up after 3 s)", f.Waited, f.WaitMeanMs, f.TimedOut)
+	}
+	return s
+}
+
 // judge fills r.Targets from the figures.
 func (r *Report) judge() {
 	var ts []Target
@@ -126,16 +171,34 @@ func (r *Report) judge() {
 	skip := func(name, want, why string) {
 		ts = append(ts, Target{Name: name, Want: want, Reason: "not measured: " + why})
 	}
+	for _, lv := range r.Levels {
+		n := lv.Concurrency
+		if lv.Raw == nil || lv.REST == nil {
+			skip(fmt.Sprintf("REST / raw throughput at %d in flight", n), ">= 0.9", "a load phase at this level failed")
+		} else {
+			add(Target{Name: fmt.Sprintf("REST / raw throughput at %d in flight", n), Want: ">= 0.9", Value: lv.Throughput, Unit: "ratio"},
+				lv.Throughput >= 0.9, fmt.Sprintf("REST %.1f tx/s vs raw %.1f tx/s (p50 %.0f vs %.0f ms)%s",
+					lv.REST.TxPerSec, lv.Raw.TxPerSec, lv.REST.Latency.P50, lv.Raw.Latency.P50, restOverhead(lv.REST)))
+		}
+		for _, l := range []*LoadResult{lv.Raw, lv.REST} {
+			if l == nil {
+				continue
+			}
+			name := fmt.Sprintf("retries per commit, %s, at %d in flight", l.Path, n)
+			add(Target{Name: name, Want: "< 0.2", Value: l.RetriesPerCommit, Unit: "retries/commit"},
+				l.RetriesPerCommit < 0.2, retryReasonText(l))
+		}
+	}
+	if len(r.Levels) == 0 {
+		skip("REST / raw throughput at each level", ">= 0.9", "load phases skipped")
+		skip("retries per commit at each level", "< 0.2", "load phases skipped")
+	}
 	if r.Ratios != nil && r.Raw != nil && r.REST != nil {
-		add(Target{Name: "REST throughput / raw ceiling", Want: ">= 0.9", Value: r.Ratios.Throughput, Unit: "ratio"},
-			r.Ratios.Throughput >= 0.9,
-			fmt.Sprintf("REST %.1f tx/s vs raw %.1f tx/s at %d in flight", r.REST.TxPerSec, r.Raw.TxPerSec, r.Raw.Concurrency))
 		add(Target{Name: "REST p99 latency / raw p99", Want: "<= 1.1", Value: r.Ratios.P99, Unit: "ratio"},
 			r.Ratios.P99 > 0 && r.Ratios.P99 <= 1.1,
 			fmt.Sprintf("REST p99 %.0f ms vs raw p99 %.0f ms (p50 %.0f vs %.0f); a REST write also waits for its department's indexer to apply the block",
 				r.REST.Latency.P99, r.Raw.Latency.P99, r.REST.Latency.P50, r.Raw.Latency.P50))
 	} else {
-		skip("REST throughput / raw ceiling", ">= 0.9", "load phases skipped")
 		skip("REST p99 latency / raw p99", "<= 1.1", "load phases skipped")
 	}
 	if r.LagRaw != nil && r.LagRaw.LagBlocks.Count > 0 {
@@ -243,20 +306,36 @@ func (r *Report) PrintTable(w io.Writer) {
 	}
 	s := r.Settings
 	fmt.Fprintf(tw, "govshare benchmark, %s, %d CPUs (load %s), %.0f s\n", r.StartedAt.Format(time.RFC3339), r.Machine.CPUs, r.Machine.LoadAvg, r.Seconds)
-	fmt.Fprintf(tw, "consortium: %d departments, %d %s orderers, BatchTimeout %.0f ms, MaxMessageCount %d; %d in flight, %.0f s window after %.0f s warm-up\n",
-		s.Departments, s.Orderers, s.Consensus, s.BatchTimeoutMs, s.MaxMessageCount, s.Concurrency, s.DurationS, s.WarmupS)
+	fmt.Fprintf(tw, "consortium: %d departments, %d %s orderers, BatchTimeout %.0f ms, MaxMessageCount %d; load at %v in flight (%d primary), %.0f s window after %.0f s warm-up\n",
+		s.Departments, s.Orderers, s.Consensus, s.BatchTimeoutMs, s.MaxMessageCount, s.Levels, s.Concurrency, s.DurationS, s.WarmupS)
 
-	if r.Raw != nil || r.REST != nil {
+	levels := r.Levels
+	if len(levels) == 0 && (r.Raw != nil || r.REST != nil) {
+		levels = []Level{{Concurrency: s.Concurrency, Raw: r.Raw, REST: r.REST}}
+	}
+	if len(levels) > 0 {
 		section("LOAD (mix: register, request, approve, deliver, receipt, usage, contribution)")
-		row("path", "tx/s", "p50 ms", "p99 ms", "max ms", "committed", "retries", "failed", "tx/block")
-		for _, l := range []*LoadResult{r.Raw, r.REST} {
-			if l != nil {
-				row(l.Path, l.TxPerSec, l.Latency.P50, l.Latency.P99, l.Latency.Max, l.Committed, l.Retried, l.Failed, l.TxPerBlock)
+		row("in flight", "path", "tx/s", "p50 ms", "p99 ms", "max ms", "committed", "retries", "per commit", "floor waits", "failed", "tx/block")
+		for _, lv := range levels {
+			for _, l := range []*LoadResult{lv.Raw, lv.REST} {
+				if l == nil {
+					continue
+				}
+				retries := fmt.Sprint(l.Retried)
+				if l.Gateway != nil {
+					retries = fmt.Sprintf("%d+%d gw", l.Retried, l.GatewayRetries)
+				}
+				waits := ""
+				if l.Floor != nil {
+					waits = fmt.Sprintf("%d, %.0f ms", l.Floor.Waited, l.Floor.WaitMeanMs)
+				}
+				row(lv.Concurrency, l.Path, l.TxPerSec, l.Latency.P50, l.Latency.P99, l.Latency.Max, l.Committed, retries, l.RetriesPerCommit, waits, l.Failed, l.TxPerBlock)
+			}
+			if lv.Raw != nil && lv.REST != nil {
+				row(lv.Concurrency, "REST / raw", lv.Throughput, ratio(lv.REST.Latency.P50, lv.Raw.Latency.P50), ratio(lv.REST.Latency.P99, lv.Raw.Latency.P99), "", "", "", "", "", "", "")
 			}
 		}
-		if r.Ratios != nil {
-			row("REST / raw", r.Ratios.Throughput, r.Ratios.P50, r.Ratios.P99, "", "", "", "", "")
-		}
+		row("(retries: the client's retried attempts over the whole phase, + the REST gateways' own; per commit: over the phase's commits; floor waits: waits in which a peer had not committed the block yet, before a step (its own peer, for the previous step's block; REST's X-Min-Block wait is the indexer's and not counted) or after it (its endorsers, for its own block), and their mean)")
 		if r.REST != nil && r.REST.Gateway != nil {
 			g := r.REST.Gateway
 			row(fmt.Sprintf("(inside the gateways, mean of %d writes: %.0f ms in all = %.0f ms Fabric endorse-to-commit + %.0f ms waiting for the index + the rest)",
@@ -268,13 +347,14 @@ func (r *Report) PrintTable(w io.Writer) {
 	}
 	if r.LagRaw != nil || r.LagREST != nil {
 		section("INDEXER LAG behind its own peer's commits (every department, every block in the window)")
-		row("during", "blocks", "p50 ms", "p99 ms", "max ms", "p50 blocks", "p99 blocks", "max blocks", "unmatched")
+		row("during", "blocks", "p50 ms", "p99 ms", "max ms", "p50 blocks", "p99 blocks", "max blocks", "unmatched", "peer spread p50/p99 ms")
 		for _, x := range []struct {
 			name string
 			l    *LagResult
 		}{{"raw load", r.LagRaw}, {"REST load", r.LagREST}} {
 			if x.l != nil {
-				row(x.name, x.l.Blocks, x.l.LagMs.P50, x.l.LagMs.P99, x.l.LagMs.Max, x.l.LagBlocks.P50, x.l.LagBlocks.P99, x.l.LagBlocks.Max, x.l.Unmatched)
+				row(x.name, x.l.Blocks, x.l.LagMs.P50, x.l.LagMs.P99, x.l.LagMs.Max, x.l.LagBlocks.P50, x.l.LagBlocks.P99, x.l.LagBlocks.Max, x.l.Unmatched,
+					fmt.Sprintf("%.0f / %.0f", x.l.PeerSpreadMs.P50, x.l.PeerSpreadMs.P99))
 			}
 		}
 	}

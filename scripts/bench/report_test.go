@@ -10,8 +10,14 @@ import (
 )
 
 func TestJudge(t *testing.T) {
+	level := func(n int, raw, rest float64) Level {
+		return Level{Concurrency: n, Throughput: ratio(rest, raw),
+			Raw:  &LoadResult{Path: "raw fabric-gateway", TxPerSec: raw, RetriesPerCommit: 0.01, Retried: 1, PhaseCommitted: 100},
+			REST: &LoadResult{Path: "REST gateways", TxPerSec: rest, RetriesPerCommit: 0.02, Retried: 1, GatewayRetries: 1, PhaseCommitted: 100, Gateway: &Breakdown{Writes: 100, Retries: 1}}}
+	}
 	full := func() *Report {
 		return &Report{
+			Levels:          []Level{level(32, 100, 95), level(128, 120, 110), level(256, 110, 100)},
 			Raw:             &LoadResult{Path: "raw", TxPerSec: 100, Concurrency: 32, Latency: Dist{Count: 10, P50: 400, P99: 600}},
 			REST:            &LoadResult{Path: "rest", TxPerSec: 95, Concurrency: 32, Latency: Dist{Count: 10, P50: 420, P99: 640}},
 			Ratios:          &Ratios{Throughput: 0.95, P50: 1.05, P99: 1.067},
@@ -46,7 +52,9 @@ func TestJudge(t *testing.T) {
 		target string
 		edit   func(*Report)
 	}{
-		{"throughput", "REST throughput / raw ceiling", func(r *Report) { r.Ratios.Throughput = 0.89 }},
+		{"throughput at 128", "REST / raw throughput at 128 in flight", func(r *Report) { r.Levels[1].Throughput = 0.89 }},
+		{"raw retries at 256", "retries per commit, raw fabric-gateway, at 256 in flight", func(r *Report) { r.Levels[2].Raw.RetriesPerCommit = 0.2 }},
+		{"REST retries at 32", "retries per commit, REST gateways, at 32 in flight", func(r *Report) { r.Levels[0].REST.RetriesPerCommit = 1.1 }},
 		{"p99", "REST p99 latency / raw p99", func(r *Report) { r.Ratios.P99 = 1.2 }},
 		{"lag", "indexer lag p99 at the ceiling load", func(r *Report) { r.LagRaw.LagBlocks.P99 = 2 }},
 		{"replay rate", "replay from genesis (>= 100,000 tx)", func(r *Report) { r.ReplaySynthetic.TxPerSec = 4000 }},
@@ -80,8 +88,8 @@ func TestJudge(t *testing.T) {
 				t.Errorf("%s: %+v", name, tg)
 			}
 		}
-		if len(r.Targets) != 9 {
-			t.Errorf("%d targets, want 9", len(r.Targets))
+		if len(r.Targets) != 10 {
+			t.Errorf("%d targets, want 10", len(r.Targets))
 		}
 	})
 }

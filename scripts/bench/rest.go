@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
+	"github.com/govshare/ledger/gateway/httpapi"
 )
 
 // REST is the path users take: each call to the caller's own department's
@@ -44,6 +46,9 @@ func (r *REST) Submit(ctx context.Context, c Call) (Committed, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+cred.Token)
 	req.Header.Set("Content-Type", "application/json")
+	if c.HasAfter {
+		req.Header.Set(httpapi.MinBlockHeader, strconv.FormatUint(c.After, 10))
+	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return Committed{}, &SubmitError{Code: domain.CodeUnavailable, Retry: ctx.Err() == nil, Err: err}
@@ -56,16 +61,21 @@ func (r *REST) Submit(ctx context.Context, c Call) (Committed, error) {
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		var e struct {
 			Error struct {
-				Code    domain.Code `json:"code"`
-				Message string      `json:"message"`
+				Code    domain.Code       `json:"code"`
+				Message string            `json:"message"`
+				Details map[string]string `json:"details"`
 			} `json:"error"`
 		}
 		code := domain.CodeInternal
 		if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
 			code = e.Error.Code
 		}
-		return Committed{}, &SubmitError{Code: code, Retry: retryable(code),
+		se := &SubmitError{Code: code, Retry: retryable(code),
 			Err: fmt.Errorf("%s %s: status %d: %.300s", c.Method, c.Path, resp.StatusCode, bytes.TrimSpace(body))}
+		if b, err := strconv.ParseUint(e.Error.Details["blockNumber"], 10, 64); err == nil {
+			se.Block, se.HasBlock = b, true
+		}
+		return Committed{}, se
 	}
 	var w map[string]json.RawMessage
 	if err := json.Unmarshal(body, &w); err != nil {

@@ -234,6 +234,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := reg.Register(retryCollector{m.ledger}); err != nil {
 		return err
 	}
+	if err := reg.Register(floorCollector{m.ledger}); err != nil {
+		return err
+	}
 	router, err := httpapi.NewRouter(httpapi.Options{
 		Ledger:         m.ledger,
 		Index:          index,
@@ -392,6 +395,39 @@ func (c retryCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range c.ledger.Retries() {
 		ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(n), reason)
 	}
+}
+
+// floorCollector exports how writes waited for peers to commit a block
+// (fabric.Heights): a committed write for the peers that endorsed it, a
+// write retried after a read conflict for its own peer.
+type floorCollector struct{ ledger *fabric.Ledger }
+
+var (
+	floorWritesDesc = prometheus.NewDesc("gateway_fabric_floor_writes_total",
+		"Waits for peers to commit a block: a committed write's for the peers that endorsed it, a write's retried after a read conflict for the department's own peer.", nil, nil)
+	floorWaitedDesc = prometheus.NewDesc("gateway_fabric_floor_waited_total",
+		"Of those, the waits in which some peer had not committed the block yet.", nil, nil)
+	floorTimeoutsDesc = prometheus.NewDesc("gateway_fabric_floor_timeouts_total",
+		"Of those, the waits given up after the longest wait (3 s) with some peer still behind.", nil, nil)
+	floorWaitDesc = prometheus.NewDesc("gateway_fabric_floor_wait_seconds_total",
+		"Time spent in the waits in which some peer was behind, summed.", nil, nil)
+	floorQueriesDesc = prometheus.NewDesc("gateway_fabric_height_queries_total",
+		"Peer height questions asked for those waits (qscc GetChainInfo routed to a department).", nil, nil)
+)
+
+func (c floorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{floorWritesDesc, floorWaitedDesc, floorTimeoutsDesc, floorWaitDesc, floorQueriesDesc} {
+		ch <- d
+	}
+}
+
+func (c floorCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.ledger.FloorStats()
+	ch <- prometheus.MustNewConstMetric(floorWritesDesc, prometheus.CounterValue, float64(s.Writes))
+	ch <- prometheus.MustNewConstMetric(floorWaitedDesc, prometheus.CounterValue, float64(s.Waited))
+	ch <- prometheus.MustNewConstMetric(floorTimeoutsDesc, prometheus.CounterValue, float64(s.TimedOut))
+	ch <- prometheus.MustNewConstMetric(floorWaitDesc, prometheus.CounterValue, s.WaitTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(floorQueriesDesc, prometheus.CounterValue, float64(s.Queries))
 }
 
 // registerCertExpiry exports when each person's certificate expires
