@@ -81,7 +81,8 @@ type finding struct {
 }
 
 // TestEarlyWarningFindings drives each clock-based finding and the overuse
-// finding through the real network under windows of a few seconds set by a
+// finding (use after the end and spikes cannot be made through an honest
+// contract in seconds: the watch's unit tests hold them) through the real network under windows of a few seconds set by a
 // policy proposal that a majority of admins approve: each appears on every
 // department's indexer with the same content, closes when the missing
 // transaction arrives, and reaches Dept2's webhook, signed, once per change.
@@ -133,23 +134,35 @@ func TestEarlyWarningFindings(t *testing.T) {
 	}
 
 	// The overuse closes with the delivery that covers it.
+	var dl2 struct {
+		Delivery delivery `json:"delivery"`
+	}
 	owner.must(http.StatusCreated, http.MethodPost, "/v1/requests/"+rq.Request.ID+"/deliveries",
-		map[string]any{"sha256": sha(id + "2"), "records": 20, "bytes": 200, "channel": "api"})
+		map[string]any{"sha256": sha(id + "2"), "records": 20, "bytes": 200, "channel": "api"}).json(t, &dl2)
 	awaitFinding(t, auditor, "overuse", "Dept2MSP", func(f finding) bool { return f.ID == over.ID }, "closed")
 
-	// A correction left open beyond the window, then resolved.
+	// The second delivery is disputed (its hash differs) and corrected: a
+	// dispute and a correction left unanswered beyond the window, then one
+	// resolution answers both.
+	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/deliveries/"+dl2.Delivery.ID, http.StatusOK) })
+	consumer.must(http.StatusOK, http.MethodPost, "/v1/deliveries/"+dl2.Delivery.ID+"/receipt", map[string]any{"sha256": sha("not what was sent")})
 	var cr struct {
 		Correction struct {
 			ID string `json:"id"`
 		} `json:"correction"`
 	}
-	consumer.must(http.StatusCreated, http.MethodPost, "/v1/corrections", map[string]any{"deliveryId": dl.Delivery.ID, "description": "district codes wrong"}).json(t, &cr)
+	consumer.must(http.StatusCreated, http.MethodPost, "/v1/corrections", map[string]any{"deliveryId": dl2.Delivery.ID, "description": "district codes wrong"}).json(t, &cr)
 	time.Sleep(findingWindow)
 	tick(t)
+	awaitFinding(t, auditor, "dispute-open", "Dept1MSP", func(f finding) bool { return f.DeliveryID == dl2.Delivery.ID }, "open")
 	awaitFinding(t, auditor, "correction-overdue", "Dept1MSP", func(f finding) bool { return f.CorrectionID == cr.Correction.ID }, "open")
 	eventually(t, 10*time.Second, func() error { return statusIs(owner, "/v1/corrections/"+cr.Correction.ID, http.StatusOK) })
 	owner.must(http.StatusOK, http.MethodPost, "/v1/corrections/"+cr.Correction.ID+"/resolve", map[string]any{"resolution": "fixed in v2"})
 	awaitFinding(t, auditor, "correction-overdue", "Dept1MSP", func(f finding) bool { return f.CorrectionID == cr.Correction.ID }, "closed")
+	disp := awaitFinding(t, auditor, "dispute-open", "Dept1MSP", func(f finding) bool { return f.DeliveryID == dl2.Delivery.ID }, "closed")
+	if disp.ClosedBy == nil || disp.ClosedBy.Type != "correction.resolved" {
+		t.Errorf("dispute closed by %+v, want the resolution", disp.ClosedBy)
+	}
 
 	// The approval ends (validUntil); the copies are due for destruction a
 	// window later.
