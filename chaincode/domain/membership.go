@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 )
@@ -107,16 +108,16 @@ func (p *Policy) Needed(pp *PolicyProposal) int { return len(p.Voters(pp))/2 + 1
 
 // CheckChange holds a membership change to the policy it would change.
 func (p *Policy) CheckChange(c MemberChange) error {
-	_, err := p.withChange(c)
+	_, err := p.AfterChange(c)
 	return err
 }
 
-// withChange is the policy's lists after change c (not its version nor its
+// AfterChange is the policy's lists after change c (not its version nor its
 // signatures): the department moves between members, suspended and
 // removed, and a department that stops being a member stops being an
 // evaluator or an auditor (a reinstated or admitted one gets those roles
 // back only by a proposal naming it).
-func (p *Policy) withChange(c MemberChange) (*Policy, error) {
+func (p *Policy) AfterChange(c MemberChange) (*Policy, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (p *Policy) checkMembershipSuccessor(prev *Policy) error {
 		return Errorf(CodeForbidden, "the consortium policy's members are %v (suspended %v, removed %v) and cannot become %v (suspended %v, removed %v) but by a membership change a majority approved",
 			prev.Members, prev.Suspended, prev.Removed, p.Members, p.Suspended, p.Removed)
 	}
-	want, err := prev.withChange(*p.Change)
+	want, err := prev.AfterChange(*p.Change)
 	if err != nil {
 		return Errorf(CodeForbidden, "the consortium policy's change %s %s does not apply to version %d: %v", p.Change.Action, p.Change.MSPID, prev.Version, err)
 	}
@@ -207,6 +208,75 @@ func (p *Policy) checkMembershipSuccessor(prev *Policy) error {
 	}
 	if need := len(voters)/2 + 1; len(p.Approvals) < need {
 		return Errorf(CodeForbidden, "the consortium policy's change %s %s has %d approvals, a majority of %v is %d", p.Change.Action, p.Change.MSPID, len(p.Approvals), voters, need)
+	}
+	return nil
+}
+
+// MembershipEvidence lists the keys whose committed values prove the
+// approvals of the membership change a write of the policy key applies:
+// its proposal, and the approval record of every department it says
+// approved but the one whose approval applied it (that transaction writes
+// the policy instead of an approval record). nil for any other write. The
+// peers' validation plugin reads them (CheckMembershipEvidence), so that
+// no set of endorsing peers, the department concerned's among them, can
+// list approvals that its departments' admins never signed.
+func MembershipEvidence(w *Written) ([]string, error) {
+	p, ok := w.Record.(*Policy)
+	if !ok || p.Change == nil {
+		return nil, nil
+	}
+	if err := CheckID("proposalId", p.ProposalID); err != nil {
+		return nil, fmt.Errorf("the consortium policy's change %s %s names no proposal: %w", p.Change.Action, p.Change.MSPID, err)
+	}
+	pk, err := EntityKey(KindPolicyProposal, p.ProposalID)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{pk}
+	for _, a := range p.Approvals {
+		if a == p.UpdatedBy.MSPID {
+			continue
+		}
+		k, err := EntityKey(KindPolicyApproval, PolicyApprovalID(p.ProposalID, a))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// CheckMembershipEvidence checks the committed values of the keys
+// MembershipEvidence listed: the proposal proposes this change to the
+// previous version, and every other approval is on the ledger. The
+// applying department is among the approvals.
+func CheckMembershipEvidence(w *Written, values [][]byte) error {
+	p, ok := w.Record.(*Policy)
+	if !ok || p.Change == nil {
+		return nil
+	}
+	if !slices.Contains(p.Approvals, p.UpdatedBy.MSPID) {
+		return Errorf(CodeForbidden, "the consortium policy's change %s %s was applied by %s, which is not among its approvals %v", p.Change.Action, p.Change.MSPID, p.UpdatedBy.MSPID, p.Approvals)
+	}
+	if len(values) == 0 || values[0] == nil {
+		return Errorf(CodeForbidden, "the consortium policy's change %s %s names proposal %s, which is not on the ledger", p.Change.Action, p.Change.MSPID, p.ProposalID)
+	}
+	var pp PolicyProposal
+	if err := json.Unmarshal(values[0], &pp); err != nil {
+		return fmt.Errorf("proposal %s does not decode: %w", p.ProposalID, err)
+	}
+	if pp.Member == nil || *pp.Member != *p.Change || pp.BaseVersion != p.Version-1 {
+		return Errorf(CodeForbidden, "the consortium policy's change %s %s at version %d is not what proposal %s proposed", p.Change.Action, p.Change.MSPID, p.Version, p.ProposalID)
+	}
+	i := 1
+	for _, a := range p.Approvals {
+		if a == p.UpdatedBy.MSPID {
+			continue
+		}
+		if i >= len(values) || values[i] == nil {
+			return Errorf(CodeForbidden, "the consortium policy's change %s %s lists the approval of %s, which is not on the ledger", p.Change.Action, p.Change.MSPID, a)
+		}
+		i++
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ func fourMembers() *Policy {
 // successor is prev after change c, as the contract writes it, approved by approvals.
 func successor(t *testing.T, prev *Policy, c MemberChange, approvals ...string) *Policy {
 	t.Helper()
-	next, err := prev.withChange(c)
+	next, err := prev.AfterChange(c)
 	if err != nil {
 		t.Fatalf("%s %s: %v", c.Action, c.MSPID, err)
 	}
