@@ -47,10 +47,10 @@ type Builder struct {
 	// byID holds the datasets in ID order, kept so as each is first seen:
 	// the openness sums go in that order, and a snapshot taken after every
 	// block must not sort the whole catalog again.
-	byID     []*dataset
-	pending  map[string]waiting // requests created pending, not yet decided
-	open     map[string]waiting // corrections opened, not yet resolved
-	flows    map[[2]string]float64
+	byID    []*dataset
+	pending map[string]waiting // requests created pending, not yet decided
+	open    map[string]waiting // corrections opened, not yet resolved
+	flows   map[[2]string]float64
 	// out holds the departments the consortium policy read last lists as
 	// suspended or removed: a period is scored for the departments that
 	// are members at its end (or at asOfBlock, for a period not over), so
