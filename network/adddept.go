@@ -13,6 +13,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"google.golang.org/protobuf/proto"
 	"gopkg.in/yaml.v3"
+
+	"github.com/govshare/ledger/chaincode/domain"
 )
 
 // A department joins a running consortium in these steps, each by the
@@ -33,7 +35,10 @@ import (
 //     and pulls every block; it installs its chaincode package, starts its
 //     chaincode server and approves the definition in force for its
 //     organization; its indexer replays the whole ledger and its gateway
-//     starts.
+//     starts;
+//  6. a member's admin proposes its admission to the contract's consortium
+//     policy, and the admins of a majority of the members approve it, each
+//     through its own gateway (ChangeMembership): it votes from then on.
 //
 // AddDepartment does all of it on this machine, each signature with the
 // signing department's own admin. The departments added after `make up`
@@ -85,7 +90,9 @@ type Joined struct {
 	Update     string   // the configuration update file
 	SignedBy   []string // the MSP IDs whose admins signed it, in order
 	Height     uint64   // the new peer's height when it had caught up
-	Took       time.Duration
+	// PolicyVersion is the consortium policy's version that admitted it.
+	PolicyVersion int
+	Took          time.Duration
 }
 
 // AddDepartment adds department d to the running consortium (see above).
@@ -213,6 +220,13 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A voting member from now on: the members' admins admit it to the
+	// contract's consortium policy (membership.go).
+	p, err := n.ChangeMembership(ctx, domain.MemberChange{Action: domain.MemberAdmit, MSPID: d.MSPID})
+	if err != nil {
+		return nil, fmt.Errorf("admit %s to the consortium policy: %w", d.MSPID, err)
+	}
+	j.PolicyVersion = p.Version
 	j.Took = time.Since(start)
 	return j, nil
 }

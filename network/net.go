@@ -63,6 +63,9 @@ func New(opts Options) (*Net, error) {
 	if err := n.loadAddedDepartments(); err != nil {
 		return nil, err
 	}
+	if err := n.dropRemoved(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
