@@ -50,16 +50,9 @@ const addedDepartmentsFile = "added-departments.yaml"
 // loadAddedDepartments appends the departments added to this run folder
 // to the topology.
 func (n *Net) loadAddedDepartments() error {
-	raw, err := os.ReadFile(n.path(addedDepartmentsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	added, err := n.AddedDepartments()
+	if err != nil || len(added) == 0 {
 		return err
-	}
-	var added []Department
-	if err := yaml.Unmarshal(raw, &added); err != nil {
-		return fmt.Errorf("%s: %w", n.path(addedDepartmentsFile), err)
 	}
 	n.topo.Departments = append(n.topo.Departments, added...)
 	if err := n.topo.complete(); err != nil {
@@ -103,6 +96,15 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	if _, ok := n.department(d.MSPID); ok {
 		return nil, fmt.Errorf("%s is already a department of this consortium", d.MSPID)
 	}
+	added, err := n.AddedDepartments()
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(added, func(a Department) bool { return a.MSPID == d.MSPID }) {
+		// Its CA, identities and ledger folders are this run folder's
+		// still: a department that left joins again under another MSP ID.
+		return nil, fmt.Errorf("%s was added to this consortium before and has left it; a department joins again under another MSP ID", d.MSPID)
+	}
 	n.topo.Departments = append(n.topo.Departments, d)
 	if err := n.topo.complete(); err != nil {
 		return nil, err
@@ -115,7 +117,7 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	}
 	j := &Joined{Department: d, Update: n.path("channel", "add-"+d.Slug()+".pb")}
 
-	err := n.step("identities of "+d.MSPID+": its CA, its peer, people, indexer and gateway enrolled", func() error {
+	err = n.step("identities of "+d.MSPID+": its CA, its peer, people, indexer and gateway enrolled", func() error {
 		return n.orgIdentities(ctx, n.orgCAs()[d.Slug()], n.deptEnrollments(d))
 	})
 	if err != nil {
@@ -231,14 +233,26 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	return j, nil
 }
 
-func (n *Net) recordAddedDepartment(d Department) error {
+// AddedDepartments lists the departments added to this run folder after
+// `make up`, those removed since included.
+func (n *Net) AddedDepartments() ([]Department, error) {
 	var added []Department
 	raw, err := os.ReadFile(n.path(addedDepartmentsFile))
-	if err == nil {
-		if err := yaml.Unmarshal(raw, &added); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(raw, &added); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.path(addedDepartmentsFile), err)
+	}
+	return added, nil
+}
+
+func (n *Net) recordAddedDepartment(d Department) error {
+	added, err := n.AddedDepartments()
+	if err != nil {
 		return err
 	}
 	added = append(added, d)

@@ -30,10 +30,18 @@ func TestDepartmentJoins(t *testing.T) {
 	faultTest(t)
 	v := newLedgerView(t)
 	net := openNet(t)
-	msp := fmt.Sprintf("Join%dMSP", len(net.Topology().Departments)+1)
+	// A department that joined and left in an earlier run keeps its MSP ID.
+	added, err := net.AddedDepartments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := len(net.Topology().Departments) + 1
+	for slices.ContainsFunc(added, func(d network.Department) bool { return d.MSPID == fmt.Sprintf("Join%dMSP", k) }) {
+		k++
+	}
+	msp := fmt.Sprintf("Join%dMSP", k)
 	entry := filepath.Join(t.TempDir(), "department.yaml")
-	yaml := fmt.Sprintf("mspId: %s\nname: Natural Resources Bureau %d\ncode: NRB%d\nlevel: municipal\nroles: [admin, operator, approver]\n",
-		msp, len(net.Topology().Departments)+1, len(net.Topology().Departments)+1)
+	yaml := fmt.Sprintf("mspId: %s\nname: Natural Resources Bureau %d\ncode: NRB%d\nlevel: municipal\nroles: [admin, operator, approver]\n", msp, k, k)
 	if err := os.WriteFile(entry, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -89,8 +89,8 @@ func TestDepartmentLeaves(t *testing.T) {
 	})
 	// ... and by its own operator's key through the Fabric Gateway, at its
 	// own peer and at Dept1's: every endorser's chaincode refuses it.
-	for _, at := range []string{d.Peer, shared.dept(t, "Dept1MSP").Peer} {
-		raw := fabricAs(t, msp, at, op.user)
+	for _, at := range []string{msp, "Dept1MSP"} {
+		raw := fabricVia(t, msp, op.user, at, shared.dept(t, at).Peer)
 		body, _ := json.Marshal(newDataset(refusedID+"-raw", "unconditional"))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := raw.GetContract(shared.eps.Chaincode).SubmitWithContext(ctx, "RegisterDataset", client.WithArguments(string(body)))
@@ -216,7 +216,7 @@ func TestDepartmentLeaves(t *testing.T) {
 	}
 	// Its identity no longer reaches the channel: Dept1's peer refuses it
 	// before any chaincode runs.
-	raw := fabricAs(t, msp, shared.dept(t, "Dept1MSP").Peer, op.user)
+	raw := fabricVia(t, msp, op.user, "Dept1MSP", shared.dept(t, "Dept1MSP").Peer)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := raw.GetContract(shared.eps.Chaincode).EvaluateWithContext(ctx, "GetPolicy"); err == nil {
