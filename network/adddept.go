@@ -138,51 +138,15 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	// last of them submits the update, which adds its own signature.
 	need := len(members)/2 + 1
 	signers := members[:need]
-	err = n.step(fmt.Sprintf("signed by the admins of %d of %d departments (MAJORITY Admins)", need, len(members)), func() error {
-		for _, s := range signers[:need-1] {
-			if err := n.SignUpdate(ctx, s.MSPID, j.Update); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = n.step(fmt.Sprintf("signed by the admins of %d of %d departments (MAJORITY Admins), submitted by %s's", need, len(members), signers[need-1].MSPID), func() error {
+		j.SignedBy, err = n.signAndSubmit(ctx, signers, j.Update)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	last := signers[need-1]
-	err = n.step("update submitted by "+last.MSPID+"'s admin", func() error {
-		o := n.topo.Ordering.Nodes[0]
-		if _, err := n.procs.runCmd(ctx, "peer-cli-"+last.Slug(), n.adminEnv(last), n.bin("peer"), "channel", "update",
-			"-f", j.Update, "-c", n.topo.Channel, "-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA()); err != nil {
-			return fmt.Errorf("submit the update: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if j.SignedBy, err = updateSignatures(j.Update); err != nil {
-		return nil, err
-	}
-	j.SignedBy = append(j.SignedBy, last.MSPID)
 	err = n.step("every member's peer holds the new configuration", func() error {
-		wctx, cancel := withTimeout(ctx, time.Minute)
-		defer cancel()
-		return parallel(len(members), func(i int) error {
-			for {
-				cfg, err := n.fetchConfig(wctx, members[i])
-				if err == nil {
-					if _, ok := cfg.GetChannelGroup().GetGroups()["Application"].GetGroups()[d.MSPID]; ok {
-						return nil
-					}
-				}
-				select {
-				case <-wctx.Done():
-					return fmt.Errorf("the channel configuration on %s's peer has no %s: %v", members[i].MSPID, d.MSPID, err)
-				case <-time.After(300 * time.Millisecond):
-				}
-			}
-		})
+		return n.waitChannelOrg(ctx, members, d.MSPID, true)
 	})
 	if err != nil {
 		return nil, err
@@ -318,6 +282,51 @@ func (n *Net) prepareAddUpdate(ctx context.Context, member, d Department, out st
 		return err
 	}
 	return writeFileAtomic(out, raw, 0o644)
+}
+
+// signAndSubmit has the admins of every signer but the last sign the
+// configuration update in file, each with its own key, and the last one's
+// submit it to the ordering service (`peer channel update`, which adds its
+// signature). It returns the signers' MSP IDs, as the envelope has them.
+func (n *Net) signAndSubmit(ctx context.Context, signers []Department, file string) ([]string, error) {
+	for _, s := range signers[:len(signers)-1] {
+		if err := n.SignUpdate(ctx, s.MSPID, file); err != nil {
+			return nil, err
+		}
+	}
+	last := signers[len(signers)-1]
+	o := n.topo.Ordering.Nodes[0]
+	if _, err := n.procs.runCmd(ctx, "peer-cli-"+last.Slug(), n.adminEnv(last), n.bin("peer"), "channel", "update",
+		"-f", file, "-c", n.topo.Channel, "-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA()); err != nil {
+		return nil, fmt.Errorf("%s's admin submits the update: %w", last.MSPID, err)
+	}
+	signed, err := updateSignatures(file)
+	if err != nil {
+		return nil, err
+	}
+	return append(signed, last.MSPID), nil
+}
+
+// waitChannelOrg waits until the channel configuration every department
+// of depts fetches has organization msp (in) or has it no more (!in).
+func (n *Net) waitChannelOrg(ctx context.Context, depts []Department, msp string, in bool) error {
+	wctx, cancel := withTimeout(ctx, time.Minute)
+	defer cancel()
+	return parallel(len(depts), func(i int) error {
+		for {
+			cfg, err := n.fetchConfig(wctx, depts[i])
+			if err == nil {
+				if _, ok := cfg.GetChannelGroup().GetGroups()["Application"].GetGroups()[msp]; ok == in {
+					return nil
+				}
+			}
+			select {
+			case <-wctx.Done():
+				return fmt.Errorf("the channel configuration on %s's peer: %s in it %v, want %v: %v", depts[i].MSPID, msp, !in, in, err)
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // SignUpdate adds department msp's admin's signature to the configuration

@@ -244,44 +244,14 @@ func (n *Net) RemoveDepartment(ctx context.Context, msp string) (*Removed, error
 			return nil, err
 		}
 		err = n.step(fmt.Sprintf("signed by the admins of %d of %d organizations (MAJORITY Admins), submitted by %s's", need, len(orgs), signers[need-1].MSPID), func() error {
-			for _, s := range signers[:need-1] {
-				if err := n.SignUpdate(ctx, s.MSPID, r.Update); err != nil {
-					return err
-				}
-			}
-			last := signers[need-1]
-			o := n.topo.Ordering.Nodes[0]
-			if _, err := n.procs.runCmd(ctx, "peer-cli-"+last.Slug(), n.adminEnv(last), n.bin("peer"), "channel", "update",
-				"-f", r.Update, "-c", n.topo.Channel, "-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA()); err != nil {
-				return fmt.Errorf("submit the update: %w", err)
-			}
-			if r.SignedBy, err = updateSignatures(r.Update); err != nil {
-				return err
-			}
-			r.SignedBy = append(r.SignedBy, last.MSPID)
-			return nil
+			r.SignedBy, err = n.signAndSubmit(ctx, signers, r.Update)
+			return err
 		})
 		if err != nil {
 			return nil, err
 		}
 		err = n.step("every remaining department's peer holds the new configuration", func() error {
-			wctx, cancel := withTimeout(ctx, time.Minute)
-			defer cancel()
-			return parallel(len(others), func(i int) error {
-				for {
-					cfg, err := n.fetchConfig(wctx, others[i])
-					if err == nil {
-						if _, ok := cfg.GetChannelGroup().GetGroups()["Application"].GetGroups()[msp]; !ok {
-							return nil
-						}
-					}
-					select {
-					case <-wctx.Done():
-						return fmt.Errorf("the channel configuration on %s's peer still has %s: %v", others[i].MSPID, msp, err)
-					case <-time.After(300 * time.Millisecond):
-					}
-				}
-			})
+			return n.waitChannelOrg(ctx, others, msp, false)
 		})
 		if err != nil {
 			return nil, err

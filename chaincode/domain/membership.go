@@ -69,27 +69,23 @@ func (p *Policy) IsRemoved(msp string) bool { return slices.Contains(p.Removed, 
 // policy p (nil: no policy on the ledger yet), in words shared by the
 // chaincode and the gateways; "" when they may.
 func WriteRefusal(p *Policy, msp string) string {
-	switch {
-	case p == nil:
-		return ""
-	case p.IsSuspended(msp):
-		return fmt.Sprintf("department %s is suspended from the consortium (policy version %d): its people can read and trace, but not write", msp, p.Version)
-	case p.IsRemoved(msp):
-		return fmt.Sprintf("department %s has left the consortium (policy version %d): its records stay readable, and nobody writes in its name", msp, p.Version)
-	}
-	return ""
+	return refusal(p, msp, "its people can read and trace, but not write", "its records stay readable, and nobody writes in its name")
 }
 
 // PartyRefusal says why no new record may name department msp under p; ""
 // when one may.
 func PartyRefusal(p *Policy, msp string) string {
+	return refusal(p, msp, "no new record may name it", "no new record may name it")
+}
+
+func refusal(p *Policy, msp, suspended, removed string) string {
 	switch {
 	case p == nil:
 		return ""
 	case p.IsSuspended(msp):
-		return fmt.Sprintf("department %s is suspended from the consortium (policy version %d): no new record may name it", msp, p.Version)
+		return fmt.Sprintf("department %s is suspended from the consortium (policy version %d): %s", msp, p.Version, suspended)
 	case p.IsRemoved(msp):
-		return fmt.Sprintf("department %s has left the consortium (policy version %d): no new record may name it", msp, p.Version)
+		return fmt.Sprintf("department %s has left the consortium (policy version %d): %s", msp, p.Version, removed)
 	}
 	return ""
 }

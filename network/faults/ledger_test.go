@@ -58,7 +58,9 @@ func fabricAs(t *testing.T, msp, peerAddr, user string) *client.Network {
 // msp's people.
 func fabricVia(t *testing.T, msp, user, peerMSP, peerAddr string) *client.Network {
 	t.Helper()
-	orgOf := func(m string) string { return filepath.Join(shared.run, "orgs", strings.TrimSuffix(strings.ToLower(m), "msp")) }
+	orgOf := func(m string) string {
+		return filepath.Join(shared.run, "orgs", strings.TrimSuffix(strings.ToLower(m), "msp"))
+	}
 	org := orgOf(msp)
 	read := func(parts ...string) []byte {
 		raw, err := os.ReadFile(filepath.Join(parts...))

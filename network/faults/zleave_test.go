@@ -133,14 +133,10 @@ func TestDepartmentLeaves(t *testing.T) {
 	t.Logf("load: %d writes (%s)", len(outs), tally(outs))
 
 	// The suite's view of the consortium without it.
-	eps, err := network.ReadEndpoints(shared.run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if slices.ContainsFunc(eps.Departments, func(e network.EndpointDept) bool { return e.MSPID == msp }) {
+	reloadConsortium(t)
+	if slices.ContainsFunc(shared.eps.Departments, func(e network.EndpointDept) bool { return e.MSPID == msp }) {
 		t.Fatalf("endpoints.json still lists %s", msp)
 	}
-	shared.eps = eps
 	v = newLedgerView(t)
 	checkLoad(t, v, outs, http.StatusServiceUnavailable, http.StatusConflict)
 	v.converged(t)
@@ -253,25 +249,7 @@ func joinedDepartment(t *testing.T) string {
 		t.Fatal(err)
 	}
 	control(t, 4*time.Minute, "add-department", "-entry", entry)
-	eps, err := network.ReadEndpoints(shared.run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(shared.run, "credentials.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds []network.Credential
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
-	}
-	shared.eps, shared.creds = eps, creds
-	if httpClient, err = network.GatewayClient(shared.run, 45*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := allReady(context.Background(), 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	reloadConsortium(t)
 	return msp
 }
 
