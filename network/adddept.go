@@ -54,6 +54,15 @@ func (n *Net) loadAddedDepartments() error {
 	if err != nil || len(added) == 0 {
 		return err
 	}
+	// A department added and removed since keeps its entry (and ports,
+	// which a later one may take): it is not part of the topology.
+	removed, err := n.readRemoved()
+	if err != nil {
+		return err
+	}
+	added = slices.DeleteFunc(added, func(a Department) bool {
+		return slices.ContainsFunc(removed, func(r Removed) bool { return r.MSPID == a.MSPID })
+	})
 	n.topo.Departments = append(n.topo.Departments, added...)
 	if err := n.topo.complete(); err != nil {
 		return fmt.Errorf("with the departments of %s: %w", n.path(addedDepartmentsFile), err)

@@ -3,6 +3,7 @@ package network
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -67,5 +68,26 @@ departments:
 	ds := n.Topology().Departments
 	if len(ds) != 2 || ds[0].MSPID != "Dept1MSP" || ds[1].MSPID != "Dept3MSP" || ds[1].PeerPort != 20301 {
 		t.Fatalf("departments %+v", ds)
+	}
+
+	// An added department that left, and the one added after it on the
+	// same ports: only the second is in the topology.
+	if err := os.WriteFile(filepath.Join(run, addedDepartmentsFile), []byte(`- {mspId: Join4MSP, name: Four, code: J4, level: municipal, peerPort: 20401}
+- {mspId: Join5MSP, name: Five, code: J5, level: municipal, peerPort: 20401}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, removedDepartmentsFile), []byte("- mspId: Dept2MSP\n- mspId: Join4MSP\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = New(Options{Root: run, Run: run, Topology: topo}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range n.Topology().Departments {
+		got = append(got, d.MSPID)
+	}
+	if want := []string{"Dept1MSP", "Dept3MSP", "Join5MSP"}; !slices.Equal(got, want) {
+		t.Fatalf("departments %v, want %v", got, want)
 	}
 }
