@@ -114,6 +114,13 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 		// still: a department that left joins again under another MSP ID.
 		return nil, fmt.Errorf("%s was added to this consortium before and has left it; a department joins again under another MSP ID", d.MSPID)
 	}
+	// Its ports, unless its entry sets them, are those of the next slot
+	// never used: after the founding departments and every department
+	// added before, those that left included. A port that a department
+	// that left listened on is never another's: the peers' Fabric Gateways
+	// keep connections by address, with the TLS root of the department
+	// they first found there.
+	n.topo.slotPorts(&d, n.nextSlot(added))
 	n.topo.Departments = append(n.topo.Departments, d)
 	if err := n.topo.complete(); err != nil {
 		return nil, err
@@ -205,6 +212,10 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	j.Took = time.Since(start)
 	return j, nil
 }
+
+// nextSlot is the slot of the next department added, given every one
+// added before (those that left included): after all of them.
+func (n *Net) nextSlot(added []Department) int { return n.founding + len(added) }
 
 // AddedDepartments lists the departments added to this run folder after
 // `make up`, those removed since included.

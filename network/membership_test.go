@@ -90,4 +90,15 @@ departments:
 	if want := []string{"Dept1MSP", "Dept3MSP", "Join5MSP"}; !slices.Equal(got, want) {
 		t.Fatalf("departments %v, want %v", got, want)
 	}
+	// The next one added takes slot 5 (0-based), the ports of none of the
+	// founding three nor of the two added before, the one that left included.
+	added, err := n.AddedDepartments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := Department{MSPID: "Join6MSP"}
+	n.Topology().slotPorts(&next, n.nextSlot(added))
+	if next.PeerPort != 20601 || next.GatewayPort != 20607 {
+		t.Fatalf("the next department's ports: peer %d, gateway %d; want 20601 and 20607", next.PeerPort, next.GatewayPort)
+	}
 }
