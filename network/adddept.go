@@ -13,6 +13,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"google.golang.org/protobuf/proto"
 	"gopkg.in/yaml.v3"
+
+	"github.com/govshare/ledger/chaincode/domain"
 )
 
 // A department joins a running consortium in these steps, each by the
@@ -33,7 +35,10 @@ import (
 //     and pulls every block; it installs its chaincode package, starts its
 //     chaincode server and approves the definition in force for its
 //     organization; its indexer replays the whole ledger and its gateway
-//     starts.
+//     starts;
+//  6. a member's admin proposes its admission to the contract's consortium
+//     policy, and the admins of a majority of the members approve it, each
+//     through its own gateway (ChangeMembership): it votes from then on.
 //
 // AddDepartment does all of it on this machine, each signature with the
 // signing department's own admin. The departments added after `make up`
@@ -45,17 +50,19 @@ const addedDepartmentsFile = "added-departments.yaml"
 // loadAddedDepartments appends the departments added to this run folder
 // to the topology.
 func (n *Net) loadAddedDepartments() error {
-	raw, err := os.ReadFile(n.path(addedDepartmentsFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	added, err := n.AddedDepartments()
+	if err != nil || len(added) == 0 {
+		return err
 	}
+	// A department added and removed since keeps its entry (and ports,
+	// which a later one may take): it is not part of the topology.
+	removed, err := n.readRemoved()
 	if err != nil {
 		return err
 	}
-	var added []Department
-	if err := yaml.Unmarshal(raw, &added); err != nil {
-		return fmt.Errorf("%s: %w", n.path(addedDepartmentsFile), err)
-	}
+	added = slices.DeleteFunc(added, func(a Department) bool {
+		return slices.ContainsFunc(removed, func(r Removed) bool { return r.MSPID == a.MSPID })
+	})
 	n.topo.Departments = append(n.topo.Departments, added...)
 	if err := n.topo.complete(); err != nil {
 		return fmt.Errorf("with the departments of %s: %w", n.path(addedDepartmentsFile), err)
@@ -85,7 +92,9 @@ type Joined struct {
 	Update     string   // the configuration update file
 	SignedBy   []string // the MSP IDs whose admins signed it, in order
 	Height     uint64   // the new peer's height when it had caught up
-	Took       time.Duration
+	// PolicyVersion is the consortium policy's version that admitted it.
+	PolicyVersion int
+	Took          time.Duration
 }
 
 // AddDepartment adds department d to the running consortium (see above).
@@ -96,6 +105,22 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	if _, ok := n.department(d.MSPID); ok {
 		return nil, fmt.Errorf("%s is already a department of this consortium", d.MSPID)
 	}
+	added, err := n.AddedDepartments()
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(added, func(a Department) bool { return a.MSPID == d.MSPID }) {
+		// Its CA, identities and ledger folders are this run folder's
+		// still: a department that left joins again under another MSP ID.
+		return nil, fmt.Errorf("%s was added to this consortium before and has left it; a department joins again under another MSP ID", d.MSPID)
+	}
+	// Its ports, unless its entry sets them, are those of the next slot
+	// never used: after the founding departments and every department
+	// added before, those that left included. A port that a department
+	// that left listened on is never another's: the peers' Fabric Gateways
+	// keep connections by address, with the TLS root of the department
+	// they first found there.
+	n.topo.slotPorts(&d, n.nextSlot(added))
 	n.topo.Departments = append(n.topo.Departments, d)
 	if err := n.topo.complete(); err != nil {
 		return nil, err
@@ -108,7 +133,7 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	}
 	j := &Joined{Department: d, Update: n.path("channel", "add-"+d.Slug()+".pb")}
 
-	err := n.step("identities of "+d.MSPID+": its CA, its peer, people, indexer and gateway enrolled", func() error {
+	err = n.step("identities of "+d.MSPID+": its CA, its peer, people, indexer and gateway enrolled", func() error {
 		return n.orgIdentities(ctx, n.orgCAs()[d.Slug()], n.deptEnrollments(d))
 	})
 	if err != nil {
@@ -129,51 +154,15 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	// last of them submits the update, which adds its own signature.
 	need := len(members)/2 + 1
 	signers := members[:need]
-	err = n.step(fmt.Sprintf("signed by the admins of %d of %d departments (MAJORITY Admins)", need, len(members)), func() error {
-		for _, s := range signers[:need-1] {
-			if err := n.SignUpdate(ctx, s.MSPID, j.Update); err != nil {
-				return err
-			}
-		}
-		return nil
+	err = n.step(fmt.Sprintf("signed by the admins of %d of %d departments (MAJORITY Admins), submitted by %s's", need, len(members), signers[need-1].MSPID), func() error {
+		j.SignedBy, err = n.signAndSubmit(ctx, signers, j.Update)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	last := signers[need-1]
-	err = n.step("update submitted by "+last.MSPID+"'s admin", func() error {
-		o := n.topo.Ordering.Nodes[0]
-		if _, err := n.procs.runCmd(ctx, "peer-cli-"+last.Slug(), n.adminEnv(last), n.bin("peer"), "channel", "update",
-			"-f", j.Update, "-c", n.topo.Channel, "-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA()); err != nil {
-			return fmt.Errorf("submit the update: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if j.SignedBy, err = updateSignatures(j.Update); err != nil {
-		return nil, err
-	}
-	j.SignedBy = append(j.SignedBy, last.MSPID)
 	err = n.step("every member's peer holds the new configuration", func() error {
-		wctx, cancel := withTimeout(ctx, time.Minute)
-		defer cancel()
-		return parallel(len(members), func(i int) error {
-			for {
-				cfg, err := n.fetchConfig(wctx, members[i])
-				if err == nil {
-					if _, ok := cfg.GetChannelGroup().GetGroups()["Application"].GetGroups()[d.MSPID]; ok {
-						return nil
-					}
-				}
-				select {
-				case <-wctx.Done():
-					return fmt.Errorf("the channel configuration on %s's peer has no %s: %v", members[i].MSPID, d.MSPID, err)
-				case <-time.After(300 * time.Millisecond):
-				}
-			}
-		})
+		return n.waitChannelOrg(ctx, members, d.MSPID, true)
 	})
 	if err != nil {
 		return nil, err
@@ -213,18 +202,41 @@ func (n *Net) AddDepartment(ctx context.Context, d Department) (*Joined, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A voting member from now on: the members' admins admit it to the
+	// contract's consortium policy (membership.go).
+	p, err := n.ChangeMembership(ctx, domain.MemberChange{Action: domain.MemberAdmit, MSPID: d.MSPID})
+	if err != nil {
+		return nil, fmt.Errorf("admit %s to the consortium policy: %w", d.MSPID, err)
+	}
+	j.PolicyVersion = p.Version
 	j.Took = time.Since(start)
 	return j, nil
 }
 
-func (n *Net) recordAddedDepartment(d Department) error {
+// nextSlot is the slot of the next department added, given every one
+// added before (those that left included): after all of them.
+func (n *Net) nextSlot(added []Department) int { return n.founding + len(added) }
+
+// AddedDepartments lists the departments added to this run folder after
+// `make up`, those removed since included.
+func (n *Net) AddedDepartments() ([]Department, error) {
 	var added []Department
 	raw, err := os.ReadFile(n.path(addedDepartmentsFile))
-	if err == nil {
-		if err := yaml.Unmarshal(raw, &added); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(raw, &added); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.path(addedDepartmentsFile), err)
+	}
+	return added, nil
+}
+
+func (n *Net) recordAddedDepartment(d Department) error {
+	added, err := n.AddedDepartments()
+	if err != nil {
 		return err
 	}
 	added = append(added, d)
@@ -290,6 +302,51 @@ func (n *Net) prepareAddUpdate(ctx context.Context, member, d Department, out st
 		return err
 	}
 	return writeFileAtomic(out, raw, 0o644)
+}
+
+// signAndSubmit has the admins of every signer but the last sign the
+// configuration update in file, each with its own key, and the last one's
+// submit it to the ordering service (`peer channel update`, which adds its
+// signature). It returns the signers' MSP IDs, as the envelope has them.
+func (n *Net) signAndSubmit(ctx context.Context, signers []Department, file string) ([]string, error) {
+	for _, s := range signers[:len(signers)-1] {
+		if err := n.SignUpdate(ctx, s.MSPID, file); err != nil {
+			return nil, err
+		}
+	}
+	last := signers[len(signers)-1]
+	o := n.topo.Ordering.Nodes[0]
+	if _, err := n.procs.runCmd(ctx, "peer-cli-"+last.Slug(), n.adminEnv(last), n.bin("peer"), "channel", "update",
+		"-f", file, "-c", n.topo.Channel, "-o", o.Addr(o.Port), "--tls", "--cafile", n.ordererCA()); err != nil {
+		return nil, fmt.Errorf("%s's admin submits the update: %w", last.MSPID, err)
+	}
+	signed, err := updateSignatures(file)
+	if err != nil {
+		return nil, err
+	}
+	return append(signed, last.MSPID), nil
+}
+
+// waitChannelOrg waits until the channel configuration every department
+// of depts fetches has organization msp (in) or has it no more (!in).
+func (n *Net) waitChannelOrg(ctx context.Context, depts []Department, msp string, in bool) error {
+	wctx, cancel := withTimeout(ctx, time.Minute)
+	defer cancel()
+	return parallel(len(depts), func(i int) error {
+		for {
+			cfg, err := n.fetchConfig(wctx, depts[i])
+			if err == nil {
+				if _, ok := cfg.GetChannelGroup().GetGroups()["Application"].GetGroups()[msp]; ok == in {
+					return nil
+				}
+			}
+			select {
+			case <-wctx.Done():
+				return fmt.Errorf("the channel configuration on %s's peer: %s in it %v, want %v: %v", depts[i].MSPID, msp, !in, in, err)
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // SignUpdate adds department msp's admin's signature to the configuration

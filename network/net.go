@@ -28,6 +28,9 @@ type Net struct {
 	topo  *Topology
 	procs *procs
 	start time.Time
+	// founding is how many departments the topology file lists: the
+	// slots (and ports) of the founding departments.
+	founding int
 }
 
 const ordererOrg = "orderer"
@@ -59,8 +62,11 @@ func New(opts Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Net{opts: opts, topo: topo, procs: newProcs(opts.Run)}
+	n := &Net{opts: opts, topo: topo, procs: newProcs(opts.Run), founding: len(topo.Departments)}
 	if err := n.loadAddedDepartments(); err != nil {
+		return nil, err
+	}
+	if err := n.dropRemoved(); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -291,6 +291,11 @@ func (n *Net) smoke(ctx context.Context) error {
 
 // httpJSON calls a gateway, trusting the run's tls-ca.pem.
 func (n *Net) httpJSON(ctx context.Context, method, url, token string, body []byte, want ...int) ([]byte, error) {
+	return n.httpJSONWith(ctx, method, url, token, nil, body, want...)
+}
+
+// httpJSONWith is httpJSON with more request headers.
+func (n *Net) httpJSONWith(ctx context.Context, method, url, token string, header http.Header, body []byte, want ...int) ([]byte, error) {
 	hc, err := n.gatewayClient()
 	if err != nil {
 		return nil, err
@@ -301,6 +306,9 @@ func (n *Net) httpJSON(ctx context.Context, method, url, token string, body []by
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {

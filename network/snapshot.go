@@ -128,14 +128,25 @@ func (n *Net) catchUp(ctx context.Context, of Department, ref string, d Departme
 // its last committed block and waits until the peer has written it. It
 // returns the block and the snapshot's folder.
 func (n *Net) Snapshot(ctx context.Context, d Department) (block uint64, dir string, err error) {
-	h, err := n.height(ctx, d, d.Addr(d.PeerPort))
-	if err != nil {
-		return 0, "", err
-	}
-	block = h - 1
 	tlsRoot := filepath.Join(n.peerDir(d), "tls", "ca.crt")
-	if _, err := n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "snapshot", "submitrequest",
-		"-c", n.topo.Channel, "-b", strconv.FormatUint(block, 10), "--peerAddress", d.Addr(d.PeerPort), "--tlsRootCertFile", tlsRoot); err != nil {
+	for attempt := 1; ; attempt++ {
+		h, err := n.height(ctx, d, d.Addr(d.PeerPort))
+		if err != nil {
+			return 0, "", err
+		}
+		block = h - 1
+		_, err = n.procs.runCmd(ctx, "peer-cli-"+d.Slug(), n.adminEnv(d), n.bin("peer"), "snapshot", "submitrequest",
+			"-c", n.topo.Channel, "-b", strconv.FormatUint(block, 10), "--peerAddress", d.Addr(d.PeerPort), "--tlsRootCertFile", tlsRoot)
+		if err == nil {
+			break
+		}
+		// Under load a block can commit between the height read and the
+		// request, which the peer refuses for a block already behind it:
+		// ask again at the new height.
+		var le *LogError
+		if attempt < 5 && errors.As(err, &le) && strings.Contains(le.Tail(3), "cannot be less than the last committed block number") {
+			continue
+		}
 		return 0, "", fmt.Errorf("snapshot request to the peer of %s: %w", d.MSPID, err)
 	}
 	// The peer writes the snapshot under snapshots/temp and renames it

@@ -235,19 +235,7 @@ func (t *Topology) complete() error {
 		if d.Host == "" {
 			d.Host = t.Host
 		}
-		b := t.BasePort + 100*(i+1)
-		setPort(&d.PeerPort, b+1)
-		setPort(&d.PeerCCPort, b+2)
-		setPort(&d.PeerOpsPort, b+3)
-		setPort(&d.CAPort, b+4)
-		setPort(&d.CAOpsPort, b+5)
-		setPort(&d.ChaincodePort, b+6)
-		setPort(&d.ChaincodeNextPort, b+9)
-		setPort(&d.Peer1Port, b+51)
-		setPort(&d.Peer1CCPort, b+52)
-		setPort(&d.Peer1OpsPort, b+53)
-		setPort(&d.GatewayPort, b+7)
-		setPort(&d.IndexerPort, b+8)
+		t.slotPorts(d, i)
 	}
 	if err := t.checkPolicy(); err != nil {
 		return err
@@ -275,6 +263,24 @@ func (t *Topology) checkPolicy() error {
 		}
 	}
 	return nil
+}
+
+// slotPorts derives the ports department d has not set from its slot, its
+// 0-based position in the departments list: basePort + 100*(slot+1) + ...
+func (t *Topology) slotPorts(d *Department, slot int) {
+	b := t.BasePort + 100*(slot+1)
+	setPort(&d.PeerPort, b+1)
+	setPort(&d.PeerCCPort, b+2)
+	setPort(&d.PeerOpsPort, b+3)
+	setPort(&d.CAPort, b+4)
+	setPort(&d.CAOpsPort, b+5)
+	setPort(&d.ChaincodePort, b+6)
+	setPort(&d.ChaincodeNextPort, b+9)
+	setPort(&d.Peer1Port, b+51)
+	setPort(&d.Peer1CCPort, b+52)
+	setPort(&d.Peer1OpsPort, b+53)
+	setPort(&d.GatewayPort, b+7)
+	setPort(&d.IndexerPort, b+8)
 }
 
 func setPort(p *int, def int) {

@@ -73,8 +73,8 @@ func attestationEvent(now time.Time, a domain.Actor, att *domain.ScoreAttestatio
 }
 
 // GetAttestations returns the attestations of the snapshot of a period,
-// with the departments on the ledger (every department with a profile: one
-// vote each), both sorted by MSP ID. The snapshot must exist.
+// with the departments on the ledger (every department with a profile,
+// but the suspended and removed ones: one vote each), both sorted by MSP ID. The snapshot must exist.
 func (c *Contract) GetAttestations(ctx contractapi.TransactionContextInterface, period string) (string, error) {
 	if err := domain.CheckPeriod(period); err != nil {
 		return "", err
@@ -159,13 +159,22 @@ func checkAttestationID(id string) error {
 	return domain.CheckMSPID("mspId", msp)
 }
 
-// departmentIDs lists the MSP IDs of the departments with a profile, sorted.
+// departmentIDs lists the MSP IDs of the departments with a profile that
+// may write (not suspended nor removed: they could not attest), sorted:
+// the votes on a snapshot are the remaining departments'.
 func departmentIDs(stub shim.ChaincodeStubInterface) ([]string, error) {
+	_, p, err := readPolicy(stub)
+	if err != nil {
+		return nil, err
+	}
 	out := []string{}
-	err := eachEntity(stub, domain.KindDepartment, func(v []byte) error {
+	err = eachEntity(stub, domain.KindDepartment, func(v []byte) error {
 		var d domain.Department
 		if err := json.Unmarshal(v, &d); err != nil {
 			return internalErr("decode department", err)
+		}
+		if domain.WriteRefusal(p, d.MSPID) != "" {
+			return nil
 		}
 		out = append(out, d.MSPID)
 		return nil

@@ -61,19 +61,27 @@ func New() *Contract {
 		Description: "Data sharing, metering and contribution ledger of the consortium's departments",
 		Version:     "1",
 	}
-	c.BeforeTransaction = c.checkClock
+	c.BeforeTransaction = c.beforeTransaction
 	return c
 }
 
-// checkClock refuses a state-changing transaction whose timestamp is more
-// than MaxSkew from this endorser's clock. The timestamp is whatever the
-// client signed; without this check a department could date an approval
-// before its request or meter usage in a month long closed. Each endorser
-// judges its own clock, so a forged date needs the owners' own peers to be
-// wrong too. It runs before every transaction (contractapi's
-// BeforeTransaction), so no write can forget it; evaluations skip it, since
-// they change nothing and a read's timestamp only dates its own answer.
-func (c *Contract) checkClock(ctx contractapi.TransactionContextInterface) error {
+// beforeTransaction runs before every transaction (contractapi's
+// BeforeTransaction), so no write can forget its checks: the clock
+// (checkClock) and the standing of the signer's department
+// (checkStanding). Evaluations skip both: they change nothing.
+func (c *Contract) beforeTransaction(ctx contractapi.TransactionContextInterface) error {
+	if c.evaluation(ctx) {
+		return nil
+	}
+	if err := c.checkClock(ctx); err != nil {
+		return err
+	}
+	return checkStanding(ctx)
+}
+
+// evaluation reports whether the transaction called is a read
+// (GetEvaluateTransactions).
+func (c *Contract) evaluation(ctx contractapi.TransactionContextInterface) bool {
 	fn, _ := ctx.GetStub().GetFunctionAndParameters()
 	if i := strings.LastIndex(fn, ":"); i >= 0 {
 		fn = fn[i+1:]
@@ -81,9 +89,18 @@ func (c *Contract) checkClock(ctx contractapi.TransactionContextInterface) error
 	if r, n := utf8.DecodeRuneInString(fn); n > 0 {
 		fn = string(unicode.ToUpper(r)) + fn[n:] // contractapi routes "getRequest" to GetRequest
 	}
-	if slices.Contains(c.GetEvaluateTransactions(), fn) {
-		return nil
-	}
+	return slices.Contains(c.GetEvaluateTransactions(), fn)
+}
+
+// checkClock refuses a state-changing transaction whose timestamp is more
+// than MaxSkew from this endorser's clock. The timestamp is whatever the
+// client signed; without this check a department could date an approval
+// before its request or meter usage in a month long closed. Each endorser
+// judges its own clock, so a forged date needs the owners' own peers to be
+// wrong too. It runs before every write (beforeTransaction); evaluations
+// skip it, since they change nothing and a read's timestamp only dates its
+// own answer.
+func (c *Contract) checkClock(ctx contractapi.TransactionContextInterface) error {
 	ts, err := txTime(ctx)
 	if err != nil {
 		return err

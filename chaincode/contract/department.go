@@ -66,9 +66,15 @@ func (c *Contract) GetDepartment(ctx contractapi.TransactionContextInterface, ms
 	return result(d)
 }
 
-// ListDepartments returns every department profile, ordered by MSP ID (the
-// order of the composite keys).
+// ListDepartments returns the profile of every department of the
+// consortium, ordered by MSP ID (the order of the composite keys): not
+// those the consortium policy lists as removed, whose profiles stay on the
+// ledger (GetDepartment, History) with the rest of their records.
 func (c *Contract) ListDepartments(ctx contractapi.TransactionContextInterface) (string, error) {
+	_, p, err := readPolicy(ctx.GetStub())
+	if err != nil {
+		return "", err
+	}
 	it, err := ctx.GetStub().GetStateByPartialCompositeKey(string(domain.KindDepartment), nil)
 	if err != nil {
 		return "", internalErr("list departments", err)
@@ -83,6 +89,9 @@ func (c *Contract) ListDepartments(ctx contractapi.TransactionContextInterface) 
 		var d domain.Department
 		if err := json.Unmarshal(kv.Value, &d); err != nil {
 			return "", internalErr("decode department", err)
+		}
+		if p != nil && p.IsRemoved(d.MSPID) {
+			continue
 		}
 		out = append(out, d)
 	}

@@ -111,6 +111,10 @@ func putEntity(stub shim.ChaincodeStubInterface, key string, r domain.Record) er
 	if len(prev) > 0 {
 		return domain.Errorf(domain.CodeConflict, "key %q already exists", domain.PrintableKey(key))
 	}
+	parties := r.Parties()
+	if err := checkParties(stub, parties); err != nil {
+		return err
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return internalErr("encode state", err)
@@ -118,13 +122,28 @@ func putEntity(stub shim.ChaincodeStubInterface, key string, r domain.Record) er
 	if err := stub.PutState(key, b); err != nil {
 		return internalErr("write state", err)
 	}
-	parties := r.Parties()
 	if _, isDepartment := r.(*domain.Department); !isDepartment {
 		if err := writeAnchors(stub, parties); err != nil {
 			return err
 		}
 	}
 	return setEndorsers(stub, key, parties...)
+}
+
+// checkParties refuses a new record naming a suspended or removed
+// department (domain.PartyRefusal): suspension freezes a department's part
+// in the consortium, and a removed one's peer can no longer endorse.
+func checkParties(stub shim.ChaincodeStubInterface, parties []string) error {
+	_, pol, err := readPolicy(stub)
+	if err != nil || pol == nil {
+		return err
+	}
+	for _, p := range parties {
+		if why := domain.PartyRefusal(pol, p); why != "" {
+			return domain.Errorf(domain.CodeForbidden, "%s", why)
+		}
+	}
+	return nil
 }
 
 // writeAnchors blind-writes the anchor of every party, after checking that

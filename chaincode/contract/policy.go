@@ -133,6 +133,15 @@ func (c *Contract) ProposePolicy(ctx contractapi.TransactionContextInterface, in
 	if err := in.CheckAgainst(p); err != nil {
 		return "", err
 	}
+	if in.Member != nil && in.Member.Action == domain.MemberAdmit {
+		// A member writes, and is a party of records: its profile (and
+		// anchor) must be on the ledger, as for the genesis members.
+		if _, ok, err := exists(stub, domain.KindDepartment, in.Member.MSPID); err != nil {
+			return "", err
+		} else if !ok {
+			return "", domain.Errorf(domain.CodeConflict, "department %s has no profile on the ledger yet; its admin sets it first (PUT /v1/departments/me)", in.Member.MSPID)
+		}
+	}
 	if err := notBefore(now, p.UpdatedAt, fmt.Sprintf("policy version %d was set", p.Version), "a proposal to change it"); err != nil {
 		return "", err
 	}
@@ -145,7 +154,7 @@ func (c *Contract) ProposePolicy(ctx contractapi.TransactionContextInterface, in
 		return "", err
 	}
 	pp := &domain.PolicyProposal{
-		ID: id, Evaluators: in.Evaluators, Auditors: in.Auditors, BaseVersion: p.Version, ProposedAt: now, ProposedBy: a,
+		ID: id, Evaluators: in.Evaluators, Auditors: in.Auditors, BaseVersion: p.Version, ProposedAt: now, ProposedBy: a, Member: in.Member,
 	}
 	pp.Bureaus, pp.Grades = in.ProposedGrades(p)
 	if err := putEntity(stub, key, pp); err != nil {
@@ -175,13 +184,13 @@ func (c *Contract) GetPolicyProposal(ctx contractapi.TransactionContextInterface
 	if p == nil {
 		return "", errPolicyNotSet()
 	}
-	st := domain.PolicyProposalStatus{Proposal: pp, Needed: p.Majority()}
+	st := domain.PolicyProposalStatus{Proposal: pp, Needed: p.Needed(&pp)}
 	switch {
 	case p.ProposalID == id:
 		st.Status, st.Approvals, st.AppliedVersion = domain.ProposalApplied, p.Approvals, p.Version
 	case pp.BaseVersion == p.Version:
 		st.Status = domain.ProposalOpen
-		if st.Approvals, err = approvals(stub, id, p.Members); err != nil {
+		if st.Approvals, err = approvals(stub, id, p.Voters(&pp)); err != nil {
 			return "", err
 		}
 	default:
@@ -193,7 +202,7 @@ func (c *Contract) GetPolicyProposal(ctx contractapi.TransactionContextInterface
 		st.Status = domain.ProposalStale
 		if applied != nil {
 			st.Status, st.Approvals, st.AppliedVersion = domain.ProposalApplied, applied.Approvals, applied.Version
-		} else if st.Approvals, err = approvals(stub, id, p.Members); err != nil {
+		} else if st.Approvals, err = approvals(stub, id, p.Voters(&pp)); err != nil {
 			return "", err
 		}
 	}
@@ -239,10 +248,15 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 	if err := notBefore(now, pp.ProposedAt, "proposal "+id+" was made", "its approval"); err != nil {
 		return "", err
 	}
-	// One point read per member, this department's included: exactly the
+	voters := p.Voters(&pp)
+	if !slices.Contains(voters, a.MSPID) {
+		return "", domain.Errorf(domain.CodeForbidden, "%s does not vote on proposal %s to %s it: a department does not vote on its own suspension or removal; the voters are %v",
+			a.MSPID, id, pp.Member.Action, voters)
+	}
+	// One point read per voter, this department's included: exactly the
 	// keys the count depends on, so two approvals racing in one block
 	// conflict (MVCC) instead of both counting short of the majority.
-	approved, err := approvals(stub, id, p.Members)
+	approved, err := approvals(stub, id, voters)
 	if err != nil {
 		return "", err
 	}
@@ -250,8 +264,8 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 		return "", domain.Errorf(domain.CodeConflict, "%s has already approved proposal %s; each department approves once", a.MSPID, id)
 	}
 	approved = union(approved, []string{a.MSPID})
-	res := domain.PolicyApprovalResult{ProposalID: id, MSPID: a.MSPID, Approvals: approved, Needed: p.Majority()}
-	if len(approved) < p.Majority() {
+	res := domain.PolicyApprovalResult{ProposalID: id, MSPID: a.MSPID, Approvals: approved, Needed: p.Needed(&pp)}
+	if len(approved) < res.Needed {
 		key, err := entityKey(stub, domain.KindPolicyApproval, domain.PolicyApprovalID(id, a.MSPID))
 		if err != nil {
 			return "", err
@@ -267,15 +281,29 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 		return result(res)
 	}
 	next := &domain.Policy{
-		ID: domain.PolicyID, Members: p.Members, Evaluators: pp.Evaluators, Auditors: pp.Auditors,
-		Version: p.Version + 1, UpdatedAt: now, UpdatedBy: a, ProposalID: id, Approvals: approved,
+		ID: domain.PolicyID, Members: p.Members, Suspended: p.Suspended, Removed: p.Removed, Evaluators: pp.Evaluators, Auditors: pp.Auditors,
 	}
 	next.Bureaus, next.Grades = pp.ProposedGrades(p)
+	if pp.Member != nil {
+		if next, err = p.AfterChange(*pp.Member); err != nil {
+			return "", err
+		}
+		next.Change = pp.Member
+	}
+	next.Version, next.UpdatedAt, next.UpdatedBy, next.ProposalID, next.Approvals = p.Version+1, now, a, id, approved
 	if err := next.CheckSuccessor(p); err != nil {
 		return "", err
 	}
 	if err := updateEntity(stub, policyKey, next); err != nil {
 		return "", err
+	}
+	if pp.Member != nil {
+		// The policy key's endorsement policy follows the members: a
+		// majority of the peers of the members it now lists. This write
+		// itself is still judged by the committed one.
+		if err := setMajority(stub, policyKey, next.Members); err != nil {
+			return "", err
+		}
 	}
 	if err := emit(stub, policyEvent(domain.EventPolicyUpdated, a, next)); err != nil {
 		return "", err
@@ -304,6 +332,27 @@ func readPolicy(stub shim.ChaincodeStubInterface) (string, *domain.Policy, error
 		return key, nil, err
 	}
 	return key, &p, nil
+}
+
+// checkStanding refuses every write signed by a person of a suspended or
+// removed department (domain.WriteRefusal). It runs before every
+// state-changing transaction (Contract.beforeTransaction); reads are never
+// refused, so the department's people still read and trace its records.
+// The policy key is in every write's read set, so a write endorsed before
+// a suspension and ordered after it fails its MVCC check.
+func checkStanding(ctx contractapi.TransactionContextInterface) error {
+	a, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	_, p, err := readPolicy(ctx.GetStub())
+	if err != nil {
+		return err
+	}
+	if why := domain.WriteRefusal(p, a.MSPID); why != "" {
+		return domain.Errorf(domain.CodeForbidden, "%s", why)
+	}
+	return nil
 }
 
 // memberPolicy reads the policy that the caller's department must be a

@@ -44,10 +44,12 @@ func (r Role) Governed() bool { return slices.Contains(PolicyRoles, r) }
 // Policy is the consortium policy record, stored under PolicyID.
 type Policy struct {
 	ID         string    `json:"id"`
-	Members    []string  `json:"members"`    // every department of the consortium, sorted; never changes
-	Evaluators []string  `json:"evaluators"` // departments whose evaluators are honoured, sorted
-	Auditors   []string  `json:"auditors"`   // departments whose auditors are honoured, sorted
-	Version    int       `json:"version"`    // 1 at genesis, +1 per applied proposal
+	Members    []string  `json:"members"`             // the voting members, sorted (membership.go)
+	Suspended  []string  `json:"suspended,omitempty"` // suspended departments: read, never write nor vote; sorted
+	Removed    []string  `json:"removed,omitempty"`   // departments that left the consortium, sorted
+	Evaluators []string  `json:"evaluators"`          // departments whose evaluators are honoured, sorted
+	Auditors   []string  `json:"auditors"`            // departments whose auditors are honoured, sorted
+	Version    int       `json:"version"`             // 1 at genesis, +1 per applied proposal
 	UpdatedAt  time.Time `json:"updatedAt"`
 	UpdatedBy  Actor     `json:"updatedBy"`            // the admin who set it, or whose approval made the majority
 	ProposalID string    `json:"proposalId,omitempty"` // the proposal this version applied; empty at genesis
@@ -57,6 +59,9 @@ type Policy struct {
 	// grade rules (grade.go), none on a policy set before they existed.
 	Bureaus []string    `json:"bureaus,omitempty"`
 	Grades  []GradeRule `json:"grades,omitempty"`
+	// Change is the membership change this version applied; nil when it
+	// changed the evaluators and auditors (or is the genesis).
+	Change *MemberChange `json:"change,omitempty"`
 }
 
 // Majority is how many members' approvals change the policy, and how many
@@ -115,6 +120,27 @@ func (p *Policy) Validate() error {
 	if err := checkMembers(p.Members); err != nil {
 		return err
 	}
+	if err := checkList("suspended", p.Suspended); err != nil {
+		return err
+	}
+	if err := checkList("removed", p.Removed); err != nil {
+		return err
+	}
+	for _, m := range p.Suspended {
+		if p.Member(m) || p.IsRemoved(m) {
+			return Errorf(CodeInvalid, "%s is listed as suspended and as a member or removed", m)
+		}
+	}
+	for _, m := range p.Removed {
+		if p.Member(m) {
+			return Errorf(CodeInvalid, "%s is listed as removed and as a member", m)
+		}
+	}
+	if p.Change != nil {
+		if err := p.Change.Validate(); err != nil {
+			return err
+		}
+	}
 	if err := checkHolders("evaluators", p.Evaluators, p.Members); err != nil {
 		return err
 	}
@@ -134,16 +160,24 @@ func (p *Policy) Validate() error {
 }
 
 // CheckSuccessor holds an update of the stored policy to the rule a
-// majority cannot break: the members stay the same and the version goes up
-// by one. The peers' validation plugin applies it to every write of the
-// policy key, so even a majority of peers endorsing a forged write set
-// cannot drop a department from the consortium or rewind the policy.
+// majority cannot break: the version goes up by one, and the membership
+// stays the same unless the new version applies one membership change
+// that a majority of its voters approved, the department concerned not
+// voting (checkMembershipSuccessor). The peers' validation plugin applies
+// it to every write of the policy key, so even a majority of peers
+// endorsing a forged write set cannot rewind the policy, drop two
+// departments at once, or remove one without the approvals of a majority
+// of the others.
 func (p *Policy) CheckSuccessor(prev *Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if !slices.Equal(p.Members, prev.Members) {
-		return Errorf(CodeForbidden, "the consortium policy's members are %v and cannot become %v", prev.Members, p.Members)
+	if !sameMembership(p, prev) {
+		if err := p.checkMembershipSuccessor(prev); err != nil {
+			return err
+		}
+	} else if p.Change != nil {
+		return Errorf(CodeForbidden, "the consortium policy names the change %s %s but its membership is that of version %d", p.Change.Action, p.Change.MSPID, prev.Version)
 	}
 	if p.Version != prev.Version+1 {
 		return Errorf(CodeForbidden, "the consortium policy at version %d can only become version %d, not %d", prev.Version, prev.Version+1, p.Version)
@@ -204,10 +238,12 @@ func (in PolicyInput) Normalized() PolicyInput {
 }
 
 // PolicyProposalInput is the argument of ProposePolicy: the evaluators and
-// auditors the policy should name instead of its current ones.
+// auditors the policy should name instead of its current ones, or, with
+// Member, one membership change (and then no evaluators or auditors).
 type PolicyProposalInput struct {
-	Evaluators []string `json:"evaluators"`
-	Auditors   []string `json:"auditors"`
+	Evaluators []string      `json:"evaluators"`
+	Auditors   []string      `json:"auditors"`
+	Member     *MemberChange `json:"member,omitempty"`
 	// Bureaus and Grades, when given, replace the policy's (grades: all
 	// four rules); left out, the policy keeps its own (grade.go).
 	Bureaus *[]string   `json:"bureaus,omitempty"`
@@ -217,6 +253,12 @@ type PolicyProposalInput struct {
 // Validate checks the proposal's form; ProposePolicy then holds it to the
 // current members (CheckAgainst).
 func (in PolicyProposalInput) Validate() error {
+	if in.Member != nil {
+		if len(in.Evaluators) > 0 || len(in.Auditors) > 0 || in.Bureaus != nil || len(in.Grades) > 0 {
+			return Errorf(CodeInvalid, "a proposal changes the membership (member) or the evaluators, auditors, bureaus and grade rules, not both")
+		}
+		return in.Member.Validate()
+	}
 	for _, l := range []struct {
 		field string
 		msps  []string
@@ -230,7 +272,7 @@ func (in PolicyProposalInput) Validate() error {
 
 // Normalized returns the input with both lists sorted, never nil.
 func (in PolicyProposalInput) Normalized() PolicyProposalInput {
-	n := PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors), Grades: normalizedGrades(in.Grades)}
+	n := PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors), Grades: normalizedGrades(in.Grades), Member: in.Member}
 	if in.Bureaus != nil {
 		b := sortedCopy(*in.Bureaus)
 		n.Bureaus = &b
@@ -239,8 +281,11 @@ func (in PolicyProposalInput) Normalized() PolicyProposalInput {
 }
 
 // CheckAgainst holds a proposal to the current policy: it names members
-// only, and it changes something.
+// only, and it changes something; a membership change applies to it.
 func (in PolicyProposalInput) CheckAgainst(p *Policy) error {
+	if in.Member != nil {
+		return p.CheckChange(*in.Member)
+	}
 	n := in.Normalized()
 	if err := checkHolders("evaluators", n.Evaluators, p.Members); err != nil {
 		return err
@@ -259,7 +304,8 @@ func (in PolicyProposalInput) CheckAgainst(p *Policy) error {
 }
 
 // PolicyProposal is an admin's proposal to change the evaluators and
-// auditors of the policy at BaseVersion. It never changes: it is applied
+// auditors of the policy at BaseVersion, or (Member) its membership. It
+// never changes: it is applied
 // when a majority approves it while the policy is still at BaseVersion,
 // and stale once another proposal has been applied.
 type PolicyProposal struct {
@@ -273,6 +319,9 @@ type PolicyProposal struct {
 	// or the base version's own where it left them out.
 	Bureaus []string    `json:"bureaus"`
 	Grades  []GradeRule `json:"grades"`
+	// Member is the membership change proposed; nil for a change of the
+	// evaluators and auditors.
+	Member *MemberChange `json:"member,omitempty"`
 }
 
 // PolicyApproval is one member department's approval of a proposal, signed
@@ -303,7 +352,7 @@ type PolicyProposalStatus struct {
 	Proposal  PolicyProposal `json:"proposal"`
 	Status    string         `json:"status"`
 	Approvals []string       `json:"approvals"` // member departments that approved, sorted
-	Needed    int            `json:"needed"`    // the majority of the current members
+	Needed    int            `json:"needed"`    // the majority of the current voters (Policy.Needed)
 	// AppliedVersion is the policy version the proposal made, once applied.
 	AppliedVersion int `json:"appliedVersion,omitempty"`
 }

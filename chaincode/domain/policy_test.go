@@ -83,7 +83,7 @@ func TestPolicySuccessor(t *testing.T) {
 	bad := next
 	bad.Members = []string{"Dept2MSP"}
 	bad.Evaluators = []string{"Dept2MSP"}
-	if err := bad.CheckSuccessor(prev); err == nil || !strings.Contains(err.Error(), "members are [Dept1MSP Dept2MSP] and cannot become [Dept2MSP]") {
+	if err := bad.CheckSuccessor(prev); err == nil || !strings.Contains(err.Error(), "members are [Dept1MSP Dept2MSP] (suspended [], removed []) and cannot become [Dept2MSP]") {
 		t.Fatalf("members changed: %v", err)
 	}
 	bad = next

@@ -89,7 +89,7 @@ func TestPolicyUpdateRule(t *testing.T) {
 		err  string
 	}{
 		{"the next version", consortiumPolicy(2, "BureauMSP", "Dept2MSP"), ""},
-		{"a member dropped", without, "members are [BureauMSP Dept1MSP Dept2MSP Dept3MSP] and cannot become [BureauMSP Dept2MSP Dept3MSP]"},
+		{"a member dropped", without, "members are [BureauMSP Dept1MSP Dept2MSP Dept3MSP] (suspended [], removed []) and cannot become [BureauMSP Dept2MSP Dept3MSP]"},
 		{"a version skipped", consortiumPolicy(5, "Dept2MSP"), "at version 1 can only become version 2, not 5"},
 		{"rewound", consortiumPolicy(1, "Dept2MSP"), "can only become version 2, not 1"},
 		{"an evaluator outside the consortium", consortiumPolicy(2, "RogueMSP"), "evaluators names RogueMSP, which is not a member"},
@@ -134,5 +134,66 @@ func TestForgedApprovalNeedsItsDepartment(t *testing.T) {
 	}
 	if !slices.Equal(parties, []string{"Dept1MSP", "Dept2MSP"}) {
 		t.Fatalf("parties %v, want Dept1MSP and Dept2MSP", parties)
+	}
+}
+
+// TestMembershipChangeNeedsItsApprovals: a write of the policy that
+// suspends a member is valid only as the change its proposal proposed,
+// with a majority of the other members' approvals each on the ledger; so
+// the suspended department's peer and one accomplice, a majority of
+// endorsing peers of a small consortium, cannot list an approval that a
+// department's admin never signed.
+func TestMembershipChangeNeedsItsApprovals(t *testing.T) {
+	pk := key(t, domain.KindPolicy, domain.PolicyID)
+	prev := consortiumPolicy(3, "BureauMSP")
+	change := domain.MemberChange{Action: domain.MemberSuspend, MSPID: "Dept3MSP"}
+	next, err := prev.AfterChange(change)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Version, next.Change, next.ProposalID = 4, &change, "pp-1"
+	next.Approvals, next.UpdatedBy = []string{"Dept1MSP", "Dept2MSP"}, domain.Actor{MSPID: "Dept2MSP"}
+	proposal := domain.PolicyProposal{ID: "pp-1", BaseVersion: 3, Member: &change, Evaluators: []string{}, Auditors: []string{}}
+	ppKey := key(t, domain.KindPolicyProposal, "pp-1")
+	apKey := key(t, domain.KindPolicyApproval, domain.PolicyApprovalID("pp-1", "Dept1MSP"))
+	other := change
+	other.MSPID = "Dept1MSP"
+	otherProposal := proposal
+	otherProposal.Member = &other
+	judge := func(state map[string][]byte, p *domain.Policy) error {
+		state[pk] = value(t, prev)
+		_, err := Judge(&kvrwset.KVRWSet{
+			Reads:  []*kvrwset.KVRead{{Key: pk, Version: &kvrwset.Version{BlockNum: 9}}},
+			Writes: []*kvrwset.KVWrite{{Key: pk, Value: value(t, p)}},
+		}, stateOf(state))
+		return err
+	}
+	if err := judge(map[string][]byte{ppKey: value(t, proposal), apKey: value(t, "approval")}, next); err != nil {
+		t.Fatalf("the applied suspension: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		state map[string][]byte
+		want  string
+	}{
+		{"no proposal on the ledger", map[string][]byte{apKey: value(t, "approval")}, "names proposal pp-1, which is not on the ledger"},
+		{"an approval never made", map[string][]byte{ppKey: value(t, proposal)}, "lists the approval of Dept1MSP, which is not on the ledger"},
+		{"the proposal was for another change", map[string][]byte{ppKey: value(t, otherProposal), apKey: value(t, "approval")}, "is not what proposal pp-1 proposed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := judge(c.state, next); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Judge: %v, want %q", err, c.want)
+			}
+		})
+	}
+	self := *next
+	self.Approvals, self.UpdatedBy = []string{"Dept2MSP", "Dept3MSP"}, domain.Actor{MSPID: "Dept3MSP"}
+	if err := judge(map[string][]byte{ppKey: value(t, proposal)}, &self); err == nil || !strings.Contains(err.Error(), "does not vote on it") {
+		t.Fatalf("the suspended department's own approval: %v", err)
+	}
+	applier := *next
+	applier.UpdatedBy = domain.Actor{MSPID: "BureauMSP"}
+	if err := judge(map[string][]byte{ppKey: value(t, proposal), apKey: value(t, "approval")}, &applier); err == nil || !strings.Contains(err.Error(), "not among its approvals") {
+		t.Fatalf("applied by a non-approver: %v", err)
 	}
 }

@@ -42,8 +42,10 @@ type Committed func(keys []string) ([][]byte, error)
 //     creations of one key in one block cannot both be valid (Fabric's MVCC
 //     check invalidates the second);
 //   - an update that breaks its kind's update rule (domain.CheckUpdate):
-//     the consortium policy keeps its members and goes up one version at a
-//     time, whichever majority of peers endorsed it.
+//     the consortium policy goes up one version at a time, and changes its
+//     membership only by one change that a majority of its voters approved,
+//     each approval on the ledger (domain.MembershipEvidence), whichever
+//     majority of peers endorsed it.
 func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 	if rw == nil {
 		return nil, nil
@@ -85,6 +87,9 @@ func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 			if err := domain.CheckUpdate(w, values[i]); err != nil {
 				return nil, fmt.Errorf("the transaction updates key %q against its rule: %w", domain.PrintableKey(w.Key), err)
 			}
+			if err := checkEvidence(w, committed); err != nil {
+				return nil, fmt.Errorf("the transaction updates key %q against its rule: %w", domain.PrintableKey(w.Key), err)
+			}
 			continue
 		}
 		if !readAbsent[w.Key] {
@@ -100,6 +105,20 @@ func Judge(rw *kvrwset.KVRWSet, committed Committed) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// checkEvidence reads what proves a membership change's approvals
+// (domain.MembershipEvidence) and checks it.
+func checkEvidence(w *domain.Written, committed Committed) error {
+	keys, err := domain.MembershipEvidence(w)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	values, err := committed(keys)
+	if err != nil {
+		return err
+	}
+	return domain.CheckMembershipEvidence(w, values)
 }
 
 // PeersOf is the signature policy "a peer of every one of orgs", as an

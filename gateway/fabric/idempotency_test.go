@@ -264,6 +264,22 @@ func TestSubmitRetriesWhileDiscoveryLags(t *testing.T) {
 	}
 }
 
+// Endorsers whose results differ (one peer a block behind the others,
+// which read another version of a key) submitted nothing: the write is
+// endorsed again after a wait.
+func TestSubmitRetriesWhenEndorsersDiffer(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID, endorseErrs: []error{
+		statusErr(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info; ProposalResponsePayloads do not match"),
+	}}
+	l := startLedgerPeer(t, f)
+	if _, _, _, err := l.Submit(context.Background(), newPerson(t, "operator1", domain.RoleOperator), "RecordUsage", `{}`); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	if got := l.Retries()[RetryEndorsersDiffer]; got != 1 || f.endorsed != 1 {
+		t.Errorf("retries %d, endorsed %d; want 1 and 1", got, f.endorsed)
+	}
+}
+
 // A refusal by the contract is the caller's answer: never retried.
 func TestSubmitDoesNotRetryRefusals(t *testing.T) {
 	for _, code := range []peer.TxValidationCode{peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, peer.TxValidationCode_DUPLICATE_TXID} {

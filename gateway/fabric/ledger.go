@@ -258,6 +258,7 @@ const maxAttempts = 4
 const (
 	RetryReadConflict    = "read_conflict"      // MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT at commit
 	RetryDefinitionMoved = "definition_changed" // the chaincode definition changed while the peer endorsed
+	RetryEndorsersDiffer = "endorsers_differ"   // the endorsers' results differed: peers at different heights
 )
 
 // retryReason says why err leaves a write that may be tried again as a new
@@ -266,8 +267,11 @@ const (
 // conflict (a concurrent transaction, or a chaincode upgrade, changed what it
 // read: every transaction reads its chaincode's definition sequence), and a
 // peer that refused to endorse because the definition changed during the
-// call. A write refused by the contract, or one whose fate is unknown, is
-// never retried.
+// call, and endorsements whose results differ (ProposalResponsePayloads do
+// not match: endorsing peers at different heights read different versions
+// of a key, such as the consortium policy that every write reads, just
+// after a block changed it; nothing was submitted). A write refused by the
+// contract, or one whose fate is unknown, is never retried.
 func retryReason(err error) string {
 	var fe *Error
 	if !errors.As(err, &fe) {
@@ -285,6 +289,9 @@ func retryReason(err error) string {
 		if anyContains(texts, "changed during invoke") || anyContains(texts, "required chaincodes are not installed on sufficient peers") {
 			return RetryDefinitionMoved
 		}
+		if anyContains(texts, "ProposalResponsePayloads do not match") {
+			return RetryEndorsersDiffer
+		}
 	}
 	return ""
 }
@@ -292,16 +299,20 @@ func retryReason(err error) string {
 // again reports whether a write that failed with err on attempt (0-based)
 // is to be tried again, after waiting a little, doubling, with jitter: from
 // 25 ms after a read conflict, so that the block that conflicted reaches
-// the endorsers; from 500 ms after a definition change, so that gossip
-// carries the new definition's packages to discovery (0.5 + 1 + 2 s covers
-// the peers' 2 s alive interval).
+// the endorsers; from 100 ms when the endorsers' results differed, so that
+// the one behind commits the block the others have; from 500 ms after a
+// definition change, so that gossip carries the new definition's packages
+// to discovery (0.5 + 1 + 2 s covers the peers' 2 s alive interval).
 func (l *Ledger) again(ctx context.Context, err error, attempt int) bool {
 	reason := retryReason(err)
 	if reason == "" || attempt+1 >= maxAttempts {
 		return false
 	}
 	base := 25 * time.Millisecond
-	if reason == RetryDefinitionMoved {
+	switch reason {
+	case RetryEndorsersDiffer:
+		base = 100 * time.Millisecond
+	case RetryDefinitionMoved:
 		base = 500 * time.Millisecond
 	}
 	wait := base<<attempt + time.Duration(rand.Int64N(int64(base)))

@@ -47,10 +47,16 @@ type Builder struct {
 	// byID holds the datasets in ID order, kept so as each is first seen:
 	// the openness sums go in that order, and a snapshot taken after every
 	// block must not sort the whole catalog again.
-	byID     []*dataset
-	pending  map[string]waiting // requests created pending, not yet decided
-	open     map[string]waiting // corrections opened, not yet resolved
-	flows    map[[2]string]float64
+	byID    []*dataset
+	pending map[string]waiting // requests created pending, not yet decided
+	open    map[string]waiting // corrections opened, not yet resolved
+	flows   map[[2]string]float64
+	// out holds the departments the consortium policy read last lists as
+	// suspended or removed: a period is scored for the departments that
+	// are members at its end (or at asOfBlock, for a period not over), so
+	// that the periods after a department left leave it out and the ones
+	// before keep it.
+	out      map[string]bool
 	finished bool
 }
 
@@ -94,6 +100,7 @@ func NewBuilder(m *Model, period string, asOfBlock uint64) (*Builder, error) {
 		pending:  map[string]waiting{},
 		open:     map[string]waiting{},
 		flows:    map[[2]string]float64{},
+		out:      map[string]bool{},
 	}, nil
 }
 
@@ -132,6 +139,13 @@ func (b *Builder) Add(in Input) error {
 	b.department(e.Owner)
 	b.department(e.Requester)
 	switch e.Type {
+	case domain.EventPolicySet, domain.EventPolicyUpdated:
+		if p := e.Policy; p != nil {
+			b.out = map[string]bool{}
+			for _, m := range slices.Concat(p.Suspended, p.Removed) {
+				b.out[m] = true
+			}
+		}
 	case domain.EventDepartmentUpdated:
 		b.department(e.ID)
 	case domain.EventDatasetRegistered, domain.EventDatasetUpdated, domain.EventDatasetRetired:
@@ -304,7 +318,9 @@ func (b *Builder) compute(m *Model, asOf uint64) domain.Scores {
 	waitReq, waitCorr := b.waiting()
 	ids := make([]string, 0, len(b.depts))
 	for id := range b.depts {
-		ids = append(ids, id)
+		if !b.out[id] {
+			ids = append(ids, id)
+		}
 	}
 	slices.Sort(ids)
 	index := make(map[string]int, len(ids))

@@ -26,7 +26,9 @@ import (
 // and a state read back computes exactly the document the builder would
 // have computed (TestStateRoundTrip).
 
-const stateVersion = 1
+// stateVersion 2 adds the departments out of the consortium; a version 1
+// state (written before membership could change) has none.
+const stateVersion = 2
 
 // MarshalBinary encodes everything the builder has read, but not its model
 // nor its asOfBlock (given again to LoadBuilder).
@@ -89,6 +91,7 @@ func (b *Builder) MarshalBinary() ([]byte, error) {
 		w.str(k[1])
 		w.float(b.flows[k])
 	}
+	w.strs(sortedKeys(b.out))
 	return w.b, nil
 }
 
@@ -98,8 +101,9 @@ func (b *Builder) MarshalBinary() ([]byte, error) {
 // builder fed every event from block 0 would give, byte for byte.
 func LoadBuilder(m *Model, data []byte, asOfBlock uint64) (*Builder, error) {
 	r := &reader{b: data}
-	if v := r.uvarint(); r.err == nil && v != stateVersion {
-		return nil, fmt.Errorf("score state version %d, this build reads %d", v, stateVersion)
+	v := r.uvarint()
+	if r.err == nil && (v < 1 || v > stateVersion) {
+		return nil, fmt.Errorf("score state version %d, this build reads 1 to %d", v, stateVersion)
 	}
 	period := r.str()
 	if r.err != nil {
@@ -147,6 +151,11 @@ func LoadBuilder(m *Model, data []byte, asOfBlock uint64) (*Builder, error) {
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		from, to := r.str(), r.str()
 		b.flows[[2]string{from, to}] = r.float()
+	}
+	if v >= 2 {
+		for _, m := range r.strs() {
+			b.out[m] = true
+		}
 	}
 	if r.err == nil && len(r.b) > 0 {
 		r.err = fmt.Errorf("%d bytes left over", len(r.b))
@@ -199,6 +208,9 @@ func (b *Builder) ForPeriod(period string, asOfBlock uint64) (*Builder, error) {
 	}
 	for id, w := range b.open {
 		n.open[id] = w
+	}
+	for m := range b.out {
+		n.out[m] = true
 	}
 	return n, nil
 }

@@ -116,6 +116,7 @@ func TestRolesMintedByADepartment(t *testing.T) {
 			// VALID, so the refusal above was the members rule. Its
 			// content is the current policy's, so nothing else changes.
 			next := start
+			next.Change = nil // the last version's membership change, if any, is not this one's
 			next.Version = start.Version + 1
 			next.UpdatedAt = time.Now().UTC()
 			next.UpdatedBy = shared.user(t, dept2, "admin").Actor()
@@ -132,6 +133,31 @@ func TestRolesMintedByADepartment(t *testing.T) {
 			samePolicyOnEveryPeer(t, next.Version, start.Evaluators, start.Members)
 			start = next
 		})
+	})
+
+	t.Run("a majority coalition suspends Dept1 with approvals never signed", func(t *testing.T) {
+		// A membership change in the form the contract writes it (one
+		// change, a majority of the other members listed as approving),
+		// endorsed by three of four peers, but with no proposal and no
+		// approval record on the ledger: the plugin reads them
+		// (domain.MembershipEvidence) and refuses it.
+		c := domain.MemberChange{Action: domain.MemberSuspend, MSPID: victim}
+		forged, err := start.AfterChange(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged.Change, forged.Version, forged.UpdatedAt = &c, start.Version+1, time.Now().UTC()
+		forged.ProposalID, forged.Approvals = "pp-"+strings.Repeat("f", 24), []string{dept2, dept3}
+		forged.UpdatedBy = shared.user(t, dept3, "admin").Actor()
+		var ws forge.RWSet
+		ws.Put(entityKey(t, domain.KindPolicy, domain.PolicyID), mustJSON(t, forged))
+		prop := proposal(t, shared.user(t, dept3, "admin"), forge.Invocation{Function: "GetPolicy", Timestamp: forged.UpdatedAt})
+		tx := shared.forged(t, prop, forge.Action{RWSets: []forge.RWSet{ws}, Payload: mustJSON(t, forged),
+			Event: event(t, domain.Event{Type: domain.EventPolicyUpdated, Kind: domain.KindPolicy, ID: domain.PolicyID, Time: forged.UpdatedAt, Actor: forged.UpdatedBy, Policy: forged})}, coalition...)
+		st := shared.broadcast(t, dept2, tx)
+		expectPolicyFailure(t, st, "the coalition's suspension of "+victim+" without approvals on the ledger")
+		shared.indexed(t, st.Block)
+		samePolicyOnEveryPeer(t, start.Version, start.Evaluators, start.Members)
 	})
 
 	t.Run("a proposal applies only once a majority of admins approve", func(t *testing.T) {

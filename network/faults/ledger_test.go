@@ -51,15 +51,25 @@ func newLedgerView(t *testing.T) *ledgerView {
 // fabricAs connects to one department's peer as one of its people.
 func fabricAs(t *testing.T, msp, peerAddr, user string) *client.Network {
 	t.Helper()
-	org := filepath.Join(shared.run, "orgs", strings.TrimSuffix(strings.ToLower(msp), "msp"))
+	return fabricVia(t, msp, user, msp, peerAddr)
+}
+
+// fabricVia connects to department peerMSP's peer as one of department
+// msp's people.
+func fabricVia(t *testing.T, msp, user, peerMSP, peerAddr string) *client.Network {
+	t.Helper()
+	orgOf := func(m string) string {
+		return filepath.Join(shared.run, "orgs", strings.TrimSuffix(strings.ToLower(m), "msp"))
+	}
+	org := orgOf(msp)
 	read := func(parts ...string) []byte {
-		raw, err := os.ReadFile(filepath.Join(append([]string{org}, parts...)...))
+		raw, err := os.ReadFile(filepath.Join(parts...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return raw
 	}
-	cert, err := identity.CertificateFromPEM(read("users", user, "msp", "signcerts", "cert.pem"))
+	cert, err := identity.CertificateFromPEM(read(org, "users", user, "msp", "signcerts", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +77,7 @@ func fabricAs(t *testing.T, msp, peerAddr, user string) *client.Network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := identity.PrivateKeyFromPEM(read("users", user, "msp", "keystore", "key.pem"))
+	key, err := identity.PrivateKeyFromPEM(read(org, "users", user, "msp", "keystore", "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +86,7 @@ func fabricAs(t *testing.T, msp, peerAddr, user string) *client.Network {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(read("peer0", "tls", "ca.crt"))
+	pool.AppendCertsFromPEM(read(orgOf(peerMSP), "peer0", "tls", "ca.crt"))
 	conn, err := grpc.NewClient("dns:///"+peerAddr, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")))
 	if err != nil {
 		t.Fatal(err)

@@ -30,10 +30,18 @@ func TestDepartmentJoins(t *testing.T) {
 	faultTest(t)
 	v := newLedgerView(t)
 	net := openNet(t)
-	msp := fmt.Sprintf("Join%dMSP", len(net.Topology().Departments)+1)
+	// A department that joined and left in an earlier run keeps its MSP ID.
+	added, err := net.AddedDepartments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := len(net.Topology().Departments) + 1
+	for slices.ContainsFunc(added, func(d network.Department) bool { return d.MSPID == fmt.Sprintf("Join%dMSP", k) }) {
+		k++
+	}
+	msp := fmt.Sprintf("Join%dMSP", k)
 	entry := filepath.Join(t.TempDir(), "department.yaml")
-	yaml := fmt.Sprintf("mspId: %s\nname: Natural Resources Bureau %d\ncode: NRB%d\nlevel: municipal\nroles: [admin, operator, approver]\n",
-		msp, len(net.Topology().Departments)+1, len(net.Topology().Departments)+1)
+	yaml := fmt.Sprintf("mspId: %s\nname: Natural Resources Bureau %d\ncode: NRB%d\nlevel: municipal\nroles: [admin, operator, approver]\n", msp, k, k)
 	if err := os.WriteFile(entry, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -49,26 +57,7 @@ func TestDepartmentJoins(t *testing.T) {
 	checkLoad(t, v, outs, http.StatusServiceUnavailable)
 
 	// The suite's view of the consortium now has the new department.
-	eps, err := network.ReadEndpoints(shared.run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(shared.run, "credentials.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds []network.Credential
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
-	}
-	shared.eps, shared.creds = eps, creds
-	// tls-ca.pem has the new department's root now.
-	if httpClient, err = network.GatewayClient(shared.run, 45*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := allReady(context.Background(), 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	reloadConsortium(t)
 	v = newLedgerView(t)
 
 	for _, d := range shared.eps.Departments {
@@ -107,5 +96,31 @@ func TestDepartmentJoins(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the scores of %s do not rank %s: %s", period, msp, a.body)
+	}
+}
+
+// reloadConsortium reads the suite's view of the consortium again from the
+// run folder (endpoints, credentials, tls-ca.pem, which add-department and
+// remove-department change) and waits until every gateway is ready.
+func reloadConsortium(t *testing.T) {
+	t.Helper()
+	eps, err := network.ReadEndpoints(shared.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(shared.run, "credentials.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds []network.Credential
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		t.Fatal(err)
+	}
+	shared.eps, shared.creds = eps, creds
+	if httpClient, err = network.GatewayClient(shared.run, 45*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := allReady(context.Background(), 60*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -387,7 +387,7 @@ func (m *Main) Close() error {
 type retryCollector struct{ ledger *fabric.Ledger }
 
 var retriesDesc = prometheus.NewDesc("gateway_fabric_retries_total",
-	"Writes endorsed again as a new transaction, by reason: read_conflict (invalidated at commit by a read conflict), definition_changed (the chaincode definition changed during endorsement).", []string{"reason"}, nil)
+	"Writes endorsed again as a new transaction, by reason: read_conflict (invalidated at commit by a read conflict), definition_changed (the chaincode definition changed during endorsement), endorsers_differ (the endorsing peers' results differed: peers at different heights).", []string{"reason"}, nil)
 
 func (c retryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- retriesDesc }
 

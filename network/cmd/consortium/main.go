@@ -2,7 +2,10 @@
 // down: `consortium up|down|status`; it writes a department's or an
 // orderer's bundle (`bundle`) and starts the node from it (`up-department`,
 // `up-orderer`, the bundle as run folder); it renews certificates (`renew`)
-// and upgrades the chaincode with no pause in service (`upgrade-chaincode`).
+// and upgrades the chaincode with no pause in service (`upgrade-chaincode`);
+// it adds a department (`add-department`) and suspends, reinstates or
+// removes one (`suspend-department`, `reinstate-department`,
+// `remove-department`).
 // The Makefile passes where the binaries and Fabric's sample configuration
 // are.
 package main
@@ -37,7 +40,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ProjectBin, "project-bin", "", "folder of ledgercc, gateway and indexer")
 	fs.StringVar(&o.FabricCfg, "fabric-cfg", "", "Fabric sampleconfig folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]|peer-from-snapshot -dept <mspId>|use-peer -dept <mspId> peer0|peer1|remove-peer -dept <mspId>|add-department -entry <department.yaml>|sign-update -dept <mspId> <update.pb>")
+		fmt.Fprintln(fs.Output(), "usage: consortium [flags] up|down|status|stop [name...]|start [name...]|kill name...|bundle -dept <mspId>|-orderer <name> -out <dir>|relocate-bundle <dir>|up-department|up-orderer (with -run <bundle>)|renew [-within 720h]|upgrade-chaincode [-version v] [-grace 2s]|peer-from-snapshot -dept <mspId>|use-peer -dept <mspId> peer0|peer1|remove-peer -dept <mspId>|add-department -entry <department.yaml>|sign-update -dept <mspId> <update.pb>|suspend-department -dept <mspId>|reinstate-department -dept <mspId>|remove-department -dept <mspId>")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -104,6 +107,8 @@ func run(args []string) error {
 			return fmt.Errorf("usage: consortium [flags] sign-update -dept <mspId> <update.pb>")
 		}
 		return n.SignUpdate(ctx, *dept, sf.Arg(0))
+	case "suspend-department", "reinstate-department", "remove-department":
+		return membership(ctx, n, fs.Arg(0), fs.Args()[1:])
 	case "peer-from-snapshot", "use-peer", "remove-peer":
 		return secondPeer(ctx, n, fs.Arg(0), fs.Args()[1:])
 	case "status":
@@ -191,6 +196,43 @@ func addDepartment(ctx context.Context, n *network.Net, args []string) error {
 	fmt.Printf("%s (%s) joined: the update %s signed by %v; its peer at height %d, its gateway at %s; %.1fs\n",
 		j.Department.MSPID, j.Department.Name, j.Update, j.SignedBy, j.Height, n.Topology().GatewayURL(j.Department), j.Took.Seconds())
 	return nil
+}
+
+// membership suspends, reinstates or removes a department: the contract's
+// consortium policy (a proposal approved by a majority of the other
+// members' admins), and for a removal the channel configuration too.
+func membership(ctx context.Context, n *network.Net, verb string, args []string) error {
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	dept := fs.String("dept", "", "the department's MSP ID")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dept == "" || fs.NArg() > 0 {
+		return fmt.Errorf("usage: consortium [flags] %s -dept <mspId>", verb)
+	}
+	switch verb {
+	case "remove-department":
+		r, err := n.RemoveDepartment(ctx, *dept)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s removed: consortium policy version %d; channel update %s signed by %v; %.1fs\n", r.MSPID, r.Policy, r.Update, r.SignedBy, r.Took.Seconds())
+		return nil
+	case "suspend-department":
+		p, err := n.SuspendDepartment(ctx, *dept)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s suspended: consortium policy version %d, members %v, suspended %v\n", *dept, p.Version, p.Members, p.Suspended)
+		return nil
+	default:
+		p, err := n.ReinstateDepartment(ctx, *dept)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s reinstated: consortium policy version %d, members %v\n", *dept, p.Version, p.Members)
+		return nil
+	}
 }
 
 // secondPeer adds a department's second peer from a snapshot, moves the
