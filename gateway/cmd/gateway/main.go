@@ -17,9 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -29,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/govshare/ledger/config"
+	"github.com/govshare/ledger/config/serve"
 	"github.com/govshare/ledger/gateway/attest"
 	"github.com/govshare/ledger/gateway/fabric"
 	"github.com/govshare/ledger/gateway/fabricca"
@@ -43,9 +42,8 @@ func main() {
 	// gin's mode is process-wide, so the process sets it: release mode
 	// keeps the debug route dump out of the JSON log.
 	gin.SetMode(gin.ReleaseMode)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serve.Signals()
 	defer stop()
-	forceExitOnSecondSignal(ctx, stop)
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,16 +63,6 @@ func main() {
 		m.Logger.Error("shutdown", "error", err)
 		os.Exit(1)
 	}
-}
-
-// forceExitOnSecondSignal gives the signals back to the runtime once the
-// first has arrived: a shutdown that hangs is ended by a second one, as in
-// gin's graceful-shutdown example.
-func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 }
 
 // Config is the gateway's configuration file (config.Gateway, the type
@@ -114,9 +102,7 @@ type Main struct {
 	// notifyStop ends the webhook's notifier; notified is closed once it has.
 	notifyStop context.CancelFunc
 	notified   chan struct{}
-	server     *http.Server
-	listener   net.Listener
-	served     chan error
+	server     *serve.Server
 }
 
 // NewMain returns a Main with defaults.
@@ -249,20 +235,20 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.listener, err = net.Listen("tcp", c.Listen)
+	listener, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertPath, c.TLS.KeyPath)
 		if err != nil {
-			m.listener.Close()
+			listener.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
-		m.listener = tls.NewListener(m.listener, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		listener = tls.NewListener(listener, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
 			NextProtos: []string{"http/1.1"}})
 	}
-	m.server = &http.Server{
+	srv := &http.Server{
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -272,15 +258,14 @@ func (m *Main) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	m.served = make(chan error, 1)
-	go func() { m.served <- m.server.Serve(m.listener) }()
+	m.server = serve.Start(srv, listener, nil)
 	if err := m.startAttestor(ctx, people.People(), index); err != nil {
 		return err
 	}
 	if err := m.startNotifier(ctx, index, reg); err != nil {
 		return err
 	}
-	m.Logger.Info("serving", "addr", m.listener.Addr().String(), "peer", c.Peer.Endpoint,
+	m.Logger.Info("serving", "addr", m.server.Addr(), "peer", c.Peer.Endpoint,
 		"indexer", c.IndexerURL, "channel", c.Channel, "chaincode", c.Chaincode, "people", len(people.People()))
 	return nil
 }
@@ -340,28 +325,16 @@ func (m *Main) startAttestor(ctx context.Context, people []*identity.Person, ind
 }
 
 // Addr is the address the gateway listens on, once Run has returned.
-func (m *Main) Addr() string {
-	if m.listener == nil {
-		return ""
-	}
-	return m.listener.Addr().String()
-}
+func (m *Main) Addr() string { return m.server.Addr() }
 
 // Close stops accepting requests, lets those in flight finish, then closes
 // every person's Fabric gateway and the peer connection.
 func (m *Main) Close() error {
 	var errs []error
-	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), m.RequestTimeout+5*time.Second)
-		defer cancel()
-		if err := m.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, fmt.Errorf("serve: %w", err))
-		}
-		m.server = nil
+	if err := m.server.Shutdown(m.RequestTimeout + 5*time.Second); err != nil {
+		errs = append(errs, err)
 	}
+	m.server = nil
 	if m.notifyStop != nil {
 		m.notifyStop()
 		<-m.notified

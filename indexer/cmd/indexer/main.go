@@ -15,13 +15,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/govshare/ledger/config/serve"
 	"github.com/govshare/ledger/indexer/audit"
 	"github.com/govshare/ledger/indexer/block"
 	"github.com/govshare/ledger/indexer/findings"
@@ -33,23 +32,12 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := serve.Signals()
 	defer stop()
-	forceExitOnSecondSignal(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "indexer:", err)
 		os.Exit(1)
 	}
-}
-
-// forceExitOnSecondSignal gives the signals back to the runtime once the
-// first has arrived: a shutdown that hangs is ended by a second one, as in
-// gin's graceful-shutdown example.
-func forceExitOnSecondSignal(ctx context.Context, stop context.CancelFunc) {
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 }
 
 // run is the whole command, from arguments to exit.
@@ -111,13 +99,12 @@ type Main struct {
 	// Ledger is where blocks come from; nil dials the peer in Config.
 	Ledger source.Ledger
 
-	store    *store.Store
-	gateway  *source.Gateway
-	server   *http.Server
-	listener net.Listener
-	cancel   context.CancelFunc
-	fatal    chan error
-	done     chan struct{}
+	store   *store.Store
+	gateway *source.Gateway
+	server  *serve.Server
+	cancel  context.CancelFunc
+	fatal   chan error
+	done    chan struct{}
 }
 
 // NewMain makes a Main with the default configuration.
@@ -180,7 +167,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.listener = ln
 	opts := []httpapi.Option{httpapi.WithLogger(m.Logger), httpapi.WithLedgerHeight(follower.LedgerHeight), httpapi.WithScoring(model), httpapi.WithScores(scorer), httpapi.WithFindings(watcher)}
 	if r, ok := m.Ledger.(source.BlockReader); ok {
 		aud := audit.Auditor{Mirror: st, Ledger: source.AuditLedger{Reader: r, Decoder: follower.Decoder}}
@@ -190,7 +176,7 @@ func (m *Main) Run(ctx context.Context) error {
 		opts = append(opts, httpapi.WithAuditor(aud))
 	}
 	api := httpapi.New(st, opts...)
-	m.server = &http.Server{
+	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -198,11 +184,7 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
-	go func() {
-		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.report(fmt.Errorf("http server: %w", err))
-		}
-	}()
+	m.server = serve.Start(srv, ln, m.report)
 
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
@@ -229,24 +211,16 @@ func (m *Main) report(err error) {
 func (m *Main) Fatal() <-chan error { return m.fatal }
 
 // Addr is the address the API listens on.
-func (m *Main) Addr() string {
-	if m.listener == nil {
-		return ""
-	}
-	return m.listener.Addr().String()
-}
+func (m *Main) Addr() string { return m.server.Addr() }
 
 // Close stops serving (letting requests in flight finish), stops the
 // follower and closes the connection and the mirror.
 func (m *Main) Close() error {
 	var errs []error
-	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
+	if err := m.server.Shutdown(10 * time.Second); err != nil {
+		errs = append(errs, err)
 	}
+	m.server = nil
 	if m.cancel != nil {
 		m.cancel()
 		<-m.done
