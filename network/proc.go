@@ -343,14 +343,34 @@ func stopRecorded(run string, grace time.Duration, names ...string) (killed []st
 		}
 	}
 	for _, r := range alive {
-		for i := 0; i < 100 && isOurs(r.PID, r.Bin); i++ {
+		for i := 0; i < 100 && (isOurs(r.PID, r.Bin) || exiting(r.PID)); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if isOurs(r.PID, r.Bin) {
+		if isOurs(r.PID, r.Bin) || exiting(r.PID) {
 			return killed, fmt.Errorf("%s (pid %d) did not stop", r.Name, r.PID)
 		}
 	}
 	return killed, nil
+}
+
+// exiting reports whether pid is part way through its exit: the kernel has
+// released its memory (so /proc/<pid>/exe no longer reads and isOurs is
+// false) but not yet its files, whose locks (Badger's directory lock) it
+// still holds until it is a zombie or gone. A PID reused by another
+// program reads its exe and is not exiting.
+func exiting(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false // gone
+	}
+	// The state follows the command's closing parenthesis.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		if st := stat[i+2]; st == 'Z' || st == 'X' {
+			return false
+		}
+	}
+	_, err = os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err != nil
 }
 
 // signalGroup signals a process and the group it leads.
