@@ -259,7 +259,17 @@ const (
 	RetryReadConflict    = "read_conflict"      // MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT at commit
 	RetryDefinitionMoved = "definition_changed" // the chaincode definition changed while the peer endorsed
 	RetryEndorsersDiffer = "endorsers_differ"   // the endorsers' results differed: peers at different heights
+	RetryResubmitted     = "resubmitted"        // no commit seen for resubmitEvery: the same transaction sent for ordering again
 )
+
+// resubmitEvery is how long a write waits for its commit before the same
+// signed transaction is sent for ordering again. A transaction the
+// ordering service accepted and then lost (a Raft follower forwarded it to
+// a leader that died before ordering it) never commits, and only a new
+// copy reaches the new leader. Resending is safe: it is the same
+// transaction ID, so peers keep the first copy that is ordered and mark any
+// later one DUPLICATE_TXID, and the commit status is the first copy's.
+const resubmitEvery = 10 * time.Second
 
 // retryReason says why err leaves a write that may be tried again as a new
 // transaction, or "" when it may not. Only failures that certainly changed
@@ -344,7 +354,7 @@ func (r *retryCounts) add(reason string) {
 func (l *Ledger) Retries() map[string]uint64 {
 	l.retries.mu.Lock()
 	defer l.retries.mu.Unlock()
-	out := map[string]uint64{RetryReadConflict: 0, RetryDefinitionMoved: 0}
+	out := map[string]uint64{RetryReadConflict: 0, RetryDefinitionMoved: 0, RetryResubmitted: 0}
 	for k, v := range l.retries.n {
 		out[k] = v
 	}
@@ -370,7 +380,7 @@ func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []b
 	}
 
 	statusCtx, cancel := context.WithTimeout(ctx, l.timeouts.CommitStatus)
-	status, err := commit.StatusWithContext(statusCtx)
+	status, err := l.awaitCommit(statusCtx, tx, commit)
 	cancel()
 	if err != nil {
 		return nil, txID, 0, Classify(err, txID)
@@ -382,6 +392,26 @@ func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []b
 	}
 	l.awaitEndorsers(ctx, tx, status.BlockNumber)
 	return tx.Result(), txID, status.BlockNumber, nil
+}
+
+// awaitCommit waits for the transaction's commit status, sending the same
+// transaction for ordering again after every resubmitEvery without it.
+func (l *Ledger) awaitCommit(ctx context.Context, tx *client.Transaction, commit *client.Commit) (*client.Status, error) {
+	for {
+		wait, cancel := context.WithTimeout(ctx, resubmitEvery)
+		status, err := commit.StatusWithContext(wait)
+		waited := wait.Err() != nil
+		cancel()
+		if err == nil || ctx.Err() != nil || !waited {
+			return status, err
+		}
+		submitCtx, cancel := context.WithTimeout(ctx, l.timeouts.Submit)
+		_, serr := tx.SubmitWithContext(submitCtx)
+		cancel()
+		if serr == nil {
+			l.retries.add(RetryResubmitted)
+		}
+	}
 }
 
 // awaitEndorsers holds a committed write's answer until every peer that
