@@ -175,6 +175,9 @@ func TestEarlyWarningFindings(t *testing.T) {
 
 	// The webhook: each of Dept2's findings above, signed, once per change;
 	// none of another department's.
+	if hook == nil {
+		return
+	}
 	want := []string{over.ID, overdue.ID, nd.ID}
 	eventually(t, 20*time.Second, func() error {
 		got := hook.deliveries()
@@ -353,9 +356,16 @@ func propose(t *testing.T, pol map[string]json.RawMessage, grades []map[string]a
 }
 
 // startWebhook points msp's gateway at a test receiver (its configuration
-// file gains a webhook; the gateway restarts) and puts it back after.
+// file gains a webhook; the gateway restarts) and puts it back after; nil
+// on a multi-host run.
 func startWebhook(t *testing.T, msp string) *webhook {
 	t.Helper()
+	if multiHost(t) != nil {
+		// Each gateway runs from its own bundle in its own namespace, which
+		// cannot reach a receiver on this test's loopback.
+		t.Log("multi-host run: the webhook part needs the gateway and the receiver on one host")
+		return nil
+	}
 	run := os.Getenv("GOVSHARE_RUN")
 	slug := strings.TrimSuffix(strings.ToLower(msp), "msp")
 	cfgPath := filepath.Join(run, "config", "gateway-"+slug+".json")
