@@ -66,6 +66,8 @@ type Service struct {
 	next   uint64 // the watch holds every event of the blocks below next
 	loaded bool
 	counts map[string]int64
+	// countsChanged says the block being applied changed counts.
+	countsChanged bool
 	// writes are the block being applied's writes (nil value: a delete),
 	// kept so that a retried transaction writes the same again.
 	writes []write
@@ -164,8 +166,7 @@ func (s *Service) ApplyBlock(txn store.Txn, number uint64, evs []store.Event) er
 		return fmt.Errorf("findings state holds blocks below %d, block %d applied", s.next, number)
 	}
 	s.next = number + 1 // Forget undoes it if the transaction fails
-	s.writes, s.txn, s.bad = s.writes[:0], txn, nil
-	countsBefore := fmt.Sprint(s.counts)
+	s.writes, s.txn, s.bad, s.countsChanged = s.writes[:0], txn, nil, false
 	var latest time.Time
 	for _, e := range evs {
 		if e.Time.After(latest) {
@@ -181,7 +182,7 @@ func (s *Service) ApplyBlock(txn store.Txn, number uint64, evs []store.Event) er
 	if s.bad != nil {
 		return s.bad
 	}
-	if fmt.Sprint(s.counts) != countsBefore {
+	if s.countsChanged {
 		raw, err := json.Marshal(s.counts)
 		if err != nil {
 			return err
@@ -223,9 +224,12 @@ func (s *Service) sink(f watch.Finding) error {
 	if f.State == watch.StateOpen {
 		s.counts[countKey(f)]++
 	}
-	for k, n := range s.counts {
-		if n == 0 {
-			delete(s.counts, k)
+	if found && old.State == watch.StateOpen || f.State == watch.StateOpen {
+		s.countsChanged = true
+		for _, k := range []string{countKey(old), countKey(f)} {
+			if s.counts[k] == 0 {
+				delete(s.counts, k)
+			}
 		}
 	}
 	raw, err := json.Marshal(f)
