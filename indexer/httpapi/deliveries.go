@@ -61,7 +61,7 @@ func names[T ~string](xs []T) string {
 // listParty is the body of every party-visible list route: authenticate,
 // read the page and the filters, then list.
 func listParty[T any](s *Server, w http.ResponseWriter, r *http.Request, specs []paramSpec,
-	list func(c caller, vals []string, p store.Page) ([]T, string, error)) {
+	list func(c caller, vals []string, p store.Page) ([]store.Entity[T], string, error)) {
 	c := callerOf(r)
 	if err := c.require(); err != nil {
 		s.writeError(w, r, err)
@@ -87,9 +87,13 @@ func listParty[T any](s *Server, w http.ResponseWriter, r *http.Request, specs [
 }
 
 // getParty is the body of every party-visible single-entity route.
-// Who may read it is domain.CheckRead's to say.
-func getParty[R domain.Record](s *Server, w http.ResponseWriter, r *http.Request, kind domain.Kind,
-	get func(id string) (R, error)) {
+// Who may read it is domain.CheckRead's to say; the answer is the ledger's
+// bytes (store.Entity).
+func getParty[T any, R interface {
+	*T
+	domain.Record
+}](s *Server, w http.ResponseWriter, r *http.Request, kind domain.Kind,
+	get func(id string) (*store.Entity[T], error)) {
 	c := callerOf(r)
 	if err := c.require(); err != nil {
 		s.writeError(w, r, err)
@@ -105,7 +109,7 @@ func getParty[R domain.Record](s *Server, w http.ResponseWriter, r *http.Request
 		s.writeError(w, r, err)
 		return
 	}
-	if err := domain.CheckRead(c.actor(), kind, v); err != nil {
+	if err := domain.CheckRead(c.actor(), kind, R(&v.Value)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -115,7 +119,7 @@ func getParty[R domain.Record](s *Server, w http.ResponseWriter, r *http.Request
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"request", domain.CheckID},
 		{"status", oneOf(domain.DeliveryStatus.Valid, names(domain.DeliveryStatuses))}},
-		func(c caller, v []string, p store.Page) ([]domain.Delivery, string, error) {
+		func(c caller, v []string, p store.Page) ([]store.Entity[domain.Delivery], string, error) {
 			f := store.DeliveryFilter{Request: v[0], Status: domain.DeliveryStatus(v[1]), Party: domain.ReadableParty(c.actor())}
 			return s.store.ListDeliveries(r.Context(), f, p)
 		})
@@ -123,13 +127,13 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindDelivery,
-		func(id string) (*domain.Delivery, error) { return s.store.GetDelivery(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Delivery], error) { return s.store.GetDelivery(r.Context(), id) })
 }
 
 func (s *Server) listCorrections(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"delivery", domain.CheckID},
 		{"status", oneOf(domain.CorrectionStatus.Valid, names(domain.CorrectionStatuses))}},
-		func(c caller, v []string, p store.Page) ([]domain.Correction, string, error) {
+		func(c caller, v []string, p store.Page) ([]store.Entity[domain.Correction], string, error) {
 			f := store.CorrectionFilter{Delivery: v[0], Status: domain.CorrectionStatus(v[1]), Party: domain.ReadableParty(c.actor())}
 			return s.store.ListCorrections(r.Context(), f, p)
 		})
@@ -137,24 +141,24 @@ func (s *Server) listCorrections(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCorrection(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindCorrection,
-		func(id string) (*domain.Correction, error) { return s.store.GetCorrection(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Correction], error) { return s.store.GetCorrection(r.Context(), id) })
 }
 
 func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"request", domain.CheckID}},
-		func(c caller, v []string, p store.Page) ([]domain.Usage, string, error) {
+		func(c caller, v []string, p store.Page) ([]store.Entity[domain.Usage], string, error) {
 			return s.store.ListUsage(r.Context(), store.UsageFilter{Request: v[0], Party: domain.ReadableParty(c.actor())}, p)
 		})
 }
 
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindUsage,
-		func(id string) (*domain.Usage, error) { return s.store.GetUsage(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Usage], error) { return s.store.GetUsage(r.Context(), id) })
 }
 
 func (s *Server) listContributions(w http.ResponseWriter, r *http.Request) {
 	listParty(s, w, r, []paramSpec{{"dataset", domain.CheckID}, {"contributor", domain.CheckMSPID}},
-		func(c caller, v []string, p store.Page) ([]domain.Contribution, string, error) {
+		func(c caller, v []string, p store.Page) ([]store.Entity[domain.Contribution], string, error) {
 			f := store.ContributionFilter{Dataset: v[0], Contributor: v[1], Party: domain.ReadableParty(c.actor())}
 			return s.store.ListContributions(r.Context(), f, p)
 		})
@@ -162,5 +166,5 @@ func (s *Server) listContributions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getContribution(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindContribution,
-		func(id string) (*domain.Contribution, error) { return s.store.GetContribution(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Contribution], error) { return s.store.GetContribution(r.Context(), id) })
 }

@@ -70,7 +70,7 @@ func getDecoded(txn *badger.Txn, kind domain.Kind, id string, v any) error {
 }
 
 // GetDataset returns a dataset's latest version.
-func (s *Store) GetDataset(ctx context.Context, id string) (*domain.Dataset, error) {
+func (s *Store) GetDataset(ctx context.Context, id string) (*Entity[domain.Dataset], error) {
 	return getKind[domain.Dataset](ctx, s, domain.KindDataset, id)
 }
 
@@ -89,25 +89,42 @@ func (f DatasetFilter) match(d *domain.Dataset) bool {
 
 // ListDatasets lists datasets in ID order. One filter picks the index to
 // scan; the others are checked on each dataset found there.
-func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]domain.Dataset, string, error) {
+func (s *Store) ListDatasets(ctx context.Context, f DatasetFilter, p Page) ([]Entity[domain.Dataset], string, error) {
 	grade := ""
 	if f.Grade != 0 {
 		grade = strconv.Itoa(f.Grade)
 	}
 	prefix := pickIndex(domain.KindDataset, filter{idxDatasetOwner, f.Owner},
 		filter{idxDatasetShareType, string(f.ShareType)}, filter{idxDatasetGrade, grade})
-	return listKind(ctx, s, domain.KindDataset, prefix, p, f.match)
+	return listKind(ctx, s, domain.KindDataset, prefix, p, keepIf(f.match))
 }
 
 // GetRequest returns a request, its status as of now (an approved request
 // past validUntil reads expired).
-func (s *Store) GetRequest(ctx context.Context, id string, now time.Time) (*domain.Request, error) {
+func (s *Store) GetRequest(ctx context.Context, id string, now time.Time) (*Entity[domain.Request], error) {
 	r, err := getKind[domain.Request](ctx, s, domain.KindRequest, id)
 	if err != nil {
 		return nil, err
 	}
-	r.Status = r.StatusAt(now)
+	if err := statusAt(r, now); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// statusAt sets a request's status to its status as of now, in its value
+// and its bytes.
+func statusAt(r *Entity[domain.Request], now time.Time) error {
+	st := r.Value.StatusAt(now)
+	if st == r.Value.Status {
+		return nil
+	}
+	raw, err := withField(r.JSON, "status", st)
+	if err != nil {
+		return fmt.Errorf("request %s: %w", r.Value.ID, err)
+	}
+	r.Value.Status, r.JSON = st, raw
+	return nil
 }
 
 // RequestFilter selects requests; zero fields select all. Party keeps the
@@ -131,7 +148,7 @@ func (f RequestFilter) match(r *domain.Request) bool {
 }
 
 // ListRequests lists requests in ID order, each with its status as of f.Now.
-func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]domain.Request, string, error) {
+func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]Entity[domain.Request], string, error) {
 	status := string(f.Status)
 	if f.Status == domain.RequestExpired {
 		// Expired is never stored: it is approved and past validUntil.
@@ -139,12 +156,11 @@ func (s *Store) ListRequests(ctx context.Context, f RequestFilter, p Page) ([]do
 	}
 	prefix := pickIndex(domain.KindRequest, filter{idxRequestDataset, f.Dataset}, filter{idxRequestRequester, f.Requester},
 		filter{idxRequestOwner, f.Owner}, filter{idxRequestParty, f.Party}, filter{idxRequestStatus, status})
-	return listKind(ctx, s, domain.KindRequest, prefix, p, func(r *domain.Request) bool {
-		if !f.match(r) {
-			return false
+	return listKind(ctx, s, domain.KindRequest, prefix, p, func(r *Entity[domain.Request]) (bool, error) {
+		if !f.match(&r.Value) {
+			return false, nil
 		}
-		r.Status = r.StatusAt(f.Now)
-		return true
+		return true, statusAt(r, f.Now)
 	})
 }
 

@@ -157,7 +157,7 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func datasetID(d domain.Dataset) string { return d.ID }
+func datasetID(d store.Entity[domain.Dataset]) string { return d.Value.ID }
 
 func TestApplyAndStatus(t *testing.T) {
 	l := standard(t)
@@ -348,7 +348,7 @@ func TestDatasets(t *testing.T) {
 	applyAll(t, s, l.blocks)
 	ctx := context.Background()
 	d, err := s.GetDataset(ctx, "ds1")
-	if err != nil || d.Version != 2 || d.ShareType != domain.ShareUnconditional {
+	if err != nil || d.Value.Version != 2 || d.Value.ShareType != domain.ShareUnconditional {
 		t.Fatalf("ds1 = %+v, %v", d, err)
 	}
 	tests := []struct {
@@ -405,10 +405,20 @@ func TestRequestsAndDeliveries(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	r, err := s.GetRequest(ctx, "r2", now)
-	if err != nil || r.Status != domain.RequestExpired {
+	if err != nil || r.Value.Status != domain.RequestExpired {
 		t.Fatalf("r2 = %+v, %v; want expired", r, err)
 	}
-	reqID := func(r domain.Request) string { return r.ID + ":" + string(r.Status) }
+	var answered domain.Request
+	if err := json.Unmarshal(r.JSON, &answered); err != nil || answered.Status != domain.RequestExpired {
+		t.Fatalf("r2 answers %s (%v); want its status expired", r.JSON, err)
+	}
+	reqID := func(r store.Entity[domain.Request]) string {
+		var v domain.Request
+		if err := json.Unmarshal(r.JSON, &v); err != nil || v.Status != r.Value.Status {
+			t.Fatalf("%s answers %s, its status %s", r.Value.ID, r.JSON, r.Value.Status)
+		}
+		return r.Value.ID + ":" + string(r.Value.Status)
+	}
 	tests := []struct {
 		name string
 		f    store.RequestFilter
@@ -434,7 +444,7 @@ func TestRequestsAndDeliveries(t *testing.T) {
 		})
 	}
 	ds, _, err := s.ListDeliveries(ctx, store.DeliveryFilter{Request: "r1"}, store.Page{})
-	if err != nil || len(ds) != 1 || ds[0].ID != "d1" {
+	if err != nil || len(ds) != 1 || ds[0].Value.ID != "d1" {
 		t.Fatalf("deliveries of r1 = %+v, %v", ds, err)
 	}
 	ds, _, err = s.ListDeliveries(ctx, store.DeliveryFilter{Party: "Dept3MSP"}, store.Page{})

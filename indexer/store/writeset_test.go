@@ -83,10 +83,11 @@ func TestApplyFromTheWriteSet(t *testing.T) {
 			s := open(t, t.TempDir(), store.Options{})
 			applyAll(t, s, l.blocks)
 
-			d, err := s.GetDataset(ctx, "ds1")
+			e, err := s.GetDataset(ctx, "ds1")
 			if err != nil {
 				t.Fatal(err)
 			}
+			d := e.Value
 			if d.Title != tt.ds1.Title || d.Version != tt.ds1.Version || d.ShareType != tt.ds1.ShareType {
 				t.Fatalf("ds1 = %q v%d %s, want %q v%d %s", d.Title, d.Version, d.ShareType, tt.ds1.Title, tt.ds1.Version, tt.ds1.ShareType)
 			}
@@ -211,7 +212,7 @@ func TestAnomaliesMeterNothing(t *testing.T) {
 		t.Fatalf("metering %+v, %v", rows, err)
 	}
 	got, err := s.GetUsage(context.Background(), "u1")
-	if err != nil || got.Records != 10 {
+	if err != nil || got.Value.Records != 10 {
 		t.Fatalf("u1 %+v, %v", got, err)
 	}
 }
