@@ -141,7 +141,9 @@ func (s *Server) listCorrections(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCorrection(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindCorrection,
-		func(id string) (*store.Entity[domain.Correction], error) { return s.store.GetCorrection(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Correction], error) {
+			return s.store.GetCorrection(r.Context(), id)
+		})
 }
 
 func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) {
@@ -166,5 +168,7 @@ func (s *Server) listContributions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getContribution(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindContribution,
-		func(id string) (*store.Entity[domain.Contribution], error) { return s.store.GetContribution(r.Context(), id) })
+		func(id string) (*store.Entity[domain.Contribution], error) {
+			return s.store.GetContribution(r.Context(), id)
+		})
 }

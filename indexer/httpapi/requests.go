@@ -21,5 +21,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 	getParty(s, w, r, domain.KindRequest,
-		func(id string) (*store.Entity[domain.Request], error) { return s.store.GetRequest(r.Context(), id, s.now()) })
+		func(id string) (*store.Entity[domain.Request], error) {
+			return s.store.GetRequest(r.Context(), id, s.now())
+		})
 }
