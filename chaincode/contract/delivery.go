@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -44,8 +45,16 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 	if err := notBefore(now, approvedAt(&r), "request "+requestID+" was approved", "a delivery"); err != nil {
 		return "", err
 	}
-	if err := requireActiveDataset(stub, r.DatasetID, "nothing more can be delivered for it"); err != nil {
+	ds, err := activeDataset(stub, r.DatasetID, "nothing more can be delivered for it")
+	if err != nil {
 		return "", err
+	}
+	if len(in.Fields) > 0 {
+		// Each must be one of the dataset's; one the request did not name
+		// is recorded as delivered, for the watch to flag.
+		if _, err := requestedFields(*ds, in.Fields); err != nil {
+			return "", err
+		}
 	}
 	if err := checkDeliveryGrade(stub, &r, in.Records); err != nil {
 		return "", err
@@ -63,7 +72,7 @@ func (c *Contract) RecordDelivery(ctx contractapi.TransactionContextInterface, r
 	}
 	d := &domain.Delivery{
 		ID: id, RequestID: r.ID, DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester,
-		SHA256: in.SHA256, Records: in.Records, Bytes: in.Bytes, Channel: in.Channel,
+		SHA256: in.SHA256, Records: in.Records, Bytes: in.Bytes, Channel: in.Channel, Fields: slices.Clone(in.Fields),
 		Status: domain.DeliveryDelivered, DeliveredAt: now, DeliveredBy: a,
 	}
 	if err := putEntity(stub, key, d); err != nil {

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,17 @@ func TestRecordDelivery(t *testing.T) {
 	if got.ID != d.ID || got.Status != domain.DeliveryDelivered {
 		t.Fatalf("GetDelivery %+v", got)
 	}
+	if d.Fields != nil {
+		t.Fatalf("a delivery that named no fields records %v", d.Fields)
+	}
+	// The fields delivered are recorded as the owner says, one the request
+	// did not name (population) included: it is what was handed over, and
+	// the watch flags it (indexer/WATCH.md).
+	var wide domain.Delivery
+	h.submit(op1, &wide, "RecordDelivery", r.ID, with(t, deliveryInput(), `{"fields":["district","population"]}`))
+	if !slices.Equal(wide.Fields, []string{"district", "population"}) || !slices.Equal(wide.FieldsOutside(r.Fields), []string{"population"}) {
+		t.Fatalf("delivery fields %v, outside the request %v", wide.Fields, wide.FieldsOutside(r.Fields))
+	}
 	// Zero records is a legal delivery (an empty extract); bytes must be positive.
 	h.submit(op1, &d, "RecordDelivery", r.ID, with(t, deliveryInput(), `{"records":0}`))
 	h.reject(au3, domain.CodeNotFound, "delivery dl-ghost does not exist", "GetDelivery", "dl-ghost")
@@ -60,6 +72,9 @@ func TestRecordDeliveryRejects(t *testing.T) {
 		{"bytes too many", "approved", with(t, deliveryInput(), `{"bytes":1125899906842625}`), op1, domain.CodeInvalid, "bytes must be between 0 and"},
 		{"channel missing", "approved", with(t, deliveryInput(), `{"channel":""}`), op1, domain.CodeInvalid, "channel is required"},
 		{"unknown field", "approved", with(t, deliveryInput(), `{"data":"raw rows"}`), op1, domain.CodeInvalid, `unknown field "data"`},
+		{"field not of the dataset", "approved", with(t, deliveryInput(), `{"fields":["district","income"]}`), op1, domain.CodeInvalid, `field "income" is not a field of dataset`},
+		{"field twice", "approved", with(t, deliveryInput(), `{"fields":["district","district"]}`), op1, domain.CodeInvalid, `fields lists "district" twice`},
+		{"field empty", "approved", with(t, deliveryInput(), `{"fields":[""]}`), op1, domain.CodeInvalid, `fields entry "" must be`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -246,14 +246,21 @@ func approvedAt(r *domain.Request) time.Time {
 // requireActiveDataset reads the dataset a request is for and refuses a
 // retired one: what then must not happen completes the message.
 func requireActiveDataset(stub shim.ChaincodeStubInterface, id, then string) error {
+	_, err := activeDataset(stub, id, then)
+	return err
+}
+
+// activeDataset reads a dataset that must be active; then says what its
+// being retired forbids.
+func activeDataset(stub shim.ChaincodeStubInterface, id, then string) (*domain.Dataset, error) {
 	var d domain.Dataset
 	if _, err := mustGetEntity(stub, domain.KindDataset, id, &d); err != nil {
-		return err
+		return nil, err
 	}
 	if d.Status != domain.DatasetActive {
-		return domain.Errorf(domain.CodeConflict, "dataset %s is %s; %s", d.ID, d.Status, then)
+		return nil, domain.Errorf(domain.CodeConflict, "dataset %s is %s; %s", d.ID, d.Status, then)
 	}
-	return nil
+	return &d, nil
 }
 
 // requestedFields checks that every requested field is one of the dataset's;

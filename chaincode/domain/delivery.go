@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // DeliveryStatus is the state of a delivery.
 type DeliveryStatus string
@@ -16,15 +19,20 @@ const (
 // Delivery is what the owner handed over for an approved request: hashes and
 // counts, never the data.
 type Delivery struct {
-	ID            string         `json:"id"`
-	RequestID     string         `json:"requestId"`
-	DatasetID     string         `json:"datasetId"`
-	Owner         string         `json:"owner"`
-	Requester     string         `json:"requester"`
-	SHA256        string         `json:"sha256"`
-	Records       int64          `json:"records"`
-	Bytes         int64          `json:"bytes"`
-	Channel       string         `json:"channel"`
+	ID        string `json:"id"`
+	RequestID string `json:"requestId"`
+	DatasetID string `json:"datasetId"`
+	Owner     string `json:"owner"`
+	Requester string `json:"requester"`
+	SHA256    string `json:"sha256"`
+	Records   int64  `json:"records"`
+	Bytes     int64  `json:"bytes"`
+	Channel   string `json:"channel"`
+	// Fields are the dataset's fields this delivery carried, as its owner
+	// recorded them; none recorded on a delivery that did not say. The
+	// early-warning watch flags grade 3 and 4 deliveries that carried a
+	// field the request did not name (indexer/WATCH.md).
+	Fields        []string       `json:"fields,omitempty"`
 	Status        DeliveryStatus `json:"status"`
 	DeliveredAt   time.Time      `json:"deliveredAt"`
 	DeliveredBy   Actor          `json:"deliveredBy"`
@@ -43,6 +51,10 @@ type DeliveryInput struct {
 	Records int64  `json:"records"`
 	Bytes   int64  `json:"bytes"`
 	Channel string `json:"channel"`
+	// Fields, optional, are the dataset's fields the delivery carried:
+	// each must be a field of the dataset; one the request did not name is
+	// recorded all the same (it is what was handed over), and watched.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // Validate checks a delivery input.
@@ -56,7 +68,22 @@ func (in DeliveryInput) Validate() error {
 	if err := CheckCount("bytes", in.Bytes, true); err != nil {
 		return err
 	}
+	if err := CheckFields("fields", in.Fields, false); err != nil {
+		return err
+	}
 	return CheckText("channel", in.Channel, true, MaxTitleLen)
+}
+
+// FieldsOutside lists the fields of the delivery that are not among the
+// request's fields, in the delivery's order; none when it named none.
+func (d *Delivery) FieldsOutside(requested []string) []string {
+	var out []string
+	for _, f := range d.Fields {
+		if !slices.Contains(requested, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // ReceiptInput is the hash the requester computed over what it received.

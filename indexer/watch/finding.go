@@ -31,6 +31,10 @@ const (
 	// KindCorrectionOverdue: a correction open beyond its window. Closed
 	// by its resolution.
 	KindCorrectionOverdue Kind = "correction-overdue"
+	// KindFieldsOutside: a delivery of grade 3 or 4 data (FieldsWatchedFrom)
+	// that carried a field its request did not name. Closed by the copy's
+	// destruction.
+	KindFieldsOutside Kind = "fields-outside-request"
 	// KindRequestSpike and KindUsageSpike: a department's requests or used
 	// records on one day far above its own history (Rules' spike rule).
 	// Nothing closes them.
@@ -39,7 +43,12 @@ const (
 )
 
 // Kinds lists every kind, in order.
-var Kinds = []Kind{KindNotDestroyed, KindUseAfterEnd, KindOveruse, KindReceiptOverdue, KindDisputeOpen, KindCorrectionOverdue, KindRequestSpike, KindUsageSpike}
+var Kinds = []Kind{KindNotDestroyed, KindUseAfterEnd, KindOveruse, KindReceiptOverdue, KindDisputeOpen, KindCorrectionOverdue,
+	KindFieldsOutside, KindRequestSpike, KindUsageSpike}
+
+// FieldsWatchedFrom is the lowest grade whose deliveries are checked
+// against their request's fields (KindFieldsOutside).
+const FieldsWatchedFrom = 3
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

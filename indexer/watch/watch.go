@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -49,6 +50,7 @@ type request struct {
 	Owner      string     `json:"owner"`
 	Requester  string     `json:"requester"`
 	Grade      int        `json:"grade"`
+	Fields     []string   `json:"fields,omitempty"` // the fields it named, kept from FieldsWatchedFrom
 	Approved   *Evidence  `json:"approved,omitempty"`
 	ValidUntil time.Time  `json:"validUntil"`
 	Revoked    *Evidence  `json:"revoked,omitempty"`
@@ -150,6 +152,9 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 			return nil
 		}
 		q = &request{DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester, Grade: w.st.Datasets[r.DatasetID]}
+		if q.Grade >= FieldsWatchedFrom {
+			q.Fields = slices.Clone(r.Fields)
+		}
 		w.st.Requests[r.ID] = q
 	}
 	switch r.Status {
@@ -183,6 +188,16 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		q.Delivered += d.Records
 		w.scheduleReceipt(d.ID, q)
 		w.scheduleDestroy(d.ID, q)
+		if outside := d.FieldsOutside(q.Fields); q.Grade >= FieldsWatchedFrom && len(outside) > 0 {
+			f := Finding{ID: findingID(KindFieldsOutside, d.ID), Kind: KindFieldsOutside, Department: d.Owner, Person: &ev.Actor,
+				DatasetID: d.DatasetID, RequestID: d.RequestID, DeliveryID: d.ID, Grade: q.Grade, Records: d.Records,
+				Evidence: []Evidence{*q.Approved, ev},
+				Detail: fmt.Sprintf("delivery %s of grade %d data carried %s, which request %s did not name (it named %s)",
+					d.ID, q.Grade, strings.Join(outside, ", "), d.RequestID, strings.Join(q.Fields, ", "))}
+			if err := w.open(f, ev.Time, ev.Block, nil); err != nil {
+				return err
+			}
+		}
 		if q.Overuse != "" && q.Used <= q.Delivered {
 			id := q.Overuse
 			q.Overuse = ""
@@ -214,6 +229,11 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		q.Disputed = nil
 		return w.maybeForget(d.ID)
 	case domain.EventDeliveryDestroyed:
+		// The fields it should not have carried are gone with the copy,
+		// whether or not the watch still follows it.
+		if err := w.close(findingID(KindFieldsOutside, d.ID), ev); err != nil {
+			return err
+		}
 		x := w.st.Deliveries[d.ID]
 		if x == nil {
 			return nil

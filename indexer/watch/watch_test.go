@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,6 +238,42 @@ func TestUsageAfterTheEndAndOveruse(t *testing.T) {
 	}
 }
 
+// A grade 3 or 4 delivery that carried a field its request did not name
+// is a finding of its owner, closed by the copy's destruction; a grade 2
+// one, or one within the request's fields, or one that named none, is not.
+func TestFieldsOutsideTheRequest(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	l.at(t0, dataset("ds3", 3))
+	l.at(t0, dataset("ds2", 2))
+	for _, id := range []string{"r3", "r2"} {
+		e := approved(id, "ds"+id[1:], t0.Add(10*day))
+		e.Request.Fields = []string{"district", "households"}
+		l.at(t0, e)
+	}
+	wide := func(id, req string, fields ...string) domain.Event {
+		e := delivered(id, req, "ds"+req[1:], 5)
+		e.Delivery.Fields = fields
+		e.Actor = domain.Actor{MSPID: "Dept1MSP", Subject: "op1", Role: domain.RoleOperator}
+		return e
+	}
+	l.at(t0.Add(time.Hour), wide("d1", "r3", "district", "income", "population"))
+	l.at(t0.Add(time.Hour), wide("d2", "r3", "households"))
+	l.at(t0.Add(time.Hour), wide("d3", "r3"))
+	l.at(t0.Add(time.Hour), wide("d4", "r2", "income"))
+	f := l.got["fields-outside-request/d1"]
+	if f.State != StateOpen || f.Department != "Dept1MSP" || f.Person.Subject != "op1" || f.Grade != 3 || f.DeliveryID != "d1" ||
+		f.Records != 5 || len(f.Evidence) != 2 || !strings.Contains(f.Detail, "income, population") {
+		t.Fatalf("fields outside = %+v", f)
+	}
+	if len(l.got) != 1 {
+		t.Fatalf("findings %v, want only d1's", l.order)
+	}
+	l.at(t0.Add(2*time.Hour), destroyed("d1", "r3"))
+	if f := l.got["fields-outside-request/d1"]; f.State != StateClosed || f.ClosedBy.Type != domain.EventDeliveryDestroyed {
+		t.Fatalf("after the destruction = %+v", f)
+	}
+}
+
 func TestDisputeAndCorrectionWindows(t *testing.T) {
 	r := DefaultRules()
 	r.AnswerWithin[2] = 3 * day
@@ -366,7 +403,9 @@ func randomLedger(seed uint64) ([]domain.Event, []time.Time) {
 		case k == 0 || len(reqs) == 0:
 			id := fmt.Sprintf("r%d", i)
 			ds := fmt.Sprintf("ds%d", 1+rng.IntN(4))
-			add(approved(id, ds, now.Add(time.Duration(1+rng.IntN(10))*day)))
+			e := approved(id, ds, now.Add(time.Duration(1+rng.IntN(10))*day))
+			e.Request.Fields = []string{"a"}
+			add(e)
 			reqs = append(reqs, id+"|"+ds)
 		case k == 1:
 			q := reqs[rng.IntN(len(reqs))]
@@ -374,7 +413,11 @@ func randomLedger(seed uint64) ([]domain.Event, []time.Time) {
 		case k == 2 || k == 3 || len(dels) == 0:
 			q := reqs[rng.IntN(len(reqs))]
 			id := fmt.Sprintf("d%d", i)
-			add(delivered(id, q[:len(q)-4], q[len(q)-3:], int64(1+rng.IntN(50))))
+			e := delivered(id, q[:len(q)-4], q[len(q)-3:], int64(1+rng.IntN(50)))
+			if rng.IntN(3) == 0 {
+				e.Delivery.Fields = []string{"a", "b"}[:1+rng.IntN(2)]
+			}
+			add(e)
 			dels = append(dels, id)
 			delReq[id] = q
 		case k == 4:

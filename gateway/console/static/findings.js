@@ -15,6 +15,7 @@ const KINDS = [
   ['receipt-overdue', 'Receipt overdue'],
   ['dispute-open', 'Dispute open'],
   ['correction-overdue', 'Correction overdue'],
+  ['fields-outside-request', 'Fields outside the request'],
   ['request-spike', 'Spike of requests'],
   ['usage-spike', 'Spike of usage'],
 ];
