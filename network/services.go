@@ -335,7 +335,8 @@ func (n *Net) httpJSONWith(ctx context.Context, method, url, token string, heade
 // it. A department's CA can issue any role, so only these departments'
 // evaluators and auditors count until a majority of admins approve a change.
 func (n *Net) initPolicy(ctx context.Context, token func(msp string) string) error {
-	in := domain.PolicyInput{Members: []string{}, Evaluators: []string{}, Auditors: []string{}, Bureaus: n.topo.Policy.Bureaus, Grades: n.topo.Policy.Grades}
+	in := domain.PolicyInput{Members: []string{}, Evaluators: []string{}, Auditors: []string{}, Bureaus: n.topo.Policy.Bureaus, Grades: n.topo.Policy.Grades,
+		Spike: n.topo.Policy.Spike}
 	via := Department{}
 	for _, d := range n.topo.Departments {
 		in.Members = append(in.Members, d.MSPID)

@@ -38,6 +38,9 @@ type Topology struct {
 type TopologyPolicy struct {
 	Bureaus []string           `yaml:"bureaus,omitempty"`
 	Grades  []domain.GradeRule `yaml:"grades,omitempty"`
+	// Spike is the watch's spike rule (indexer/WATCH.md); left out, the
+	// default (domain.DefaultSpikeRule).
+	Spike *domain.SpikeRule `yaml:"spike,omitempty"`
 }
 
 // Ordering describes the ordering service organization.
@@ -248,7 +251,7 @@ func (t *Topology) complete() error {
 // at load, not at the end of `make up`; and a bureau must have approvers,
 // or a grade that needs its co-approval could never be approved.
 func (t *Topology) checkPolicy() error {
-	in := domain.PolicyInput{Bureaus: t.Policy.Bureaus, Grades: t.Policy.Grades}
+	in := domain.PolicyInput{Bureaus: t.Policy.Bureaus, Grades: t.Policy.Grades, Spike: t.Policy.Spike}
 	for _, d := range t.Departments {
 		in.Members = append(in.Members, d.MSPID)
 	}

@@ -364,3 +364,56 @@ func TestCoApproveRefusesLateOrRetired(t *testing.T) {
 	h.reject(apBu, domain.CodeConflict, "dataset "+d.ID+" is retired", "CoApproveRequest", r.ID, `{}`)
 	h.reject(apBu, domain.CodeInvalid, "id", "CoApproveRequest", "bad id", `{}`)
 }
+
+// TestSpikeRuleByProposal: the watch's spike rule is part of the policy,
+// set by a majority's proposal, kept by later proposals that leave it out
+// and by membership changes, and refused when out of its bounds.
+func TestSpikeRuleByProposal(t *testing.T) {
+	h := newHarness(t)
+	h.setPolicy([]string{"BureauMSP"}, []string{"BureauMSP"})
+	var p domain.Policy
+	h.query(au3, &p, "GetPolicy")
+	if p.Spike != nil || p.SpikeOf() != domain.DefaultSpikeRule() {
+		t.Fatalf("genesis spike rule %+v", p.Spike)
+	}
+	apply := func(body string) domain.Policy {
+		t.Helper()
+		var pp domain.PolicyProposal
+		h.advance(time.Second)
+		h.submit(ad1, &pp, "ProposePolicy", body)
+		var res domain.PolicyApprovalResult
+		for _, w := range []who{ad1, ad2, adBu} {
+			h.advance(time.Second)
+			h.submit(w, &res, "ApprovePolicyProposal", pp.ID)
+		}
+		if !res.Applied {
+			t.Fatalf("proposal %s not applied: %+v", body, res)
+		}
+		return res.Policy
+	}
+	base := `"evaluators":["BureauMSP"],"auditors":["BureauMSP"]`
+	for _, bad := range []struct{ spike, want string }{
+		{`{"periodHours":0,"min":5,"sigmas":2,"periods":6,"history":3}`, "spike.periodHours must be from 1 second"},
+		{`{"periodHours":1,"min":0,"sigmas":2,"periods":6,"history":3}`, "spike.min must be from 1"},
+		{`{"periodHours":1,"min":5,"sigmas":0,"periods":6,"history":3}`, "spike.sigmas must be above 0"},
+		{`{"periodHours":1,"min":5,"sigmas":2,"periods":400,"history":3}`, "spike.periods must be from 1 to 366"},
+		{`{"periodHours":1,"min":5,"sigmas":2,"periods":6,"history":7}`, "spike.history must be from 1 to spike.periods (6)"},
+	} {
+		h.reject(ad1, domain.CodeInvalid, bad.want, "ProposePolicy", `{`+base+`,"spike":`+bad.spike+`}`)
+	}
+	h.reject(ad1, domain.CodeInvalid, "not both", "ProposePolicy", `{"member":{"action":"suspend","mspId":"Dept3MSP"},"spike":{"periodHours":1,"min":5,"sigmas":2,"periods":6,"history":3}}`)
+	want := domain.SpikeRule{PeriodHours: 0.001, Min: 4, Sigmas: 2, Periods: 6, History: 3}
+	p = apply(`{` + base + `,"spike":` + jsonOf(t, want) + `}`)
+	if p.Spike == nil || *p.Spike != want || p.SpikeOf().Period() != 4*time.Second {
+		t.Fatalf("spike after the proposal: %+v", p.Spike)
+	}
+	h.reject(ad2, domain.CodeConflict, "the proposal changes nothing", "ProposePolicy", `{`+base+`,"spike":`+jsonOf(t, want)+`}`)
+	p = apply(`{"evaluators":["BureauMSP","Dept2MSP"],"auditors":["BureauMSP"]}`)
+	if p.Spike == nil || *p.Spike != want {
+		t.Fatalf("a proposal that left the spike rule out changed it: %+v", p.Spike)
+	}
+	p = h.approveAll(h.proposeMember(ad1, domain.MemberSuspend, "Dept3MSP"), 3, ad1, ad2, adBu)
+	if p.Spike == nil || *p.Spike != want {
+		t.Fatalf("a membership change dropped the spike rule: %+v", p.Spike)
+	}
+}

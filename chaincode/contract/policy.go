@@ -75,7 +75,7 @@ func (c *Contract) InitPolicy(ctx contractapi.TransactionContextInterface, input
 	}
 	p := &domain.Policy{
 		ID: domain.PolicyID, Members: in.Members, Evaluators: in.Evaluators, Auditors: in.Auditors,
-		Bureaus: in.Bureaus, Grades: in.Grades, Version: 1, UpdatedAt: now, UpdatedBy: a,
+		Bureaus: in.Bureaus, Grades: in.Grades, Spike: in.Spike, Version: 1, UpdatedAt: now, UpdatedBy: a,
 	}
 	// putEntity checks that every member has a profile, writes every
 	// member's anchor (so the Gateway plans every member's peer, which the
@@ -157,6 +157,7 @@ func (c *Contract) ProposePolicy(ctx contractapi.TransactionContextInterface, in
 		ID: id, Evaluators: in.Evaluators, Auditors: in.Auditors, BaseVersion: p.Version, ProposedAt: now, ProposedBy: a, Member: in.Member,
 	}
 	pp.Bureaus, pp.Grades = in.ProposedGrades(p)
+	pp.Spike = in.ProposedSpike(p)
 	if err := putEntity(stub, key, pp); err != nil {
 		return "", err
 	}
@@ -284,6 +285,7 @@ func (c *Contract) ApprovePolicyProposal(ctx contractapi.TransactionContextInter
 		ID: domain.PolicyID, Members: p.Members, Suspended: p.Suspended, Removed: p.Removed, Evaluators: pp.Evaluators, Auditors: pp.Auditors,
 	}
 	next.Bureaus, next.Grades = pp.ProposedGrades(p)
+	next.Spike = pp.Spike
 	if pp.Member != nil {
 		if next, err = p.AfterChange(*pp.Member); err != nil {
 			return "", err

@@ -120,7 +120,8 @@ func (p *Policy) AfterChange(c MemberChange) (*Policy, error) {
 	m := c.MSPID
 	member, suspended := p.Member(m), p.IsSuspended(m)
 	next := &Policy{ID: p.ID, Members: slices.Clone(p.Members), Suspended: slices.Clone(p.Suspended), Removed: slices.Clone(p.Removed),
-		Evaluators: slices.Clone(p.Evaluators), Auditors: slices.Clone(p.Auditors), Bureaus: slices.Clone(p.Bureaus), Grades: slices.Clone(p.Grades)}
+		Evaluators: slices.Clone(p.Evaluators), Auditors: slices.Clone(p.Auditors), Bureaus: slices.Clone(p.Bureaus), Grades: slices.Clone(p.Grades),
+		Spike: cloneSpike(p.Spike)}
 	drop := func(l []string) []string { return slices.DeleteFunc(l, func(x string) bool { return x == m }) }
 	add := func(l []string) []string { return sortedCopy(append(l, m)) }
 	switch c.Action {
@@ -197,7 +198,7 @@ func (p *Policy) checkMembershipSuccessor(prev *Policy) error {
 		return Errorf(CodeForbidden, "the consortium policy's change %s %s does not apply to version %d: %v", p.Change.Action, p.Change.MSPID, prev.Version, err)
 	}
 	if !sameMembership(p, want) || !slices.Equal(p.Evaluators, want.Evaluators) || !slices.Equal(p.Auditors, want.Auditors) ||
-		!slices.Equal(p.Bureaus, want.Bureaus) || !slices.EqualFunc(p.Grades, want.Grades, GradeRule.equal) {
+		!slices.Equal(p.Bureaus, want.Bureaus) || !slices.EqualFunc(p.Grades, want.Grades, GradeRule.equal) || !sameSpike(p.Spike, want.Spike) {
 		return Errorf(CodeForbidden, "the consortium policy after %s %s must list members %v, suspended %v, removed %v, evaluators %v, auditors %v",
 			p.Change.Action, p.Change.MSPID, want.Members, want.Suspended, want.Removed, want.Evaluators, want.Auditors)
 	}

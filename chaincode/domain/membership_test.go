@@ -103,6 +103,9 @@ func TestMembershipSuccessorRule(t *testing.T) {
 		}, "must list members [BureauMSP Dept1MSP Dept2MSP]"},
 		{"the change names another", func(n *Policy) { n.Change = &MemberChange{MemberSuspend, "Dept2MSP"} }, "must list members [BureauMSP Dept1MSP Dept3MSP]"},
 		{"keeps its evaluator role", func(n *Policy) { n.Evaluators = []string{"BureauMSP", "Dept3MSP"} }, "which is not a member"},
+		{"slips in a spike rule", func(n *Policy) {
+			n.Spike = &SpikeRule{PeriodHours: 700, Min: 1000000, Sigmas: 100, Periods: 1, History: 1}
+		}, "must list members [BureauMSP Dept1MSP Dept2MSP]"},
 		{"a change that changes nothing", func(n *Policy) {
 			n.Members, n.Suspended, n.Evaluators = p.Members, nil, p.Evaluators
 		}, "but its membership is that of version 4"},

@@ -59,6 +59,8 @@ type Policy struct {
 	// grade rules (grade.go), none on a policy set before they existed.
 	Bureaus []string    `json:"bureaus,omitempty"`
 	Grades  []GradeRule `json:"grades,omitempty"`
+	// Spike is the watch's spike rule (spike.go); nil: DefaultSpikeRule.
+	Spike *SpikeRule `json:"spike,omitempty"`
 	// Change is the membership change this version applied; nil when it
 	// changed the evaluators and auditors (or is the genesis).
 	Change *MemberChange `json:"change,omitempty"`
@@ -153,6 +155,9 @@ func (p *Policy) Validate() error {
 	if err := checkGrades(p.Grades, len(p.Bureaus) > 0); err != nil {
 		return err
 	}
+	if err := checkSpike(p.Spike); err != nil {
+		return err
+	}
 	if p.Version < 1 {
 		return Errorf(CodeInvalid, "policy version %d must be 1 or more", p.Version)
 	}
@@ -210,6 +215,7 @@ type PolicyInput struct {
 	Auditors   []string    `json:"auditors"`
 	Bureaus    []string    `json:"bureaus,omitempty"`
 	Grades     []GradeRule `json:"grades,omitempty"` // none: the legacy rules (LegacyGradeRules)
+	Spike      *SpikeRule  `json:"spike,omitempty"`  // none: DefaultSpikeRule
 }
 
 // Validate checks the genesis policy; the lists may come in any order.
@@ -227,6 +233,9 @@ func (in PolicyInput) Validate() error {
 	if err := checkHolders("bureaus", n.Bureaus, n.Members); err != nil {
 		return err
 	}
+	if err := checkSpike(n.Spike); err != nil {
+		return err
+	}
 	return checkGrades(n.Grades, len(n.Bureaus) > 0)
 }
 
@@ -234,7 +243,7 @@ func (in PolicyInput) Validate() error {
 // Validate to refuse).
 func (in PolicyInput) Normalized() PolicyInput {
 	return PolicyInput{Members: sortedCopy(in.Members), Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors),
-		Bureaus: sortedCopy(in.Bureaus), Grades: normalizedGrades(in.Grades)}
+		Bureaus: sortedCopy(in.Bureaus), Grades: normalizedGrades(in.Grades), Spike: cloneSpike(in.Spike)}
 }
 
 // PolicyProposalInput is the argument of ProposePolicy: the evaluators and
@@ -248,14 +257,16 @@ type PolicyProposalInput struct {
 	// four rules); left out, the policy keeps its own (grade.go).
 	Bureaus *[]string   `json:"bureaus,omitempty"`
 	Grades  []GradeRule `json:"grades,omitempty"`
+	// Spike, when given, replaces the policy's spike rule.
+	Spike *SpikeRule `json:"spike,omitempty"`
 }
 
 // Validate checks the proposal's form; ProposePolicy then holds it to the
 // current members (CheckAgainst).
 func (in PolicyProposalInput) Validate() error {
 	if in.Member != nil {
-		if len(in.Evaluators) > 0 || len(in.Auditors) > 0 || in.Bureaus != nil || len(in.Grades) > 0 {
-			return Errorf(CodeInvalid, "a proposal changes the membership (member) or the evaluators, auditors, bureaus and grade rules, not both")
+		if len(in.Evaluators) > 0 || len(in.Auditors) > 0 || in.Bureaus != nil || len(in.Grades) > 0 || in.Spike != nil {
+			return Errorf(CodeInvalid, "a proposal changes the membership (member) or the evaluators, auditors, bureaus, grade rules and spike rule, not both")
 		}
 		return in.Member.Validate()
 	}
@@ -267,12 +278,16 @@ func (in PolicyProposalInput) Validate() error {
 			return err
 		}
 	}
+	if err := checkSpike(in.Spike); err != nil {
+		return err
+	}
 	return in.checkGradesForm()
 }
 
 // Normalized returns the input with both lists sorted, never nil.
 func (in PolicyProposalInput) Normalized() PolicyProposalInput {
-	n := PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors), Grades: normalizedGrades(in.Grades), Member: in.Member}
+	n := PolicyProposalInput{Evaluators: sortedCopy(in.Evaluators), Auditors: sortedCopy(in.Auditors), Grades: normalizedGrades(in.Grades), Member: in.Member,
+		Spike: cloneSpike(in.Spike)}
 	if in.Bureaus != nil {
 		b := sortedCopy(*in.Bureaus)
 		n.Bureaus = &b
@@ -297,8 +312,9 @@ func (in PolicyProposalInput) CheckAgainst(p *Policy) error {
 	if err != nil {
 		return err
 	}
-	if slices.Equal(n.Evaluators, p.Evaluators) && slices.Equal(n.Auditors, p.Auditors) && !gradesChanged {
-		return Errorf(CodeConflict, "the proposal changes nothing: policy version %d already names evaluators %v and auditors %v, and the same bureaus and grade rules", p.Version, p.Evaluators, p.Auditors)
+	spikeChanged := n.Spike != nil && !sameSpike(n.Spike, p.Spike)
+	if slices.Equal(n.Evaluators, p.Evaluators) && slices.Equal(n.Auditors, p.Auditors) && !gradesChanged && !spikeChanged {
+		return Errorf(CodeConflict, "the proposal changes nothing: policy version %d already names evaluators %v and auditors %v, and the same bureaus, grade rules and spike rule", p.Version, p.Evaluators, p.Auditors)
 	}
 	return nil
 }
@@ -319,6 +335,9 @@ type PolicyProposal struct {
 	// or the base version's own where it left them out.
 	Bureaus []string    `json:"bureaus"`
 	Grades  []GradeRule `json:"grades"`
+	// Spike is the spike rule the policy will have: the proposal's, or the
+	// base version's own (nil: the default).
+	Spike *SpikeRule `json:"spike,omitempty"`
 	// Member is the membership change proposed; nil for a change of the
 	// evaluators and auditors.
 	Member *MemberChange `json:"member,omitempty"`

@@ -33,15 +33,18 @@ type Rules struct {
 	// resolved correction or a matching new delivery, and a correction
 	// open.
 	AnswerWithin [5]time.Duration `json:"answerWithin"`
-	// The spike rule: a department's count on one UTC day (requests it
-	// created; records it used) is a spike when it is at least SpikeMin
-	// and above the mean plus SpikeSigmas standard deviations of its
-	// counts on the SpikeDays days before (zeros included), once the
-	// department has at least SpikeHistory days of history.
-	SpikeMin     int64   `json:"spikeMin"`
-	SpikeSigmas  float64 `json:"spikeSigmas"`
-	SpikeDays    int     `json:"spikeDays"`
-	SpikeHistory int     `json:"spikeHistory"`
+	// The spike rule (domain.SpikeRule, from the policy): a department's
+	// count in one period of SpikePeriod (requests it created; records it
+	// used) is a spike when it is at least SpikeMin and above the mean
+	// plus SpikeSigmas standard deviations of its counts in the SpikeDays
+	// periods before (zeros included), once the department has at least
+	// SpikeHistory periods of history. (The names say days: a period is a
+	// UTC day unless the policy says otherwise.)
+	SpikePeriod  time.Duration `json:"spikePeriod"`
+	SpikeMin     int64         `json:"spikeMin"`
+	SpikeSigmas  float64       `json:"spikeSigmas"`
+	SpikeDays    int           `json:"spikeDays"`
+	SpikeHistory int           `json:"spikeHistory"`
 }
 
 // DefaultRules are the rules of a ledger whose policy has no grade rules:
@@ -55,18 +58,25 @@ func DefaultRules() Rules {
 		DestroyWithin: [5]time.Duration{0, 0, 0, 30 * day, 7 * day},
 		ReceiptWithin: all(7 * day),
 		AnswerWithin:  all(30 * day),
-		SpikeMin:      10,
-		SpikeSigmas:   3,
-		SpikeDays:     28,
-		SpikeHistory:  7,
-	}
+	}.withSpike(domain.DefaultSpikeRule())
 }
 
-// FromPolicy is r with the windows of the policy's grade rules, when it
-// has them (chaincode/POLICY.md: destroyWithinDays, receiptWithinDays,
-// answerWithinDays); r itself otherwise.
+// withSpike is r with the spike rule s.
+func (r Rules) withSpike(s domain.SpikeRule) Rules {
+	r.SpikePeriod, r.SpikeMin, r.SpikeSigmas, r.SpikeDays, r.SpikeHistory = s.Period(), s.Min, s.Sigmas, s.Periods, s.History
+	return r
+}
+
+// FromPolicy is r with the policy's spike rule (its default when it names
+// none) and the windows of its grade rules, when it has them
+// (chaincode/POLICY.md: destroyWithinDays, receiptWithinDays,
+// answerWithinDays); r's windows otherwise.
 func (r Rules) FromPolicy(p *domain.Policy) Rules {
-	if p == nil || len(p.Grades) == 0 {
+	if p == nil {
+		return r
+	}
+	r = r.withSpike(p.SpikeOf())
+	if len(p.Grades) == 0 {
 		return r
 	}
 	out := r
@@ -89,8 +99,8 @@ func (r Rules) Validate() error {
 			return fmt.Errorf("a window of grade %d is negative", g)
 		}
 	}
-	if r.SpikeMin < 1 || r.SpikeSigmas <= 0 || r.SpikeDays < 1 || r.SpikeHistory < 1 || r.SpikeHistory > r.SpikeDays {
-		return fmt.Errorf("the spike rule needs a minimum of 1 or more, positive sigmas, and 1 <= history <= days")
+	if r.SpikePeriod < time.Second || r.SpikeMin < 1 || r.SpikeSigmas <= 0 || r.SpikeDays < 1 || r.SpikeHistory < 1 || r.SpikeHistory > r.SpikeDays {
+		return fmt.Errorf("the spike rule needs a period of a second or more, a minimum of 1 or more, positive sigmas, and 1 <= history <= periods")
 	}
 	return nil
 }

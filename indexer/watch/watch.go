@@ -122,8 +122,13 @@ func (w *Watch) Add(in Input) error {
 	switch {
 	case e.Policy != nil:
 		// The windows change at this position of the ledger: every
-		// pending deadline is worked out again under them.
+		// pending deadline is worked out again under them. A new spike
+		// rule counts in its own periods: the history starts afresh.
+		old := w.st.Rules
 		w.st.Rules = w.st.Rules.FromPolicy(e.Policy)
+		if w.st.Rules.SpikePeriod != old.SpikePeriod || w.st.Rules.SpikeDays != old.SpikeDays {
+			clear(w.st.Activity)
+		}
 		w.reschedule()
 	case e.Dataset != nil:
 		w.st.Datasets[e.Dataset.ID] = e.Dataset.Grade
@@ -586,7 +591,8 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 	}
 	key := string(k) + "/" + msp
 	a := w.st.Activity[key]
-	day := int64(math.Floor(float64(in.Time.Unix()) / 86400))
+	period := int64(w.st.Rules.SpikePeriod / time.Second)
+	day := int64(math.Floor(float64(in.Time.Unix()) / float64(period)))
 	if a == nil {
 		a = &activity{First: day, Days: map[int64]int64{}}
 		w.st.Activity[key] = a
@@ -634,13 +640,19 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 		a.Spiked = map[int64]bool{}
 	}
 	a.Spiked[day] = true
-	date := time.Unix(day*86400, 0).UTC().Format("2006-01-02")
+	// A day is named by its date; a shorter or longer period by its start.
+	start := time.Unix(day*period, 0).UTC()
+	date, on, before := start.Format("2006-01-02"), "on "+start.Format("2006-01-02"), "days"
+	if period != 86400 {
+		date = start.Format("2006-01-02T15:04:05Z")
+		on, before = fmt.Sprintf("in the %s from %s", w.st.Rules.SpikePeriod, date), "periods"
+	}
 	what := "requests created"
 	if k == KindUsageSpike {
 		what = "records used"
 	}
 	f := Finding{ID: findingID(k, msp+"/"+date), Kind: k, Department: msp, Person: &ev.Actor, Records: c, Evidence: []Evidence{ev},
-		Detail: fmt.Sprintf("%d %s on %s, above %.1f (mean %.1f + %.0f standard deviations of %.1f over the %d days before)",
-			c, what, date, limit, mean, w.st.Rules.SpikeSigmas, sd, days)}
+		Detail: fmt.Sprintf("%d %s %s, above %.1f (mean %.1f + %g standard deviations of %.1f over the %d %s before)",
+			c, what, on, limit, mean, w.st.Rules.SpikeSigmas, sd, days, before)}
 	return w.open(f, ev.Time, ev.Block, nil)
 }

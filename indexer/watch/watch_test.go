@@ -469,3 +469,34 @@ func TestPolicyWindowsApplyFromTheirPlaceInTheLedger(t *testing.T) {
 		t.Fatalf("after receipts stopped being watched: %+v", l.got)
 	}
 }
+
+// The spike rule is the policy's: a policy event with a rule of 4-second
+// periods makes the watch count in those from its place in the ledger on.
+func TestSpikeRuleFromThePolicy(t *testing.T) {
+	l := newLedger(t, DefaultRules())
+	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	l.at(base, domain.Event{Type: domain.EventPolicySet, Kind: domain.KindPolicy, ID: domain.PolicyID,
+		Policy: &domain.Policy{ID: domain.PolicyID, Version: 2, Spike: &domain.SpikeRule{PeriodHours: 4.0 / 3600, Min: 4, Sigmas: 2, Periods: 6, History: 3}}})
+	if r := l.w.st.Rules; r.SpikePeriod != 4*time.Second || r.SpikeMin != 4 || r.SpikeDays != 6 {
+		t.Fatalf("rules after the policy: %+v", r)
+	}
+	n := 0
+	create := func(at time.Time) {
+		n++
+		id := fmt.Sprintf("q%d", n)
+		l.at(at, domain.Event{Type: domain.EventRequestCreated, Kind: domain.KindRequest, ID: id, Actor: domain.Actor{MSPID: "Dept2MSP", Subject: "op2", Role: domain.RoleOperator},
+			Request: &domain.Request{ID: id, DatasetID: "ds", Requester: "Dept2MSP", Owner: "Dept1MSP", Status: domain.RequestPending}})
+	}
+	for p := range 4 { // one request in each of four periods
+		create(base.Add(time.Duration(4*p) * time.Second))
+	}
+	for range 5 { // then five in the fifth
+		create(base.Add(16*time.Second + time.Second))
+	}
+	id := "request-spike/Dept2MSP/2026-05-01T00:00:16Z"
+	f, ok := l.got[id]
+	if !ok || f.State != StateOpen || f.Records != 4 || !strings.Contains(f.Detail, "in the 4s from 2026-05-01T00:00:16Z") ||
+		!strings.Contains(f.Detail, "over the 4 periods before") {
+		t.Fatalf("spike %+v (findings %v)", f, l.order)
+	}
+}
