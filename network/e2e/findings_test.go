@@ -24,6 +24,21 @@ import (
 // second.
 const findingWindow = 6 * time.Second
 
+// The spike rule the test sets: periods of 4 s; a spike is 3 or more
+// requests above mean + 1 sd of the periods before, once 2 are known.
+const (
+	spikePeriod = 4 * time.Second
+	spikeBurst  = 6
+)
+
+var testSpike = struct {
+	PeriodHours float64 `json:"periodHours"`
+	Min         int64   `json:"min"`
+	Sigmas      float64 `json:"sigmas"`
+	Periods     int     `json:"periods"`
+	History     int     `json:"history"`
+}{spikePeriod.Hours(), 3, 1, 6, 2}
+
 // webhook is a test receiver: it checks every post's HMAC and keeps the
 // deliveries it took, in order.
 type webhook struct {
@@ -80,10 +95,11 @@ type finding struct {
 	} `json:"closedBy"`
 }
 
-// TestEarlyWarningFindings drives each clock-based finding and the overuse
-// finding (use after the end and spikes cannot be made through an honest
-// contract in seconds: the watch's unit tests hold them) through the real network under windows of a few seconds set by a
-// policy proposal that a majority of admins approve: each appears on every
+// TestEarlyWarningFindings drives every finding through the real network
+// (but use after the end, which the contract refuses, as the test checks;
+// the watch's unit tests hold it) under windows of a few seconds and a
+// spike rule of 4-second periods, set by a policy proposal that a majority
+// of admins approve: each appears on every
 // department's indexer with the same content, closes when the missing
 // transaction arrives, and reaches Dept2's webhook, signed, once per change.
 func TestEarlyWarningFindings(t *testing.T) {
@@ -173,6 +189,18 @@ func TestEarlyWarningFindings(t *testing.T) {
 	awaitFinding(t, auditor, "copy-not-destroyed", "Dept2MSP", func(f finding) bool { return f.ID == nd.ID }, "closed")
 	sameEverywhere(t, nd.ID)
 
+	// A grade 3 delivery carrying a field its request did not name: open
+	// at once, the owner's; closed when the requester destroys the copy.
+	wideFields(t, auditor)
+
+	// A spike of Dept3's requests against its own (short) history, under
+	// the policy's spike rule of spikePeriod periods.
+	requestSpike(t, id, auditor)
+
+	// Use after the end cannot be written: the contract refuses it, so the
+	// watch has nothing to open (its unit tests hold the finding).
+	consumer.must(http.StatusConflict, http.MethodPost, "/v1/usage", map[string]any{"requestId": rq.Request.ID, "calls": 1, "records": 1})
+
 	// The webhook: each of Dept2's findings above, signed, once per change;
 	// none of another department's.
 	if hook == nil {
@@ -210,6 +238,80 @@ func TestEarlyWarningFindings(t *testing.T) {
 		t.Errorf("bad posts: %v", hook.bad)
 	}
 	hook.mu.Unlock()
+}
+
+// wideFields drives fields-outside-request: Dept1 delivers, for a request
+// of Dept2's that named one field of a grade 3 dataset, two fields.
+func wideFields(t *testing.T, auditor *person) {
+	t.Helper()
+	owner, approver := shared.as(t, "Dept1MSP", "operator"), shared.as(t, "Dept1MSP", "approver")
+	consumer := shared.as(t, "Dept2MSP", "operator")
+	id := uniqueID("wide")
+	ds := newDataset(id, "conditional")
+	ds["grade"] = 3
+	owner.must(http.StatusCreated, http.MethodPost, "/v1/datasets", ds)
+	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/datasets/"+id, http.StatusOK) })
+	req := newRequest(id)
+	req["fields"] = []string{"householdId"}
+	var rq struct {
+		Request request `json:"request"`
+	}
+	consumer.must(http.StatusCreated, http.MethodPost, "/v1/requests", req).json(t, &rq)
+	path := "/v1/requests/" + rq.Request.ID
+	eventually(t, 10*time.Second, func() error { return statusIs(approver, path, http.StatusOK) })
+	approver.must(http.StatusOK, http.MethodPost, path+"/approve", map[string]any{"reason": "legal basis checked"})
+	// A field that is not the dataset's is refused; one the request did
+	// not name is recorded as delivered.
+	owner.must(http.StatusBadRequest, http.MethodPost, path+"/deliveries",
+		map[string]any{"sha256": sha(id), "records": 3, "bytes": 30, "channel": "api", "fields": []string{"householdId", "income"}})
+	var dl struct {
+		Delivery struct {
+			ID     string   `json:"id"`
+			Fields []string `json:"fields"`
+		} `json:"delivery"`
+	}
+	owner.must(http.StatusCreated, http.MethodPost, path+"/deliveries",
+		map[string]any{"sha256": sha(id), "records": 3, "bytes": 30, "channel": "api", "fields": []string{"householdId", "members"}}).json(t, &dl)
+	if !slices.Equal(dl.Delivery.Fields, []string{"householdId", "members"}) {
+		t.Errorf("delivery fields %v", dl.Delivery.Fields)
+	}
+	f := awaitFinding(t, auditor, "fields-outside-request", "Dept1MSP", func(f finding) bool { return f.DeliveryID == dl.Delivery.ID }, "open")
+	if f.RequestID != rq.Request.ID || f.Records != 3 || len(f.Evidence) != 2 || f.Evidence[1].Type != "delivery.recorded" {
+		t.Errorf("fields-outside-request %+v", f)
+	}
+	sameEverywhere(t, f.ID)
+	eventually(t, 10*time.Second, func() error { return statusIs(consumer, "/v1/deliveries/"+dl.Delivery.ID, http.StatusOK) })
+	consumer.must(http.StatusOK, http.MethodPost, "/v1/deliveries/"+dl.Delivery.ID+"/destruction", map[string]any{"method": "secure erase"})
+	closed := awaitFinding(t, auditor, "fields-outside-request", "Dept1MSP", func(x finding) bool { return x.ID == f.ID }, "closed")
+	if closed.ClosedBy == nil || closed.ClosedBy.Type != "delivery.destroyed" {
+		t.Errorf("closed by %+v, want the destruction", closed.ClosedBy)
+	}
+}
+
+// requestSpike drives request-spike: Dept3 creates one request, waits
+// more than the rule's history, then creates spikeBurst at once, within
+// one period or two, so that one period holds at least the minimum.
+func requestSpike(t *testing.T, datasetID string, auditor *person) {
+	t.Helper()
+	op := shared.as(t, "Dept3MSP", "operator")
+	op.must(http.StatusCreated, http.MethodPost, "/v1/requests", newRequest(datasetID))
+	time.Sleep(time.Duration(testSpike.History+1) * spikePeriod)
+	var wg sync.WaitGroup
+	for range spikeBurst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := op.do(http.MethodPost, "/v1/requests", newRequest(datasetID)); r.status != http.StatusCreated {
+				t.Errorf("burst request: %d %s", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	f := awaitFinding(t, auditor, "request-spike", "Dept3MSP", func(finding) bool { return true }, "open")
+	if f.Records < testSpike.Min || len(f.Evidence) != 1 || f.Evidence[0].Type != "request.created" {
+		t.Errorf("request-spike %+v", f)
+	}
+	sameEverywhere(t, f.ID)
 }
 
 // tick writes one transaction, so that a block with a later time moves
@@ -305,13 +407,17 @@ func shortenWindows(t *testing.T) func() {
 	}
 	days := findingWindow.Seconds() / 86400
 	grades[1]["destroyWithinDays"], grades[1]["receiptWithinDays"], grades[1]["answerWithinDays"] = days, days, days
-	propose(t, pol, grades)
-	return func() { propose(t, pol, original) }
+	spike := json.RawMessage(pol["spike"])
+	if len(spike) == 0 {
+		spike = json.RawMessage(`{"periodHours":24,"min":10,"sigmas":3,"periods":28,"history":7}`)
+	}
+	propose(t, pol, grades, testSpike)
+	return func() { propose(t, pol, original, spike) }
 }
 
 // propose proposes the policy's evaluators and auditors with grades, and
 // has each department's admin approve until the policy applies it.
-func propose(t *testing.T, pol map[string]json.RawMessage, grades []map[string]any) {
+func propose(t *testing.T, pol map[string]json.RawMessage, grades []map[string]any, spike any) {
 	t.Helper()
 	var ev, au []string
 	json.Unmarshal(pol["evaluators"], &ev)
@@ -326,7 +432,7 @@ func propose(t *testing.T, pol map[string]json.RawMessage, grades []map[string]a
 	}
 	admin := shared.as(t, "Dept1MSP", "admin")
 	admin.must(http.StatusOK, http.MethodGet, "/v1/policy", nil).json(t, &cur)
-	admin.must(http.StatusCreated, http.MethodPost, "/v1/policy/proposals", map[string]any{"evaluators": ev, "auditors": au, "grades": grades}).json(t, &pp)
+	admin.must(http.StatusCreated, http.MethodPost, "/v1/policy/proposals", map[string]any{"evaluators": ev, "auditors": au, "grades": grades, "spike": spike}).json(t, &pp)
 	for _, d := range shared.eps.Departments[1:] {
 		var now struct {
 			Version int `json:"version"`
