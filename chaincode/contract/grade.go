@@ -43,18 +43,29 @@ func checkShareType(stub shim.ChaincodeStubInterface, in domain.DatasetInput) er
 
 // checkRequestGrade holds a new request for d to d's grade rule: the legal
 // basis, and, when the request is approved at once, the approval period.
-func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in domain.RequestInput, now time.Time) error {
-	rule, _, err := gradeRule(stub, d.Grade)
+// It answers the bureaus that are to co-approve it (and so may read it:
+// Request.CoApprovers) when the rule requires a co-approval.
+func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in domain.RequestInput, now time.Time) ([]string, error) {
+	rule, p, err := gradeRule(stub, d.Grade)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := rule.CheckLegalBasis(in.LegalBasis); err != nil {
-		return err
+		return nil, err
 	}
 	if d.ShareType == domain.ShareUnconditional {
-		return rule.CheckApprovalPeriod(now, in.ValidUntil)
+		return nil, rule.CheckApprovalPeriod(now, in.ValidUntil)
 	}
-	return nil
+	if !rule.BureauApproval || p == nil {
+		return nil, nil
+	}
+	var co []string
+	for _, b := range p.Bureaus {
+		if b != d.Owner {
+			co = append(co, b)
+		}
+	}
+	return co, nil
 }
 
 // checkApprovalGrade holds an owner's approval of r at now to the rule of

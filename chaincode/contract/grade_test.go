@@ -159,6 +159,19 @@ func TestGradeBureauCoApproval(t *testing.T) {
 	d := h.registerDataset(op1, gradedInput("", 4, domain.ShareConditional))
 	in := h.requestInput(d.ID)
 	r := h.createRequest(op2, in)
+	// The bureau is to co-approve it, so its people may read it
+	// (domain.Readers; a third department may not: domain's read tests).
+	if !slices.Equal(r.CoApprovers, []string{"BureauMSP"}) {
+		t.Fatalf("coApprovers %v", r.CoApprovers)
+	}
+	var seen domain.Request
+	h.query(apBu, &seen, "GetRequest", r.ID)
+	if seen.ID != r.ID {
+		t.Fatalf("the bureau reads %+v", seen)
+	}
+	if low := h.createRequest(op2, h.requestInput(h.registerDataset(op1, gradedInput("", 3, domain.ShareConditional)).ID)); low.CoApprovers != nil {
+		t.Fatalf("a grade 3 request names co-approvers %v", low.CoApprovers)
+	}
 
 	// The owner's approver cannot approve before the bureau.
 	h.denied(ap1, 4, domain.RuleBureauApproval, "grade 4 data is approved only after an approver of the data-administration bureau (BureauMSP) has co-approved the request under the consortium policy (version 1), and request "+r.ID+" has no co-approval yet", "ApproveRequest", r.ID, `{}`)

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -22,21 +23,25 @@ func (k Kind) PartiesOnly() bool {
 	return false
 }
 
-// IsParty reports whether department mspID is one of r's parties.
-func IsParty(mspID string, r Record) bool {
-	for _, p := range r.Parties() {
-		if p == mspID {
-			return true
-		}
+// Readers are the departments that may read r besides auditors: its
+// parties and, for a request a bureau is to co-approve, those bureaus
+// (Request.CoApprovers), sorted.
+func Readers(r Record) []string {
+	if q, ok := r.(*Request); ok && len(q.CoApprovers) > 0 {
+		return MSPSet(append(q.Parties(), q.CoApprovers...)...)
 	}
-	return false
+	return r.Parties()
 }
+
+// MayRead reports whether department mspID is one of r's Readers.
+func MayRead(mspID string, r Record) bool { return slices.Contains(Readers(r), mspID) }
 
 // CanRead reports whether actor may read record r of kind k: an auditor
 // reads every record, anyone a record of a public kind, and otherwise only
-// the departments party to it.
+// its readers (Readers: the departments party to it, and the bureaus that
+// are to co-approve a request).
 func CanRead(actor Actor, k Kind, r Record) bool {
-	return actor.Role == RoleAuditor || !k.PartiesOnly() || IsParty(actor.MSPID, r)
+	return actor.Role == RoleAuditor || !k.PartiesOnly() || MayRead(actor.MSPID, r)
 }
 
 // CheckRead is CanRead as an error: forbidden, naming the record's parties.

@@ -10,6 +10,7 @@ func TestCanRead(t *testing.T) {
 	ds := &Dataset{ID: "ds-1", Owner: "Dept1MSP"}
 	us := &Usage{ID: "us-1", Owner: "Dept1MSP", Consumer: "Dept2MSP"}
 	ct := &Contribution{ID: "ct-1", Owner: "Dept1MSP", Contributor: "Dept3MSP"}
+	rq := &Request{ID: "rq-1", Owner: "Dept1MSP", Requester: "Dept2MSP", CoApprovers: []string{"BureauMSP"}}
 	tests := []struct {
 		name  string
 		actor Actor
@@ -25,6 +26,8 @@ func TestCanRead(t *testing.T) {
 		{"consumer reads its usage", Actor{MSPID: "Dept2MSP", Role: RoleOperator}, KindUsage, us, true},
 		{"contributor reads its contribution", Actor{MSPID: "Dept3MSP", Role: RoleOperator}, KindContribution, ct, true},
 		{"other reads a contribution", Actor{MSPID: "Dept2MSP", Role: RoleOperator}, KindContribution, ct, false},
+		{"the bureau that is to co-approve reads the request", Actor{MSPID: "BureauMSP", Role: RoleApprover}, KindRequest, rq, true},
+		{"a third department does not", Actor{MSPID: "Dept3MSP", Role: RoleApprover}, KindRequest, rq, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,6 +48,11 @@ type Request struct {
 	DecidedBy      *Actor        `json:"decidedBy,omitempty"`
 	RevokedAt      *time.Time    `json:"revokedAt,omitempty"`
 	RevokedBy      *Actor        `json:"revokedBy,omitempty"`
+	// CoApprovers are the bureau departments whose approver is to
+	// co-approve it, where the dataset's grade rule required one when it
+	// was created (the policy's bureaus then, but the owner and the
+	// requester); they may read it (Readers).
+	CoApprovers []string `json:"coApprovers,omitempty"`
 	// The co-approval by a bureau approver, where the dataset's grade rule
 	// requires one before the owner's approval (grade.go).
 	CoApprovedAt     *time.Time `json:"coApprovedAt,omitempty"`

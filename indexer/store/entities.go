@@ -132,7 +132,7 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*Entity[domain.Deli
 }
 
 // DeliveryFilter selects deliveries; zero fields select all. Party keeps
-// the deliveries that department is party to (domain.IsParty).
+// the deliveries that department is party to (domain.MayRead).
 type DeliveryFilter struct {
 	Request string
 	Status  domain.DeliveryStatus
@@ -145,7 +145,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter, p Page) ([
 		filter{idxDeliveryStatus, string(f.Status)}, filter{idxDeliveryParty, f.Party})
 	return listKind(ctx, s, domain.KindDelivery, prefix, p, keepIf(func(d *domain.Delivery) bool {
 		return is(f.Request, d.RequestID) && is(string(f.Status), string(d.Status)) &&
-			(f.Party == "" || domain.IsParty(f.Party, d))
+			(f.Party == "" || domain.MayRead(f.Party, d))
 	}))
 }
 
@@ -155,7 +155,7 @@ func (s *Store) GetCorrection(ctx context.Context, id string) (*Entity[domain.Co
 }
 
 // CorrectionFilter selects corrections; zero fields select all. Party keeps
-// the corrections that department is party to (domain.IsParty).
+// the corrections that department is party to (domain.MayRead).
 type CorrectionFilter struct {
 	Delivery string
 	Status   domain.CorrectionStatus
@@ -168,7 +168,7 @@ func (s *Store) ListCorrections(ctx context.Context, f CorrectionFilter, p Page)
 		filter{idxCorrectionStatus, string(f.Status)}, filter{idxCorrectionParty, f.Party})
 	return listKind(ctx, s, domain.KindCorrection, prefix, p, keepIf(func(c *domain.Correction) bool {
 		return is(f.Delivery, c.DeliveryID) && is(string(f.Status), string(c.Status)) &&
-			(f.Party == "" || domain.IsParty(f.Party, c))
+			(f.Party == "" || domain.MayRead(f.Party, c))
 	}))
 }
 
@@ -178,7 +178,7 @@ func (s *Store) GetUsage(ctx context.Context, id string) (*Entity[domain.Usage],
 }
 
 // UsageFilter selects usage records; zero fields select all. Party keeps
-// the records that department is party to (domain.IsParty).
+// the records that department is party to (domain.MayRead).
 type UsageFilter struct {
 	Request string
 	Party   string
@@ -188,7 +188,7 @@ type UsageFilter struct {
 func (s *Store) ListUsage(ctx context.Context, f UsageFilter, p Page) ([]Entity[domain.Usage], string, error) {
 	prefix := pickIndex(domain.KindUsage, filter{idxUsageRequest, f.Request}, filter{idxUsageParty, f.Party})
 	return listKind(ctx, s, domain.KindUsage, prefix, p, keepIf(func(u *domain.Usage) bool {
-		return is(f.Request, u.RequestID) && (f.Party == "" || domain.IsParty(f.Party, u))
+		return is(f.Request, u.RequestID) && (f.Party == "" || domain.MayRead(f.Party, u))
 	}))
 }
 
@@ -199,7 +199,7 @@ func (s *Store) GetContribution(ctx context.Context, id string) (*Entity[domain.
 
 // ContributionFilter selects contributions; zero fields select all. Party
 // keeps the contributions that department is party to, as contributor or
-// the pool's owner (domain.IsParty).
+// the pool's owner (domain.MayRead).
 type ContributionFilter struct {
 	Dataset     string
 	Contributor string
@@ -212,7 +212,7 @@ func (s *Store) ListContributions(ctx context.Context, f ContributionFilter, p P
 		filter{idxContributionParty, f.Contributor}, filter{idxContributionParty, f.Party})
 	return listKind(ctx, s, domain.KindContribution, prefix, p, keepIf(func(c *domain.Contribution) bool {
 		return is(f.Dataset, c.DatasetID) && is(f.Contributor, c.Contributor) &&
-			(f.Party == "" || domain.IsParty(f.Party, c))
+			(f.Party == "" || domain.MayRead(f.Party, c))
 	}))
 }
 

@@ -42,7 +42,7 @@ var (
 	idxRequestRequester = on("request.requester", func(r *domain.Request) []string { return one(r.Requester) })
 	idxRequestOwner     = on("request.owner", func(r *domain.Request) []string { return one(r.Owner) })
 	idxRequestStatus    = on("request.status", func(r *domain.Request) []string { return one(string(r.Status)) })
-	idxRequestParty     = on("request.party", (*domain.Request).Parties)
+	idxRequestParty     = on("request.party", func(r *domain.Request) []string { return domain.Readers(r) })
 
 	idxDeliveryRequest = on("delivery.request", func(d *domain.Delivery) []string { return one(d.RequestID) })
 	idxDeliveryStatus  = on("delivery.status", func(d *domain.Delivery) []string { return one(string(d.Status)) })

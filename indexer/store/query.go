@@ -128,7 +128,7 @@ func statusAt(r *Entity[domain.Request], now time.Time) error {
 }
 
 // RequestFilter selects requests; zero fields select all. Party keeps the
-// requests that department is party to (domain.IsParty). Status is judged
+// requests that department is party to (domain.MayRead). Status is judged
 // as of Now, so expired selects approved requests past validUntil.
 type RequestFilter struct {
 	Dataset   string
@@ -144,7 +144,7 @@ func (f RequestFilter) match(r *domain.Request) bool {
 		(f.Requester == "" || r.Requester == f.Requester) &&
 		(f.Owner == "" || r.Owner == f.Owner) &&
 		(f.Status == "" || r.StatusAt(f.Now) == f.Status) &&
-		(f.Party == "" || domain.IsParty(f.Party, r))
+		(f.Party == "" || domain.MayRead(f.Party, r))
 }
 
 // ListRequests lists requests in ID order, each with its status as of f.Now.

@@ -67,6 +67,26 @@ func TestGradeRules(t *testing.T) {
 	eventually(t, 10*time.Second, func() error { return statusIs(approver, path, http.StatusOK) })
 	denied(approver.must(http.StatusForbidden, http.MethodPost, path+"/approve", map[string]any{"reason": "lawful"}), "bureauApproval", 4)
 
+	// The bureau's approver finds the request that waits for it among the
+	// pending requests it may read (it is named a co-approver: domain.Readers),
+	// and reads it; a third department's approver does not.
+	eventually(t, 10*time.Second, func() error { return statusIs(bureau, path, http.StatusOK) })
+	var waiting struct {
+		Items []struct {
+			ID          string   `json:"id"`
+			CoApprovers []string `json:"coApprovers"`
+		} `json:"items"`
+	}
+	bureau.must(http.StatusOK, http.MethodGet, "/v1/requests?status=pending&limit=1000", nil).json(t, &waiting)
+	if !slices.ContainsFunc(waiting.Items, func(x struct {
+		ID          string   `json:"id"`
+		CoApprovers []string `json:"coApprovers"`
+	}) bool {
+		return x.ID == rq.ID && slices.Equal(x.CoApprovers, []string{"BureauMSP"})
+	}) {
+		t.Errorf("the bureau's pending requests do not hold %s: %+v", rq.ID, waiting.Items)
+	}
+	shared.as(t, "Dept3MSP", "approver").must(http.StatusForbidden, http.MethodGet, path, nil)
 	// The bureau's own peer must hold the request before its approver acts.
 	eventually(t, 10*time.Second, func() error { return statusIs(bureauAuditor, path, http.StatusOK) })
 	var co struct {
