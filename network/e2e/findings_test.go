@@ -97,7 +97,8 @@ type finding struct {
 
 // TestEarlyWarningFindings drives every finding through the real network
 // (but use after the end, which the contract refuses, as the test checks;
-// the watch's unit tests hold it) under windows of a few seconds and a
+// a coalition writes one in network/attack's
+// TestWatchCatchesACoalitionsUseAfterTheEnd) under windows of a few seconds and a
 // spike rule of 4-second periods, set by a policy proposal that a majority
 // of admins approve: each appears on every
 // department's indexer with the same content, closes when the missing
@@ -197,8 +198,9 @@ func TestEarlyWarningFindings(t *testing.T) {
 	// the policy's spike rule of spikePeriod periods.
 	requestSpike(t, id, auditor)
 
-	// Use after the end cannot be written: the contract refuses it, so the
-	// watch has nothing to open (its unit tests hold the finding).
+	// Use after the end cannot be written honestly: the contract refuses it
+	// (the attack suite has a coalition write one, and every indexer open
+	// the finding).
 	consumer.must(http.StatusConflict, http.MethodPost, "/v1/usage", map[string]any{"requestId": rq.Request.ID, "calls": 1, "records": 1})
 
 	// The webhook: each of Dept2's findings above, signed, once per change;
