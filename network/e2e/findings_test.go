@@ -157,6 +157,7 @@ func TestEarlyWarningFindings(t *testing.T) {
 	owner.must(http.StatusCreated, http.MethodPost, "/v1/requests/"+rq.Request.ID+"/deliveries",
 		map[string]any{"sha256": sha(id + "2"), "records": 20, "bytes": 200, "channel": "api"}).json(t, &dl2)
 	awaitFinding(t, auditor, "overuse", "Dept2MSP", func(f finding) bool { return f.ID == over.ID }, "closed")
+	sameEverywhere(t, over.ID)
 
 	// The second delivery is disputed (its hash differs) and corrected: a
 	// dispute and a correction left unanswered beyond the window, then one
@@ -180,6 +181,8 @@ func TestEarlyWarningFindings(t *testing.T) {
 	if disp.ClosedBy == nil || disp.ClosedBy.Type != "correction.resolved" {
 		t.Errorf("dispute closed by %+v, want the resolution", disp.ClosedBy)
 	}
+	sameEverywhere(t, disp.ID)
+	sameEverywhere(t, "correction-overdue/"+cr.Correction.ID)
 
 	// The approval ends (validUntil); the copies are due for destruction a
 	// window later.
@@ -194,8 +197,8 @@ func TestEarlyWarningFindings(t *testing.T) {
 	// at once, the owner's; closed when the requester destroys the copy.
 	wideFields(t, auditor)
 
-	// A spike of Dept3's requests against its own (short) history, under
-	// the policy's spike rule of spikePeriod periods.
+	// Spikes of Dept3's requests and used records against its own (short)
+	// history, under the policy's spike rule of spikePeriod periods.
 	requestSpike(t, id, auditor)
 
 	// Use after the end cannot be written honestly: the contract refuses it
@@ -290,30 +293,56 @@ func wideFields(t *testing.T, auditor *person) {
 	}
 }
 
-// requestSpike drives request-spike: Dept3 creates one request, waits
-// more than the rule's history, then creates spikeBurst at once, within
-// one period or two, so that one period holds at least the minimum.
+// requestSpike drives request-spike and usage-spike: Dept3 creates one
+// request and uses one record under it (a delivery received covers it),
+// waits more than the rule's history, then creates spikeBurst requests at
+// once, within one period or two, so that one period holds at least the
+// minimum, and uses 500 records.
 func requestSpike(t *testing.T, datasetID string, auditor *person) {
 	t.Helper()
 	op := shared.as(t, "Dept3MSP", "operator")
-	op.must(http.StatusCreated, http.MethodPost, "/v1/requests", newRequest(datasetID))
+	var rq struct {
+		Request     request `json:"request"`
+		BlockNumber uint64  `json:"blockNumber"`
+	}
+	op.must(http.StatusCreated, http.MethodPost, "/v1/requests", newRequest(datasetID)).json(t, &rq)
+	owner := shared.as(t, "Dept1MSP", "operator")
+	eventually(t, 10*time.Second, func() error { return statusIs(owner, "/v1/requests/"+rq.Request.ID, http.StatusOK) })
+	var dl struct {
+		Delivery delivery `json:"delivery"`
+	}
+	owner.must(http.StatusCreated, http.MethodPost, "/v1/requests/"+rq.Request.ID+"/deliveries",
+		map[string]any{"sha256": sha(rq.Request.ID), "records": 1000, "bytes": 100, "channel": "api"}).json(t, &dl)
+	eventually(t, 10*time.Second, func() error { return statusIs(op, "/v1/deliveries/"+dl.Delivery.ID, http.StatusOK) })
+	op.must(http.StatusOK, http.MethodPost, "/v1/deliveries/"+dl.Delivery.ID+"/receipt", map[string]any{"sha256": sha(rq.Request.ID)})
+	op.must(http.StatusCreated, http.MethodPost, "/v1/usage", map[string]any{"requestId": rq.Request.ID, "calls": 1, "records": 1})
 	time.Sleep(time.Duration(testSpike.History+1) * spikePeriod)
 	var wg sync.WaitGroup
-	for range spikeBurst {
+	for i := range spikeBurst + 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if i == spikeBurst {
+				if r := op.do(http.MethodPost, "/v1/usage", map[string]any{"requestId": rq.Request.ID, "calls": 1, "records": 500}); r.status != http.StatusCreated {
+					t.Errorf("burst use: %d %s", r.status, r.body)
+				}
+				return
+			}
 			if r := op.do(http.MethodPost, "/v1/requests", newRequest(datasetID)); r.status != http.StatusCreated {
 				t.Errorf("burst request: %d %s", r.status, r.body)
 			}
 		}()
 	}
 	wg.Wait()
-	f := awaitFinding(t, auditor, "request-spike", "Dept3MSP", func(finding) bool { return true }, "open")
-	if f.Records < testSpike.Min || len(f.Evidence) != 1 || f.Evidence[0].Type != "request.created" {
-		t.Errorf("request-spike %+v", f)
+	for _, kind := range []string{"request-spike", "usage-spike"} {
+		// Spikes never close: one of an earlier run on this ledger is older.
+		f := awaitFinding(t, auditor, kind, "Dept3MSP", func(f finding) bool { return f.ChangedAtBlock > rq.BlockNumber }, "open")
+		want := map[string]string{"request-spike": "request.created", "usage-spike": "usage.recorded"}[kind]
+		if f.Records < testSpike.Min || len(f.Evidence) != 1 || f.Evidence[0].Type != want {
+			t.Errorf("%s %+v", kind, f)
+		}
+		sameEverywhere(t, f.ID)
 	}
-	sameEverywhere(t, f.ID)
 }
 
 // tick writes one transaction, so that a block with a later time moves
