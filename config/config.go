@@ -63,8 +63,12 @@ type Gateway struct {
 	IndexerURL string `json:"indexerURL"`
 	Identities string `json:"identities"` // path of the identities file (Identity lines)
 	// SessionTTL is how long a session from POST /v1/sessions lasts (a Go
-	// duration, default 8h). Sessions live in memory: a restart ends them.
+	// duration, default 8h).
 	SessionTTL string `json:"sessionTTL,omitempty"`
+	// SessionsFile is where the gateway keeps its sessions (each token's
+	// SHA-256, never the token) so that a restart keeps people signed in;
+	// without it sessions live in memory and a restart ends them.
+	SessionsFile string `json:"sessionsFile,omitempty"`
 	// CA and Orderers let the department's admin revoke people (POST
 	// /v1/people/{user}/revoke): the CA revokes, the orderers take the
 	// channel configuration update with the new revocation list. Without

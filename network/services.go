@@ -156,8 +156,9 @@ func (n *Net) writeDeptServiceConfigs(d Department) ([]Credential, []Password, E
 	}
 	gw := gatewayConfig{MSPID: d.MSPID, Listen: d.Addr(d.GatewayPort), Channel: n.topo.Channel, Chaincode: n.topo.Chaincode.Name,
 		Peer: n.peerRef(d), IndexerURL: n.indexerAddr(d), Identities: idPath,
-		CA:       &config.CA{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
-		Orderers: n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
+		SessionsFile: n.path("data", "gateway-"+d.Slug(), "sessions.json"),
+		CA:           &config.CA{URL: "https://" + d.Addr(d.CAPort), Name: "ca-" + d.Slug(), TLSCACert: n.orgDir(d.Slug(), "ca", "server", "ca-cert.pem")},
+		Orderers:     n.ordererRefs(), PlainHTTP: n.topo.PlainHTTP}
 	if !n.topo.PlainHTTP {
 		dir := n.orgDir(d.Slug(), GatewayUser, "tls")
 		gw.TLS = &config.TLSFiles{CertPath: filepath.Join(dir, "server.crt"), KeyPath: filepath.Join(dir, "server.key")}

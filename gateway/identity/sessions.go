@@ -38,6 +38,11 @@ type SessionOptions struct {
 	Now      func() time.Time
 	Sleep    func(time.Duration)
 	Logger   *slog.Logger
+	// StateFile, when set, is where the sessions are kept across restarts:
+	// each session's SHA-256 of its token (never the token), its person
+	// and times, written (0600, atomically) whenever a session opens or
+	// ends. Without it sessions live in memory and a restart ends them.
+	StateFile string
 }
 
 // MinPasswordLength is the shortest password a person may choose; bcrypt
@@ -49,8 +54,10 @@ const (
 
 // Sessions signs people in with their passwords and maps both session
 // tokens and the directory's long-lived tokens to people. It keeps only the
-// SHA-256 of each session token, and only in memory: a gateway restart ends
-// every session (people sign in again; long-lived tokens keep working).
+// SHA-256 of each session token: in memory, and in SessionOptions.StateFile
+// when one is set, so that a gateway restart keeps people signed in
+// (without one a restart ends every session; long-lived tokens keep
+// working either way).
 type Sessions struct {
 	dir  *Directory
 	opts SessionOptions
@@ -99,8 +106,110 @@ func NewSessions(dir *Directory, o SessionOptions) *Sessions {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Sessions{dir: dir, opts: o, byHash: map[[sha256.Size]byte]*session{},
+	s := &Sessions{dir: dir, opts: o, byHash: map[[sha256.Size]byte]*session{},
 		byID: map[string]*session{}, failures: map[string]*failures{}}
+	s.load()
+	return s
+}
+
+// storedSession is one session as the state file keeps it.
+type storedSession struct {
+	Session
+	TokenSHA256 string     `json:"tokenSha256"`
+	EndedAt     *time.Time `json:"endedAt,omitempty"`
+}
+
+// load reads the state file, if any: the sessions of people still in the
+// directory, with the role they have there, that were not purged. A file
+// that cannot be read is reported and left to be written over.
+func (s *Sessions) load() {
+	if s.opts.StateFile == "" {
+		return
+	}
+	raw, err := os.ReadFile(s.opts.StateFile)
+	if os.IsNotExist(err) {
+		return
+	}
+	var stored []storedSession
+	if err == nil {
+		err = json.Unmarshal(raw, &stored)
+	}
+	if err != nil {
+		s.opts.Logger.Error("sessions: the state file is not readable; starting without sessions", "file", s.opts.StateFile, "err", err)
+		return
+	}
+	now := s.opts.Now()
+	kept := 0
+	for _, st := range stored {
+		sum, err := hex.DecodeString(st.TokenSHA256)
+		p := s.dir.person(st.User)
+		if err != nil || len(sum) != sha256.Size || p == nil || p.Role != st.Role || now.Sub(st.ExpiresAt) > 24*time.Hour {
+			continue
+		}
+		ss := &session{Session: st.Session, person: p}
+		if st.EndedAt != nil {
+			ss.endedAt = *st.EndedAt
+		}
+		s.byHash[[sha256.Size]byte(sum)] = ss
+		s.byID[ss.ID] = ss
+		kept++
+	}
+	s.opts.Logger.Info("sessions loaded", "file", s.opts.StateFile, "sessions", kept, "dropped", len(stored)-kept)
+}
+
+// saveLocked writes the state file, if any; s.mu is held. A failure is
+// logged: the sessions go on in memory, and the next change writes again.
+func (s *Sessions) saveLocked() {
+	if s.opts.StateFile == "" {
+		return
+	}
+	out := make([]storedSession, 0, len(s.byHash))
+	for sum, ss := range s.byHash {
+		st := storedSession{Session: ss.Session, TokenSHA256: hex.EncodeToString(sum[:])}
+		if !ss.endedAt.IsZero() {
+			at := ss.endedAt.UTC()
+			st.EndedAt = &at
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	raw, err := json.MarshalIndent(out, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(s.opts.StateFile, append(raw, '\n'), 0o600)
+	}
+	if err != nil {
+		s.opts.Logger.Error("sessions: the state file was not written; sessions are in memory only until the next change", "file", s.opts.StateFile, "err", err)
+	}
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder, so that a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // TTL is how long a new session lasts.
@@ -172,6 +281,7 @@ func (s *Sessions) SignIn(user, password string) (token string, _ Session, _ err
 	s.purgeLocked(now)
 	s.byHash[sha256.Sum256([]byte(token))] = ss
 	s.byID[id] = ss
+	s.saveLocked()
 	s.mu.Unlock()
 	s.opts.Logger.Info("signed in", "user", p.User, "session", id, "expiresAt", ss.ExpiresAt)
 	return token, ss.Session, nil
@@ -271,6 +381,7 @@ func (s *Sessions) End(id string) (Session, error) {
 		return Session{}, domain.Errorf(domain.CodeNotFound, "no running session %s", id)
 	}
 	ss.endedAt = s.opts.Now()
+	s.saveLocked()
 	return ss.Session, nil
 }
 
@@ -288,6 +399,7 @@ func (s *Sessions) EndToken(token string) (Session, error) {
 	}
 	if ss.endedAt.IsZero() {
 		ss.endedAt = s.opts.Now()
+		s.saveLocked()
 	}
 	return ss.Session, nil
 }
@@ -303,6 +415,9 @@ func (s *Sessions) EndUser(user string) int {
 			ss.endedAt = now
 			n++
 		}
+	}
+	if n > 0 {
+		s.saveLocked()
 	}
 	return n
 }
@@ -382,19 +497,7 @@ func (d *Directory) saveEntryLocked(user string, change func(*Entry)) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(d.path), ".identities-*")
-	if err != nil {
-		return fmt.Errorf("save the identities: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(raw, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save the identities: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save the identities: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), d.path); err != nil {
+	if err := writeFileAtomic(d.path, append(raw, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save the identities: %w", err)
 	}
 	d.entries = entries

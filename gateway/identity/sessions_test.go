@@ -117,3 +117,82 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 }
+
+// With a state file, sessions outlive a restart: a running one still
+// checks, an ended one still says it was ended, and the file holds the
+// tokens' SHA-256 only (0600). A session of a person no longer in the
+// directory (or whose role there is another) is dropped on load, and so
+// is one purged (a day past its expiry).
+func TestSessionsOutliveARestart(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCredentials(t, dir, "alice", "operator", 0o600)
+	bcert, bkey := writeCredentials(t, dir, "bob", "approver", 0o600)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("initial-password"), bcrypt.MinCost)
+	entries := []Entry{{User: "alice", Role: "operator", TokenSHA256: tokenHash("tok-alice"), PasswordBcrypt: string(hash), CertPath: cert, KeyPath: key},
+		{User: "bob", Role: "approver", TokenSHA256: tokenHash("tok-bob"), PasswordBcrypt: string(hash), CertPath: bcert, KeyPath: bkey}}
+	path := filepath.Join(dir, "identities.json")
+	write := func(es []Entry) {
+		raw, _ := json.Marshal(es)
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(entries)
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	state := filepath.Join(dir, "data", "sessions.json")
+	opts := SessionOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sleep: func(time.Duration) {},
+		Now: func() time.Time { return now }, StateFile: state}
+	start := func() *Sessions {
+		t.Helper()
+		d, err := Load(path, "Dept1MSP")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewSessions(d, opts)
+	}
+	s := start()
+	running, _, err := s.SignIn("alice", "initial-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, _, err := s.SignIn("alice", "initial-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EndToken(ended); err != nil {
+		t.Fatal(err)
+	}
+	bobs, _, err := s.SignIn("bob", "initial-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(state)
+	fi, _ := os.Stat(state)
+	if err != nil || fi.Mode().Perm() != 0o600 || strings.Contains(string(raw), running) || !strings.Contains(string(raw), tokenHash(running)) {
+		t.Fatalf("state file (%v, %v): %s", fi.Mode(), err, raw)
+	}
+
+	s = start()
+	if p, err := s.Check(running); err != nil || p.User != "alice" {
+		t.Fatalf("the running session after a restart: %v, %v", p, err)
+	}
+	if _, err := s.Check(ended); err == nil || !strings.Contains(err.Error(), "the session was ended") {
+		t.Fatalf("the ended session after a restart: %v", err)
+	}
+	if len(s.List()) != 2 {
+		t.Fatalf("running sessions after a restart: %+v", s.List())
+	}
+
+	// Bob leaves the identities file: his session does not outlive him.
+	write(entries[:1])
+	s = start()
+	if _, err := s.Check(bobs); err == nil {
+		t.Fatal("a session outlived its person's removal")
+	}
+	// A day past the expiry the sessions are gone.
+	now = now.Add(8*time.Hour + 25*time.Hour) // the default TTL and a day
+	s = start()
+	if _, err := s.Check(running); err == nil || !strings.Contains(err.Error(), "not known here") {
+		t.Fatalf("a purged session: %v", err)
+	}
+}

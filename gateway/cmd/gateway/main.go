@@ -200,7 +200,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sessions := identity.NewSessions(people, identity.SessionOptions{TTL: c.SessionDuration(), Logger: m.Logger.With("component", "sessions")})
+	sessions := identity.NewSessions(people, identity.SessionOptions{TTL: c.SessionDuration(), StateFile: c.SessionsFile,
+		Logger: m.Logger.With("component", "sessions")})
 	var revoker httpapi.People
 	if c.CA != nil {
 		ca, err := fabricca.New(*c.CA)
