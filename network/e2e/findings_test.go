@@ -532,7 +532,16 @@ func startWebhook(t *testing.T, msp string) *webhook {
 		p := shared.as(t, msp, "operator")
 		eventually(t, 30*time.Second, func() error { return statusIs(p, "/readyz", http.StatusOK) })
 	}
+	// A person signed in before the restart is still signed in after it
+	// (the gateway's sessionsFile), and an ended session stays ended.
+	op, _ := signInAs(t, msp, "operator", "")
+	ended, _ := signInAs(t, msp, "operator", "")
+	ended.must(http.StatusOK, http.MethodDelete, "/v1/sessions/current", nil)
 	restart(with)
+	op.must(http.StatusOK, http.MethodGet, "/v1/me", nil)
+	if msg := errorMessage(t, ended.must(http.StatusUnauthorized, http.MethodGet, "/v1/me", nil)); !strings.Contains(msg, "the session was ended") {
+		t.Errorf("an ended session after the restart: %q", msg)
+	}
 	t.Cleanup(func() {
 		restart(raw)
 		srv.Close()
