@@ -9,8 +9,9 @@
 //
 //	finding/<id>                              the finding, JSON (watch.Finding)
 //	findingchg/<changedAtBlock:8><id>         empty: the findings in the order they last changed
-//	meta/watch                                {"block": n, "state": ...}: the watch after every event of
-//	                                            blocks 0..n, written every pointEvery blocks
+//	meta/watch/<entry>                        the watch's state, entry by entry (watch.Flush: now,
+//	                                            requests/<id>, deliveries/<id>, ...), as of the block
+//	                                            the checkpoint names: each block writes only what it touched
 //	meta/findingcounts                        {"<kind>/<department>": open findings}
 package findings
 
@@ -36,24 +37,16 @@ import (
 const (
 	prefixFinding = "finding/"
 	prefixChanged = "findingchg/"
-	pointEvery    = 32
+	prefixState   = "meta/watch/"
 )
 
-var (
-	keyPoint  = []byte("meta/watch")
-	keyCounts = []byte("meta/findingcounts")
-)
+var keyCounts = []byte("meta/findingcounts")
 
 func findingKey(id string) []byte { return append([]byte(prefixFinding), id...) }
 
 func changedKey(block uint64, id string) []byte {
 	k := binary.BigEndian.AppendUint64([]byte(prefixChanged), block)
 	return append(k, id...)
-}
-
-type point struct {
-	Block uint64          `json:"block"`
-	State json.RawMessage `json:"state"`
 }
 
 // Service keeps the findings of one store. Attach makes it.
@@ -87,31 +80,27 @@ func Attach(st *store.Store, log *slog.Logger) *Service {
 	return s
 }
 
-// load reads the last point and brings the watch up to the checkpoint
-// from the event log (fewer than pointEvery blocks), without writing: what
-// those blocks opened or closed is in the mirror already.
+// load reads the watch's state as of the checkpoint (its entries under
+// prefixState). A mirror with blocks and no state (none can be written
+// without the other) is fed from block 0, without writing.
 func (s *Service) load(ctx context.Context, txn store.Txn) error {
 	height, err := txn.Height()
 	if err != nil {
 		return err
 	}
-	var p point
-	found, err := txn.GetJSON(keyPoint, &p)
+	discard := func(watch.Finding) error { return nil }
+	found := false
+	s.w, err = watch.LoadEntries(watch.DefaultRules(), discard, func(fn func(string, []byte) error) error {
+		return txn.Scan([]byte(prefixState), func(key, val []byte) (bool, error) {
+			found = true
+			return true, fn(strings.TrimPrefix(string(key), prefixState), val)
+		})
+	})
 	if err != nil {
 		return err
 	}
-	discard := func(watch.Finding) error { return nil }
-	from := uint64(0)
-	if found {
-		if s.w, err = watch.Load(watch.DefaultRules(), discard, p.State); err != nil {
-			return err
-		}
-		from = p.Block + 1
-	} else if s.w, err = watch.New(watch.DefaultRules(), discard); err != nil {
-		return err
-	}
-	if height > from {
-		if err := feed(ctx, txn, s.w, from, height-1); err != nil {
+	if !found && height > 0 {
+		if err := feed(ctx, txn, s.w, 0, height-1); err != nil {
 			return err
 		}
 	}
@@ -189,16 +178,15 @@ func (s *Service) ApplyBlock(txn store.Txn, number uint64, evs []store.Event) er
 		}
 		s.writes = append(s.writes, write{keyCounts, raw})
 	}
-	if (number+1)%pointEvery == 0 {
-		state, err := s.w.Save()
-		if err != nil {
-			return err
-		}
-		raw, err := json.Marshal(point{Block: number, State: state})
-		if err != nil {
-			return err
-		}
-		s.writes = append(s.writes, write{keyPoint, raw})
+	// What the block changed in the watch's state, with the block.
+	if err := s.w.Flush(func(k string, v []byte) error {
+		s.writes = append(s.writes, write{[]byte(prefixState + k), v})
+		return nil
+	}, func(k string) error {
+		s.writes = append(s.writes, write{[]byte(prefixState + k), nil})
+		return nil
+	}); err != nil {
+		return err
 	}
 	return s.setAll(txn)
 }
@@ -255,7 +243,16 @@ func (s *Service) get(id string, f *watch.Finding) (bool, error) {
 func countKey(f watch.Finding) string { return string(f.Kind) + "/" + f.Department }
 
 func (s *Service) setAll(txn store.Txn) error {
-	for _, w := range s.writes {
+	// A key written more than once in the block (a finding changed by
+	// several of its transactions) is written once, as it was last.
+	last := make(map[string]int, len(s.writes))
+	for i, w := range s.writes {
+		last[string(w.k)] = i
+	}
+	for i, w := range s.writes {
+		if last[string(w.k)] != i {
+			continue
+		}
 		var err error
 		if w.v == nil {
 			err = txn.Delete(w.k)

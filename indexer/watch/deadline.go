@@ -63,22 +63,30 @@ func Load(r Rules, sink Sink, raw []byte) (*Watch, error) {
 	if err := json.Unmarshal(raw, &w.st); err != nil {
 		return nil, fmt.Errorf("read the watch state: %w", err)
 	}
-	for _, m := range []bool{w.st.Datasets == nil, w.st.Requests == nil, w.st.Deliveries == nil, w.st.Corrections == nil, w.st.Open == nil, w.st.Activity == nil} {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	w.reschedule()
+	return w, nil
+}
+
+// check refuses a state read back that the watch cannot go on from.
+func (w *Watch) check() error {
+	for _, m := range []bool{w.st.Datasets.m == nil, w.st.Requests.m == nil, w.st.Deliveries.m == nil, w.st.Corrections.m == nil, w.st.Open.m == nil, w.st.Activity.m == nil} {
 		if m {
-			return nil, fmt.Errorf("read the watch state: a part is missing")
+			return fmt.Errorf("read the watch state: a part is missing")
 		}
 	}
 	// The deadlines are not saved: every one still pending follows from
 	// the state, and one that already passed finds its finding open or its
 	// obligation met.
-	for id, x := range w.st.Deliveries {
-		if w.st.Requests[x.RequestID] == nil {
-			return nil, fmt.Errorf("read the watch state: delivery %s has no request %s", id, x.RequestID)
+	for id, x := range w.st.Deliveries.m {
+		if w.st.Requests.m[x.RequestID] == nil {
+			return fmt.Errorf("read the watch state: delivery %s has no request %s", id, x.RequestID)
 		}
 	}
 	if err := w.st.Rules.Validate(); err != nil {
-		return nil, fmt.Errorf("read the watch state: %w", err)
+		return fmt.Errorf("read the watch state: %w", err)
 	}
-	w.reschedule()
-	return w, nil
+	return nil
 }

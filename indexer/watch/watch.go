@@ -35,14 +35,14 @@ type Watch struct {
 
 // state is everything the watch keeps, as Save writes it down.
 type state struct {
-	Now         time.Time              `json:"now"`   // the latest block's time: the largest transaction time seen
-	Rules       Rules                  `json:"rules"` // as the latest policy on the ledger sets them
-	Datasets    map[string]int         `json:"datasets"`
-	Requests    map[string]*request    `json:"requests"`
-	Deliveries  map[string]*delivery   `json:"deliveries"`
-	Corrections map[string]*correction `json:"corrections"`
-	Open        map[string]*Finding    `json:"open"`     // open findings that a transaction can close
-	Activity    map[string]*activity   `json:"activity"` // per metric and department: "requests/Dept1MSP"
+	Now         time.Time            `json:"now"`   // the latest block's time: the largest transaction time seen
+	Rules       Rules                `json:"rules"` // as the latest policy on the ledger sets them
+	Datasets    tracked[int]         `json:"datasets"`
+	Requests    tracked[*request]    `json:"requests"`
+	Deliveries  tracked[*delivery]   `json:"deliveries"`
+	Corrections tracked[*correction] `json:"corrections"`
+	Open        tracked[*Finding]    `json:"open"`     // open findings that a transaction can close
+	Activity    tracked[*activity]   `json:"activity"` // per metric and department: "request-spike/Dept1MSP"
 }
 
 type request struct {
@@ -98,8 +98,8 @@ func New(r Rules, sink Sink) (*Watch, error) {
 		return nil, err
 	}
 	return &Watch{sink: sink, st: state{Rules: r,
-		Datasets: map[string]int{}, Requests: map[string]*request{}, Deliveries: map[string]*delivery{},
-		Corrections: map[string]*correction{}, Open: map[string]*Finding{}, Activity: map[string]*activity{},
+		Datasets: newTracked[int](), Requests: newTracked[*request](), Deliveries: newTracked[*delivery](),
+		Corrections: newTracked[*correction](), Open: newTracked[*Finding](), Activity: newTracked[*activity](),
 	}}, nil
 }
 
@@ -127,11 +127,11 @@ func (w *Watch) Add(in Input) error {
 		old := w.st.Rules
 		w.st.Rules = w.st.Rules.FromPolicy(e.Policy)
 		if w.st.Rules.SpikePeriod != old.SpikePeriod || w.st.Rules.SpikeDays != old.SpikeDays {
-			clear(w.st.Activity)
+			w.st.Activity.clearAll()
 		}
 		w.reschedule()
 	case e.Dataset != nil:
-		w.st.Datasets[e.Dataset.ID] = e.Dataset.Grade
+		w.st.Datasets.set(e.Dataset.ID, e.Dataset.Grade)
 	case e.Request != nil:
 		return w.addRequest(in, ev, e.Request)
 	case e.Delivery != nil:
@@ -150,17 +150,17 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 			return err
 		}
 	}
-	q := w.st.Requests[r.ID]
+	q := w.st.Requests.get(r.ID)
 	if q == nil {
 		if r.Status != domain.RequestApproved {
 			// Pending or refused: nothing to watch until it is approved.
 			return nil
 		}
-		q = &request{DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester, Grade: w.st.Datasets[r.DatasetID]}
+		q = &request{DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester, Grade: w.st.Datasets.m[r.DatasetID]}
 		if q.Grade >= FieldsWatchedFrom {
 			q.Fields = slices.Clone(r.Fields)
 		}
-		w.st.Requests[r.ID] = q
+		w.st.Requests.set(r.ID, q)
 	}
 	switch r.Status {
 	case domain.RequestApproved:
@@ -184,11 +184,11 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 	switch in.Event.Type {
 	case domain.EventDeliveryRecorded:
-		q := w.st.Requests[d.RequestID]
+		q := w.st.Requests.get(d.RequestID)
 		if q == nil {
 			return nil // not under an approval the watch follows
 		}
-		w.st.Deliveries[d.ID] = &delivery{RequestID: d.RequestID, SHA256: d.SHA256, Records: d.Records, Recorded: ev}
+		w.st.Deliveries.set(d.ID, &delivery{RequestID: d.RequestID, SHA256: d.SHA256, Records: d.Records, Recorded: ev})
 		q.Copies = insertSorted(q.Copies, d.ID)
 		q.Delivered += d.Records
 		w.scheduleReceipt(d.ID, q)
@@ -210,7 +210,7 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		}
 		return nil
 	case domain.EventDeliveryReceived:
-		x := w.st.Deliveries[d.ID]
+		x := w.st.Deliveries.get(d.ID)
 		if x == nil || x.Received != nil {
 			return nil
 		}
@@ -218,7 +218,7 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		if err := w.close(findingID(KindReceiptOverdue, d.ID), ev); err != nil {
 			return err
 		}
-		q := w.st.Requests[x.RequestID]
+		q := w.st.Requests.get(x.RequestID)
 		if d.Status == domain.DeliveryDisputed {
 			x.Disputed = true
 			q.Disputed = insertSorted(q.Disputed, d.ID)
@@ -239,7 +239,7 @@ func (w *Watch) addDelivery(in Input, ev Evidence, d *domain.Delivery) error {
 		if err := w.close(findingID(KindFieldsOutside, d.ID), ev); err != nil {
 			return err
 		}
-		x := w.st.Deliveries[d.ID]
+		x := w.st.Deliveries.get(d.ID)
 		if x == nil {
 			return nil
 		}
@@ -255,7 +255,7 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 	if err := w.count(in, ev, KindUsageSpike, u.Consumer, u.Records); err != nil {
 		return err
 	}
-	q := w.st.Requests[u.RequestID]
+	q := w.st.Requests.get(u.RequestID)
 	if q == nil || !ev.Time.Before(q.end()) {
 		f := Finding{Kind: KindUseAfterEnd, Department: u.Consumer, Person: &ev.Actor, DatasetID: u.DatasetID,
 			RequestID: u.RequestID, Records: u.Records, Evidence: []Evidence{ev}}
@@ -284,10 +284,12 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 	f := Finding{ID: id, Kind: KindOveruse, Department: u.Consumer, Person: &ev.Actor, DatasetID: q.DatasetID,
 		RequestID: u.RequestID, Grade: q.Grade, Records: q.Used - q.Delivered,
 		Detail: fmt.Sprintf("%d records used under request %s, %d delivered", q.Used, u.RequestID, q.Delivered)}
-	if old := w.st.Open[id]; old != nil {
-		f.State, f.Evidence, f.OpenedAt, f.OpenedAtBlock, f.Period = StateOpen, append(slices.Clone(old.Evidence), ev), old.OpenedAt, old.OpenedAtBlock, old.Period
+	if old := w.st.Open.get(id); old != nil {
+		// The evidence stays three positions however many uses follow:
+		// the approval, the use that first went past, and the latest.
+		f.State, f.Evidence, f.OpenedAt, f.OpenedAtBlock, f.Period = StateOpen, append(slices.Clone(old.Evidence[:min(2, len(old.Evidence))]), ev), old.OpenedAt, old.OpenedAtBlock, old.Period
 		f.ChangedAtBlock = ev.Block
-		w.st.Open[id] = &f
+		w.st.Open.set(id, &f)
 		return w.sink(f)
 	}
 	f.Evidence = []Evidence{*q.Approved, ev}
@@ -297,20 +299,20 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 func (w *Watch) addCorrection(in Input, ev Evidence, c *domain.Correction) error {
 	switch c.Status {
 	case domain.CorrectionOpen:
-		w.st.Corrections[c.ID] = &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner,
-			Grade: w.st.Datasets[c.DatasetID], Opened: ev}
-		w.scheduleCorrection(c.ID, w.st.Corrections[c.ID])
+		w.st.Corrections.set(c.ID, &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner,
+			Grade: w.st.Datasets.m[c.DatasetID], Opened: ev})
+		w.scheduleCorrection(c.ID, w.st.Corrections.m[c.ID])
 	case domain.CorrectionResolved:
-		if w.st.Corrections[c.ID] == nil {
+		if w.st.Corrections.get(c.ID) == nil {
 			return nil
 		}
-		delete(w.st.Corrections, c.ID)
+		w.st.Corrections.del(c.ID)
 		if err := w.close(findingID(KindCorrectionOverdue, c.ID), ev); err != nil {
 			return err
 		}
 		// A resolved correction settles the dispute of its delivery.
-		if x := w.st.Deliveries[c.DeliveryID]; x != nil && x.Disputed {
-			if q := w.st.Requests[x.RequestID]; q != nil {
+		if x := w.st.Deliveries.get(c.DeliveryID); x != nil && x.Disputed {
+			if q := w.st.Requests.get(x.RequestID); q != nil {
 				q.Disputed = slices.DeleteFunc(q.Disputed, func(id string) bool { return id == c.DeliveryID })
 			}
 			return w.settleDispute(c.DeliveryID, ev)
@@ -321,7 +323,7 @@ func (w *Watch) addCorrection(in Input, ev Evidence, c *domain.Correction) error
 
 // settleDispute ends the dispute of delivery id.
 func (w *Watch) settleDispute(id string, ev Evidence) error {
-	x := w.st.Deliveries[id]
+	x := w.st.Deliveries.get(id)
 	if x == nil || !x.Disputed {
 		return nil
 	}
@@ -336,13 +338,13 @@ func (w *Watch) settleDispute(id string, ev Evidence) error {
 // destruction, and of a correction's resolution, when its grade has one.
 func (w *Watch) scheduleReceipt(id string, q *request) {
 	if win := w.st.Rules.receiptWithin(q.Grade); win > 0 {
-		w.due.push(w.st.Deliveries[id].Recorded.Time.Add(win), KindReceiptOverdue, id)
+		w.due.push(w.st.Deliveries.m[id].Recorded.Time.Add(win), KindReceiptOverdue, id)
 	}
 }
 
 func (w *Watch) scheduleDispute(id string, q *request) {
 	if win := w.st.Rules.answerWithin(q.Grade); win > 0 {
-		w.due.push(w.st.Deliveries[id].Received.Time.Add(win), KindDisputeOpen, id)
+		w.due.push(w.st.Deliveries.m[id].Received.Time.Add(win), KindDisputeOpen, id)
 	}
 }
 
@@ -363,14 +365,14 @@ func (w *Watch) scheduleCorrection(id string, c *correction) {
 // obligation met, and a stale one finds its due time changed.
 func (w *Watch) reschedule() {
 	w.due = w.due[:0]
-	for _, id := range sortedKeys(w.st.Requests) {
-		if q := w.st.Requests[id]; q.Approved != nil && q.EndedAt == nil {
+	for _, id := range sortedKeys(w.st.Requests.m) {
+		if q := w.st.Requests.m[id]; q.Approved != nil && q.EndedAt == nil {
 			w.due.push(q.end(), kindEnd, id)
 		}
 	}
-	for _, id := range sortedKeys(w.st.Deliveries) {
-		x := w.st.Deliveries[id]
-		q := w.st.Requests[x.RequestID]
+	for _, id := range sortedKeys(w.st.Deliveries.m) {
+		x := w.st.Deliveries.m[id]
+		q := w.st.Requests.m[x.RequestID]
 		if x.Received == nil {
 			w.scheduleReceipt(id, q)
 		}
@@ -379,8 +381,8 @@ func (w *Watch) reschedule() {
 		}
 		w.scheduleDestroy(id, q)
 	}
-	for _, id := range sortedKeys(w.st.Corrections) {
-		w.scheduleCorrection(id, w.st.Corrections[id])
+	for _, id := range sortedKeys(w.st.Corrections.m) {
+		w.scheduleCorrection(id, w.st.Corrections.m[id])
 	}
 }
 
@@ -396,20 +398,20 @@ func sortedKeys[V any](m map[string]V) []string {
 // maybeForget drops a delivery no finding can come from any more: received,
 // undisputed, and of a grade that requires no destruction.
 func (w *Watch) maybeForget(id string) error {
-	x := w.st.Deliveries[id]
+	x := w.st.Deliveries.get(id)
 	if x == nil || x.Received == nil || x.Disputed {
 		return nil
 	}
-	if q := w.st.Requests[x.RequestID]; q != nil && w.st.Rules.destroyWithin(q.Grade) > 0 {
+	if q := w.st.Requests.get(x.RequestID); q != nil && w.st.Rules.destroyWithin(q.Grade) > 0 {
 		return nil
 	}
 	return w.forget(id)
 }
 
 func (w *Watch) forget(id string) error {
-	x := w.st.Deliveries[id]
-	delete(w.st.Deliveries, id)
-	if q := w.st.Requests[x.RequestID]; q != nil {
+	x := w.st.Deliveries.get(id)
+	w.st.Deliveries.del(id)
+	if q := w.st.Requests.get(x.RequestID); q != nil {
 		q.Copies = slices.DeleteFunc(q.Copies, func(s string) bool { return s == id })
 		q.Disputed = slices.DeleteFunc(q.Disputed, func(s string) bool { return s == id })
 		w.maybeForgetRequest(x.RequestID)
@@ -421,10 +423,10 @@ func (w *Watch) forget(id string) error {
 // copies are all settled: a use after that is a use after the end, known
 // as such without it.
 func (w *Watch) maybeForgetRequest(id string) {
-	q := w.st.Requests[id]
+	q := w.st.Requests.get(id)
 	if q != nil && q.EndedAt != nil && len(q.Copies) == 0 {
-		delete(w.st.Requests, id)
-		delete(w.st.Open, q.Overuse) // nothing can cover the records any more
+		w.st.Requests.del(id)
+		w.st.Open.del(q.Overuse) // nothing can cover the records any more
 	}
 }
 
@@ -456,24 +458,24 @@ func (w *Watch) EndBlock(n uint64, t time.Time) error {
 // event may have met the obligation, or moved the deadline.
 func (w *Watch) fire(d deadline, block uint64) error {
 	id := findingID(d.kind, d.subject)
-	if _, open := w.st.Open[id]; open {
+	if _, open := w.st.Open.m[id]; open {
 		return nil
 	}
 	due := d.at
 	switch d.kind {
 	case kindEnd:
-		if q := w.st.Requests[d.subject]; q != nil && q.EndedAt == nil && !q.end().After(w.st.Now) {
+		if q := w.st.Requests.get(d.subject); q != nil && q.EndedAt == nil && !q.end().After(w.st.Now) {
 			end := q.end()
 			q.EndedAt = &end
 			w.maybeForgetRequest(d.subject)
 		}
 		return nil
 	case KindReceiptOverdue:
-		x := w.st.Deliveries[d.subject]
+		x := w.st.Deliveries.get(d.subject)
 		if x == nil || x.Received != nil {
 			return nil
 		}
-		q := w.st.Requests[x.RequestID]
+		q := w.st.Requests.get(x.RequestID)
 		win := w.st.Rules.receiptWithin(q.Grade)
 		if win == 0 || !x.Recorded.Time.Add(win).Equal(due) {
 			return nil
@@ -482,11 +484,11 @@ func (w *Watch) fire(d deadline, block uint64) error {
 			DeliveryID: d.subject, Grade: q.Grade, Records: x.Records, Evidence: []Evidence{x.Recorded},
 			Detail: fmt.Sprintf("delivery %s of %d records has had no receipt for %s", d.subject, x.Records, win)}, due, block, &due)
 	case KindDisputeOpen:
-		x := w.st.Deliveries[d.subject]
+		x := w.st.Deliveries.get(d.subject)
 		if x == nil || !x.Disputed {
 			return nil
 		}
-		q := w.st.Requests[x.RequestID]
+		q := w.st.Requests.get(x.RequestID)
 		win := w.st.Rules.answerWithin(q.Grade)
 		if win == 0 || !x.Received.Time.Add(win).Equal(due) {
 			return nil
@@ -495,7 +497,7 @@ func (w *Watch) fire(d deadline, block uint64) error {
 			RequestID: x.RequestID, DeliveryID: d.subject, Grade: q.Grade, Records: x.Records, Evidence: []Evidence{x.Recorded, *x.Received},
 			Detail: fmt.Sprintf("delivery %s has been disputed for %s without a resolved correction or a matching delivery", d.subject, win)}, due, block, &due)
 	case KindCorrectionOverdue:
-		c := w.st.Corrections[d.subject]
+		c := w.st.Corrections.get(d.subject)
 		if c == nil {
 			return nil
 		}
@@ -508,11 +510,11 @@ func (w *Watch) fire(d deadline, block uint64) error {
 			Detail: fmt.Sprintf("correction %s has been open for %s", d.subject, win)}
 		return w.open(f, due, block, &due)
 	case KindNotDestroyed:
-		x := w.st.Deliveries[d.subject]
+		x := w.st.Deliveries.get(d.subject)
 		if x == nil {
 			return nil
 		}
-		q := w.st.Requests[x.RequestID]
+		q := w.st.Requests.get(x.RequestID)
 		win := w.st.Rules.destroyWithin(q.Grade)
 		if win == 0 || !q.end().Add(win).Equal(due) {
 			return nil
@@ -539,7 +541,7 @@ func (w *Watch) open(f Finding, at time.Time, block uint64, due *time.Time) erro
 		f.Due = &d
 	}
 	if closable(f.Kind) {
-		w.st.Open[f.ID] = &f
+		w.st.Open.set(f.ID, &f)
 	}
 	return w.sink(f)
 }
@@ -547,11 +549,11 @@ func (w *Watch) open(f Finding, at time.Time, block uint64, due *time.Time) erro
 // close closes the open finding id, if there is one, with the evidence of
 // the transaction that resolved it.
 func (w *Watch) close(id string, ev Evidence) error {
-	f := w.st.Open[id]
+	f := w.st.Open.get(id)
 	if f == nil {
 		return nil
 	}
-	delete(w.st.Open, id)
+	w.st.Open.del(id)
 	out := *f
 	out.State, out.ClosedBy, out.ChangedAtBlock = StateClosed, &ev, ev.Block
 	return w.sink(out)
@@ -590,12 +592,12 @@ func (w *Watch) count(in Input, ev Evidence, k Kind, msp string, n int64) error 
 		return nil
 	}
 	key := string(k) + "/" + msp
-	a := w.st.Activity[key]
+	a := w.st.Activity.get(key)
 	period := int64(w.st.Rules.SpikePeriod / time.Second)
 	day := int64(math.Floor(float64(in.Time.Unix()) / float64(period)))
 	if a == nil {
 		a = &activity{First: day, Days: map[int64]int64{}}
-		w.st.Activity[key] = a
+		w.st.Activity.set(key, a)
 	}
 	if day < a.First {
 		a.First = day

@@ -3,6 +3,7 @@ package watch
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -198,7 +199,7 @@ func TestCopyNotDestroyedFollowsTheGradeAndTheRevocation(t *testing.T) {
 		t.Fatal("grade 1 needs no destruction")
 	}
 	// Everything settled: the watch forgot the requests and deliveries.
-	if n := len(l.w.st.Requests) + len(l.w.st.Deliveries); n != 0 {
+	if n := len(l.w.st.Requests.m) + len(l.w.st.Deliveries.m); n != 0 {
 		t.Fatalf("watch still holds %d requests and deliveries: %+v %+v", n, l.w.st.Requests, l.w.st.Deliveries)
 	}
 }
@@ -223,7 +224,11 @@ func TestUsageAfterTheEndAndOveruse(t *testing.T) {
 	if f := l.got[over.ID]; f.Records != 40 || len(f.Evidence) != 3 || f.OpenedAt != over.OpenedAt {
 		t.Fatalf("overuse after a further use = %+v", f)
 	}
-	l.at(t0.Add(5*time.Hour), delivered("d2", "r", "ds", 40))
+	l.at(t0.Add(4*time.Hour+time.Minute), used("u4", "r", "ds", 5))
+	if f := l.got[over.ID]; f.Records != 45 || len(f.Evidence) != 3 || f.Evidence[1].TxID != over.Evidence[1].TxID || f.Evidence[2].TxID == l.got[over.ID].Evidence[1].TxID {
+		t.Fatalf("overuse after more uses keeps the approval, the first use past and the latest: %+v", f)
+	}
+	l.at(t0.Add(5*time.Hour), delivered("d2", "r", "ds", 45))
 	if f := l.got[over.ID]; f.State != StateClosed || f.ClosedBy.Type != domain.EventDeliveryRecorded {
 		t.Fatalf("overuse after the covering delivery = %+v", f)
 	}
@@ -498,5 +503,61 @@ func TestSpikeRuleFromThePolicy(t *testing.T) {
 	if !ok || f.State != StateOpen || f.Records != 4 || !strings.Contains(f.Detail, "in the 4s from 2026-05-01T00:00:16Z") ||
 		!strings.Contains(f.Detail, "over the 4 periods before") {
 		t.Fatalf("spike %+v (findings %v)", f, l.order)
+	}
+}
+
+// TestFlushedEntriesAreTheState feeds random ledgers and, after every
+// block, applies what Flush hands over to a map standing in for the
+// mirror: that map, read back with LoadEntries, is always the state Save
+// writes (no change is missed, nothing gone is left behind); and a watch
+// restarted from it every few blocks goes on to the same findings.
+func TestFlushedEntriesAreTheState(t *testing.T) {
+	for seed := range uint64(20) {
+		events, times := randomLedger(seed)
+		r := DefaultRules()
+		r.ReceiptWithin, r.AnswerWithin = [5]time.Duration{0, 2 * day, 2 * day, day, day}, [5]time.Duration{0, 3 * day, 3 * day, 4 * day, 4 * day}
+		a := newLedger(t, r)
+		b := newLedger(t, r)
+		mirror := map[string][]byte{}
+		put := func(k string, v []byte) error { mirror[k] = slices.Clone(v); return nil }
+		del := func(k string) error {
+			if _, ok := mirror[k]; !ok {
+				t.Fatalf("seed %d: delete of %s, which the mirror does not hold", seed, k)
+			}
+			delete(mirror, k)
+			return nil
+		}
+		entries := func(fn func(string, []byte) error) error {
+			for _, k := range slices.Sorted(maps.Keys(mirror)) {
+				if err := fn(k, mirror[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for i, e := range events {
+			a.at(times[i], e)
+			b.at(times[i], e)
+			if err := b.w.Flush(put, del); err != nil {
+				t.Fatal(err)
+			}
+			back, err := LoadEntries(r, b.sink, entries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := b.w.Save()
+			got, _ := back.Save()
+			if string(got) != string(want) {
+				t.Fatalf("seed %d, event %d (%s): the mirror's entries are not the state:\n got %s\nwant %s", seed, i, e.Type, got, want)
+			}
+			if i%5 == 4 {
+				b.w = back
+			}
+		}
+		a.end(times[len(times)-1].Add(60 * day))
+		b.end(times[len(times)-1].Add(60 * day))
+		if !slices.Equal(a.order, b.order) || !reflect.DeepEqual(a.got, b.got) {
+			t.Fatalf("seed %d: findings differ after restarts from the entries:\n%v\n%v", seed, a.order, b.order)
+		}
 	}
 }
