@@ -45,7 +45,9 @@ type ReplayResult struct {
 
 // replaySynthetic applies the synthetic ledger to a fresh store in dir the
 // way the indexer's follower applies a peer's blocks: unmarshal (gRPC does
-// that for the follower), decode, apply, one block after another.
+// that for the follower), decode, apply, one block after another, with
+// Badger's loading options until the last block (timed: switching back
+// flushes and reopens).
 func replaySynthetic(ctx context.Context, syn *Synthetic, dir, channel, chaincode string) (ReplayResult, error) {
 	r := ReplayResult{What: "synthetic ledger, decode + apply into a fresh Badger mirror, in process", Blocks: len(syn.Blocks), Txs: syn.Txs}
 	st, err := store.Open(dir, store.Options{Channel: channel, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -56,6 +58,12 @@ func replaySynthetic(ctx context.Context, syn *Synthetic, dir, channel, chaincod
 	findings.Attach(st, nil)
 	dec := block.Decoder{Chaincode: chaincode}
 	start := time.Now()
+	// Far behind its ledger, the follower applies with Badger's loading
+	// options (store.SetLoading) until it reaches the head; so does this.
+	if err := st.SetLoading(true); err != nil {
+		st.Close()
+		return r, err
+	}
 	for i, raw := range syn.Blocks {
 		var b common.Block
 		if err := proto.Unmarshal(raw, &b); err != nil {
@@ -71,6 +79,10 @@ func replaySynthetic(ctx context.Context, syn *Synthetic, dir, channel, chaincod
 			st.Close()
 			return r, err
 		}
+	}
+	if err := st.SetLoading(false); err != nil {
+		st.Close()
+		return r, err
 	}
 	elapsed := time.Since(start)
 	if err := st.Close(); err != nil {
