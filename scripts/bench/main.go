@@ -30,6 +30,13 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(scaleBuildEnv); spec != "" {
+		if err := scaleBuild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench build:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if spec := os.Getenv(scaleChildEnv); spec != "" {
 		if err := scaleChild(spec); err != nil {
 			fmt.Fprintln(os.Stderr, "bench replay child:", err)

@@ -45,6 +45,7 @@ import (
 // same answers at every size.
 const (
 	scaleChildEnv = "GOVSHARE_SCALE_CHILD" // blocks file|mirror folder
+	scaleBuildEnv = "GOVSHARE_SCALE_BUILD" // transactions|blocks file: build the ledger only
 	// scaleProfileEnv, when set, names a folder where the replay child
 	// writes its CPU profile (replay-cpu.pprof) and a heap profile taken
 	// at the end of the replay (replay-heap.pprof).
@@ -144,34 +145,14 @@ func RunScale(ctx context.Context, cfg Config) (*ScaleReport, error) {
 
 func scaleStep(ctx context.Context, cfg Config, bin, dir string, n int, logf func(string, ...any)) (ScaleStep, error) {
 	st := ScaleStep{Txs: n}
-	var people []DeptPeople
-	for _, msp := range []string{"BureauMSP", "HealthMSP", "TaxMSP", "TransportMSP"} {
-		people = append(people, DeptPeople{MSPID: msp, Operator: blocktest.NewIdentity(msp, "operator1"), Approver: blocktest.NewIdentity(msp, "approver1")})
-	}
 	blocksPath := filepath.Join(dir, "blocks")
-	f, err := os.Create(blocksPath)
-	if err != nil {
-		return st, err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var size [4]byte
-	span := time.Duration(float64(30*24*time.Hour) * float64(n) / scalePerMonth)
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	t0 := time.Now()
-	syn, err := BuildSynthetic(SyntheticSpec{Channel: "datashare", Txs: n, TxsPerBlock: 32, HotEvents: cfg.HotEvents, Start: start, Span: span,
-		Flows: 32, People: people, Catalog: scaleCatalog, Sink: func(raw []byte) error {
-			binary.BigEndian.PutUint32(size[:], uint32(len(raw)))
-			w.Write(size[:])
-			_, err := w.Write(raw)
-			return err
-		}})
-	if err == nil {
-		err = w.Flush()
-	}
-	f.Close()
+	syn, err := buildScaleLedger(n, cfg.HotEvents, blocksPath)
 	if err != nil {
 		return st, err
 	}
+	people := syn.People
+	span, start := syn.Span, syn.Start
 	st.Blocks, st.BuildSeconds = syn.NBlocks, round3(time.Since(t0).Seconds())
 	logf("scale %d: built %d blocks in %.1f s", n, st.Blocks, st.BuildSeconds)
 
@@ -260,6 +241,65 @@ func scaleStep(ctx context.Context, cfg Config, bin, dir string, n int, logf fun
 	}
 	logf("scale %d: indexer peak RSS %.0f MB; first score %.1f ms", n, st.ServePeakMB, st.Queries[0].Latency.P50)
 	return st, nil
+}
+
+// scaleLedger is what the queries need to know of a scale ledger.
+type scaleLedger struct {
+	*Synthetic
+	People []DeptPeople
+	Start  time.Time
+	Span   time.Duration
+}
+
+// buildScaleLedger writes the scale run's synthetic ledger of n
+// transactions to blocksPath (each block its 4-byte big-endian size, then
+// the marshalled block).
+func buildScaleLedger(n, hotEvents int, blocksPath string) (scaleLedger, error) {
+	var people []DeptPeople
+	for _, msp := range []string{"BureauMSP", "HealthMSP", "TaxMSP", "TransportMSP"} {
+		people = append(people, DeptPeople{MSPID: msp, Operator: blocktest.NewIdentity(msp, "operator1"), Approver: blocktest.NewIdentity(msp, "approver1")})
+	}
+	span := time.Duration(float64(30*24*time.Hour) * float64(n) / scalePerMonth)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	l := scaleLedger{People: people, Start: start, Span: span}
+	f, err := os.Create(blocksPath)
+	if err != nil {
+		return l, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var size [4]byte
+	syn, err := BuildSynthetic(SyntheticSpec{Channel: "datashare", Txs: n, TxsPerBlock: 32, HotEvents: hotEvents, Start: start, Span: span,
+		Flows: 32, People: people, Catalog: scaleCatalog, Sink: func(raw []byte) error {
+			binary.BigEndian.PutUint32(size[:], uint32(len(raw)))
+			w.Write(size[:])
+			_, err := w.Write(raw)
+			return err
+		}})
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	l.Synthetic = syn
+	return l, err
+}
+
+// scaleBuild writes a scale ledger alone (GOVSHARE_SCALE_BUILD=<n>|<blocks
+// file>), to replay it again and again with GOVSHARE_SCALE_CHILD.
+func scaleBuild(spec string) error {
+	ns, path, _ := strings.Cut(spec, "|")
+	n, err := strconv.Atoi(ns)
+	if err != nil || path == "" {
+		return fmt.Errorf("%s=%q: want <transactions>|<blocks file>", scaleBuildEnv, spec)
+	}
+	t0 := time.Now()
+	l, err := buildScaleLedger(n, 10000, path)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("built %d blocks of %d transactions in %.1f s: %s\n", l.NBlocks, n, time.Since(t0).Seconds(), path)
+	return nil
 }
 
 type scaleChildResult struct {
