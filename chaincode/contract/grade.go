@@ -45,7 +45,7 @@ func checkShareType(stub shim.ChaincodeStubInterface, in domain.DatasetInput) er
 // basis, and, when the request is approved at once, the approval period.
 // It answers the bureaus that are to co-approve it (and so may read it:
 // Request.CoApprovers) when the rule requires a co-approval.
-func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in domain.RequestInput, now time.Time) ([]string, error) {
+func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in domain.RequestInput, requester string, now time.Time) ([]string, error) {
 	rule, p, err := gradeRule(stub, d.Grade)
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func checkRequestGrade(stub shim.ChaincodeStubInterface, d domain.Dataset, in do
 	}
 	var co []string
 	for _, b := range p.Bureaus {
-		if b != d.Owner {
+		if b != d.Owner && b != requester {
 			co = append(co, b)
 		}
 	}

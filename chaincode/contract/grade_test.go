@@ -317,18 +317,11 @@ func TestGradeRulesByProposal(t *testing.T) {
 
 	apply := func(body string, version int) domain.Policy {
 		t.Helper()
-		var pp domain.PolicyProposal
-		h.advance(time.Second)
-		h.submit(ad1, &pp, "ProposePolicy", body)
-		var res domain.PolicyApprovalResult
-		for _, w := range []who{ad1, ad2, adBu} {
-			h.advance(time.Second)
-			h.submit(w, &res, "ApprovePolicyProposal", pp.ID)
+		p := h.applyProposal(body)
+		if p.Version != version {
+			t.Fatalf("proposal %s made version %d, want %d", body, p.Version, version)
 		}
-		if !res.Applied || res.Policy.Version != version {
-			t.Fatalf("proposal %s: %+v", body, res)
-		}
-		return res.Policy
+		return p
 	}
 
 	rules := jsonOf(t, testGrades())
@@ -389,21 +382,7 @@ func TestSpikeRuleByProposal(t *testing.T) {
 	if p.Spike != nil || p.SpikeOf() != domain.DefaultSpikeRule() {
 		t.Fatalf("genesis spike rule %+v", p.Spike)
 	}
-	apply := func(body string) domain.Policy {
-		t.Helper()
-		var pp domain.PolicyProposal
-		h.advance(time.Second)
-		h.submit(ad1, &pp, "ProposePolicy", body)
-		var res domain.PolicyApprovalResult
-		for _, w := range []who{ad1, ad2, adBu} {
-			h.advance(time.Second)
-			h.submit(w, &res, "ApprovePolicyProposal", pp.ID)
-		}
-		if !res.Applied {
-			t.Fatalf("proposal %s not applied: %+v", body, res)
-		}
-		return res.Policy
-	}
+	apply := h.applyProposal
 	base := `"evaluators":["BureauMSP"],"auditors":["BureauMSP"]`
 	for _, bad := range []struct{ spike, want string }{
 		{`{"periodHours":0,"min":5,"sigmas":2,"periods":6,"history":3}`, "spike.periodHours must be from 1 second"},
@@ -429,4 +408,22 @@ func TestSpikeRuleByProposal(t *testing.T) {
 	if p.Spike == nil || *p.Spike != want {
 		t.Fatalf("a membership change dropped the spike rule: %+v", p.Spike)
 	}
+}
+
+// applyProposal has ad1 propose body and ad1, ad2 and adBu (a majority of
+// the five members) approve it, and answers the policy it applied.
+func (h *harness) applyProposal(body string) domain.Policy {
+	h.t.Helper()
+	var pp domain.PolicyProposal
+	h.advance(time.Second)
+	h.submit(ad1, &pp, "ProposePolicy", body)
+	var res domain.PolicyApprovalResult
+	for _, w := range []who{ad1, ad2, adBu} {
+		h.advance(time.Second)
+		h.submit(w, &res, "ApprovePolicyProposal", pp.ID)
+	}
+	if !res.Applied {
+		h.t.Fatalf("proposal %s not applied: %+v", body, res)
+	}
+	return res.Policy
 }

@@ -2,7 +2,6 @@ package contract
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/govshare/ledger/chaincode/domain"
@@ -51,7 +50,7 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 	if err := notBefore(now, d.UpdatedAt, fmt.Sprintf("dataset %s version %d was published", d.ID, d.Version), "a request for it"); err != nil {
 		return "", err
 	}
-	coApprovers, err := checkRequestGrade(stub, d, in, now)
+	coApprovers, err := checkRequestGrade(stub, d, in, a.MSPID, now)
 	if err != nil {
 		return "", err
 	}
@@ -73,10 +72,7 @@ func (c *Contract) CreateRequest(ctx contractapi.TransactionContextInterface, in
 	r := &domain.Request{
 		ID: id, DatasetID: d.ID, DatasetVersion: d.Version, Requester: a.MSPID, Owner: d.Owner,
 		Fields: fields, Purpose: in.Purpose, LegalBasis: in.LegalBasis, ValidUntil: in.ValidUntil.UTC(),
-		Status: domain.RequestPending, CreatedAt: now, CreatedBy: a, CoApprovers: slices.DeleteFunc(coApprovers, func(m string) bool { return m == a.MSPID }),
-	}
-	if len(r.CoApprovers) == 0 {
-		r.CoApprovers = nil
+		Status: domain.RequestPending, CreatedAt: now, CreatedBy: a, CoApprovers: coApprovers,
 	}
 	if d.ShareType == domain.ShareUnconditional {
 		decided := now

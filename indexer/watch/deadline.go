@@ -49,26 +49,11 @@ func (h *deadlines) push(at time.Time, k Kind, subject string) {
 	heap.Push(h, deadline{at: at.UTC(), kind: k, subject: subject})
 }
 
-// Save writes the watch's state down: JSON, whose maps are in key order,
-// so two watches fed the same ledger save the same bytes.
+// Save writes the watch's whole state down: JSON, whose maps are in key
+// order, so two watches fed the same ledger save the same bytes. The
+// mirror keeps it entry by entry instead (Flush, LoadEntries); Save is the
+// reference the tests hold those entries to.
 func (w *Watch) Save() ([]byte, error) { return json.Marshal(w.st) }
-
-// Load reads a state Save wrote and goes on from it, under the rules it
-// holds (r only makes the watch before the state is read).
-func Load(r Rules, sink Sink, raw []byte) (*Watch, error) {
-	w, err := New(r, sink)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(raw, &w.st); err != nil {
-		return nil, fmt.Errorf("read the watch state: %w", err)
-	}
-	if err := w.check(); err != nil {
-		return nil, err
-	}
-	w.reschedule()
-	return w, nil
-}
 
 // check refuses a state read back that the watch cannot go on from.
 func (w *Watch) check() error {

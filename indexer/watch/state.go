@@ -48,13 +48,6 @@ func (t *tracked[V]) get(k string) V {
 	return t.m[k]
 }
 
-// has reports whether k is there, marking it.
-func (t *tracked[V]) has(k string) bool {
-	t.mark(k)
-	_, ok := t.m[k]
-	return ok
-}
-
 func (t *tracked[V]) set(k string, v V) {
 	t.mark(k)
 	t.m[k] = v
