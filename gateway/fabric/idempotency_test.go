@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,12 @@ type ledgerPeer struct {
 	// endorseErrs, when not empty, fail the next endorsements, one each
 	endorseErrs []error
 	hide        int // lookups that miss, as in a race with a same-key request
+	// submitFails, when not empty, fail the next Submit calls, one each;
+	// ordered ones reach the ledger first, as when the peer forwarded the
+	// transaction to the orderers and stopped before it answered
+	submitFails []submitFail
+	submits     int
+	statusFails int // commit status calls that fail, as with a peer restarting
 
 	mu       sync.Mutex
 	blocks   []*common.Block
@@ -100,11 +107,25 @@ func (f *ledgerPeer) Endorse(ctx context.Context, req *gateway.EndorseRequest) (
 	return &gateway.EndorseResponse{PreparedTransaction: env}, nil
 }
 
-func (f *ledgerPeer) Submit(ctx context.Context, req *gateway.SubmitRequest) (*gateway.SubmitResponse, error) {
+type submitFail struct {
+	err     error
+	ordered bool
+}
+
+func (f *ledgerPeer) Submit(ctx context.Context, req *gateway.SubmitRequest) (resp *gateway.SubmitResponse, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	raw, err := proto.Marshal(req.GetPreparedTransaction())
-	must(f.t, err)
+	f.submits++
+	if len(f.submitFails) > 0 {
+		fail := f.submitFails[0]
+		f.submitFails = f.submitFails[1:]
+		if !fail.ordered {
+			return nil, fail.err
+		}
+		defer func() { err = fail.err; resp = nil }()
+	}
+	raw, merr := proto.Marshal(req.GetPreparedTransaction())
+	must(f.t, merr)
 	n := uint64(len(f.blocks))
 	md := make([][]byte, 5)
 	code := f.code
@@ -124,6 +145,10 @@ func (f *ledgerPeer) CommitStatus(ctx context.Context, req *gateway.SignedCommit
 	must(f.t, proto.Unmarshal(req.GetRequest(), &r))
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.statusFails > 0 {
+		f.statusFails--
+		return nil, statusErr(codes.Unavailable, "error reading from server: EOF")
+	}
 	n := f.byTxID[r.GetTransactionId()]
 	return &gateway.CommitStatusResponse{Result: peer.TxValidationCode(f.blocks[n].Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER][0]), BlockNumber: n}, nil
 }
@@ -141,6 +166,7 @@ func startLedgerPeer(t *testing.T, f *ledgerPeer) *Ledger {
 	conn, err := grpc.NewClient("dns:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	must(t, err)
 	l := New(conn, "datashare", "ledger", Timeouts{Evaluate: 2 * time.Second, Endorse: 2 * time.Second, Submit: 2 * time.Second, CommitStatus: 2 * time.Second})
+	l.submitPause = time.Millisecond
 	t.Cleanup(func() { _ = l.Close() })
 	return l
 }
@@ -277,6 +303,110 @@ func TestSubmitRetriesWhenEndorsersDiffer(t *testing.T) {
 	}
 	if got := l.Retries()[RetryEndorsersDiffer]; got != 1 || f.endorsed != 1 {
 		t.Errorf("retries %d, endorsed %d; want 1 and 1", got, f.endorsed)
+	}
+}
+
+// A transaction the gateway peer or the orderers could not take is sent
+// again, the same signed transaction: it commits once, and the write
+// answers its block. One that may have left before the call broke says so
+// when it cannot be sent again; one that certainly did not leave does not.
+func TestSubmitSendsTheSameTransactionAgain(t *testing.T) {
+	eof := statusErr(codes.Unavailable, "error reading from server: EOF")
+	noLeader := statusErr(codes.Aborted, "received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, info=no Raft leader")
+	refused := statusErr(codes.Unavailable, "connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:7101: connect: connection refused\"")
+	op := newPerson(t, "operator1", domain.RoleOperator)
+
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID, submitFails: []submitFail{{eof, true}, {noLeader, false}}}
+	l := startLedgerPeer(t, f)
+	_, txID, b, err := l.Submit(context.Background(), op, "RecordUsage", `{}`)
+	if err != nil || b != 0 || f.endorsed != 1 || f.submits != 3 || len(f.blocks) != 2 {
+		t.Fatalf("after a broken call and a refusal: block %d, %v; endorsed %d, submits %d, blocks %d; want block 0 (the first copy), endorsed once, 3 submits, 2 copies ordered", b, err, f.endorsed, f.submits, len(f.blocks))
+	}
+	if f.byTxID[txID] != 0 {
+		t.Errorf("tx %s found in block %d, want 0", txID, f.byTxID[txID])
+	}
+	if got := l.Retries()[RetrySubmitAgain]; got != 1 {
+		t.Errorf("submit_again retries %d, want 1", got)
+	}
+
+	for _, tt := range []struct {
+		name      string
+		first     submitFail
+		maybeSent bool
+	}{
+		{"broke after it left", submitFail{eof, true}, true},
+		{"never left", submitFail{refused, false}, false},
+		{"orderers without a leader", submitFail{noLeader, false}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fails := []submitFail{tt.first}
+			for range submitAttempts - 1 {
+				fails = append(fails, submitFail{refused, false})
+			}
+			f := &ledgerPeer{code: peer.TxValidationCode_VALID, submitFails: fails}
+			l := startLedgerPeer(t, f)
+			_, _, _, err := l.Submit(context.Background(), op, "RecordUsage", `{}`)
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Code != domain.CodeUnavailable {
+				t.Fatalf("%v: want unavailable", err)
+			}
+			if f.submits != submitAttempts || f.endorsed != 1 {
+				t.Errorf("submits %d, endorsed %d; want %d and 1", f.submits, f.endorsed, submitAttempts)
+			}
+			if got := strings.Contains(de.Message, "may have been sent for ordering"); got != tt.maybeSent {
+				t.Errorf("message %q: says it may have been sent %v, want %v", de.Message, got, tt.maybeSent)
+			}
+		})
+	}
+
+	// The peer going away while the write waits for its commit: the
+	// status is asked again, and the write answers its block.
+	f = &ledgerPeer{code: peer.TxValidationCode_VALID, statusFails: 3}
+	l = startLedgerPeer(t, f)
+	if _, _, b, err := l.Submit(context.Background(), op, "RecordUsage", `{}`); err != nil || b != 0 || f.submits != 1 || f.statusFails != 0 {
+		t.Errorf("status through a restart: block %d, %v after %d submits; want block 0 after 1", b, err, f.submits)
+	}
+	if got := l.Retries()[RetryStatusAgain]; got != 3 {
+		t.Errorf("status_again retries %d, want 3", got)
+	}
+
+	// A refusal of the transaction itself is final.
+	f = &ledgerPeer{code: peer.TxValidationCode_VALID, submitFails: []submitFail{{statusErr(codes.Aborted, "received unsuccessful response from orderer: status=BAD_REQUEST, info=x"), false}}}
+	l = startLedgerPeer(t, f)
+	if _, _, _, err := l.Submit(context.Background(), op, "RecordUsage", `{}`); err == nil || f.submits != 1 {
+		t.Errorf("bad request: %v after %d submits; want the failure after 1", err, f.submits)
+	}
+}
+
+// A proposal the gateway peer could not take (restarting), or that no set
+// of peers could endorse yet, sent nothing for ordering: the same proposal
+// is endorsed again after a pause, one transaction in all.
+func TestSubmitEndorsesTheSameProposalAgain(t *testing.T) {
+	f := &ledgerPeer{code: peer.TxValidationCode_VALID, endorseErrs: []error{
+		statusErr(codes.Unavailable, "connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:7101: connect: connection refused\""),
+		statusErr(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: no peer combination can satisfy the endorsement policy"),
+	}}
+	l := startLedgerPeer(t, f)
+	_, txID, _, err := l.Submit(context.Background(), newPerson(t, "operator1", domain.RoleOperator), "RecordUsage", `{}`)
+	if err != nil || f.endorsed != 1 || len(f.blocks) != 1 {
+		t.Fatalf("%v: endorsed %d, %d blocks; want one transaction", err, f.endorsed, len(f.blocks))
+	}
+	if got := l.Retries()[RetryEndorseAgain]; got != 1 {
+		t.Errorf("endorse_again retries %d, want 1", got)
+	}
+	var ids []string
+	for _, c := range f.calls {
+		ids = append(ids, c.txID)
+	}
+	if len(ids) != 3 || ids[0] != txID || ids[1] != txID || ids[2] != txID {
+		t.Errorf("endorsements %v, want three of %s", ids, txID)
+	}
+
+	// The contract's refusal is final.
+	f = &ledgerPeer{code: peer.TxValidationCode_VALID, endorseErrs: []error{statusErr(codes.Aborted, "failed to endorse transaction, see attached details for more info", "chaincode response 500, [conflict] request r1 is approved, not pending")}}
+	l = startLedgerPeer(t, f)
+	if _, _, _, err := l.Submit(context.Background(), newPerson(t, "operator1", domain.RoleOperator), "RecordUsage", `{}`); err == nil || len(f.calls) != 1 {
+		t.Errorf("refusal: %v after %d endorsements; want the failure after 1", err, len(f.calls))
 	}
 }
 

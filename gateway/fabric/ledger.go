@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 
@@ -77,7 +79,10 @@ type Ledger struct {
 	closed   bool
 
 	retries retryCounts
-	heights *Heights
+	// submitPause is the first wait before an endorsed transaction is sent
+	// again (submit); it doubles after each attempt.
+	submitPause time.Duration
+	heights     *Heights
 }
 
 // New returns a Ledger over conn, which it owns and closes in Close.
@@ -88,6 +93,8 @@ func New(conn *grpc.ClientConn, channel, chaincode string, t Timeouts) *Ledger {
 		chaincode: chaincode,
 		timeouts:  t,
 		gateways:  map[*identity.Person]*client.Gateway{},
+
+		submitPause: 250 * time.Millisecond,
 	}
 	l.heights = NewHeights(l.peerHeight, l.channelOrgs, DefaultHeightOptions)
 	return l
@@ -260,6 +267,9 @@ const (
 	RetryDefinitionMoved = "definition_changed" // the chaincode definition changed while the peer endorsed
 	RetryEndorsersDiffer = "endorsers_differ"   // the endorsers' results differed: peers at different heights
 	RetryResubmitted     = "resubmitted"        // no commit seen for resubmitEvery: the same transaction sent for ordering again
+	RetrySubmitAgain     = "submit_again"       // the peer or the orderers could not take it: the same transaction sent again (submitAttempts)
+	RetryStatusAgain     = "status_again"       // the peer went away while the write waited for its commit: its status asked again
+	RetryEndorseAgain    = "endorse_again"      // the peer unreachable, or no peers could endorse now: the same proposal endorsed again
 )
 
 // resubmitEvery is how long a write waits for its commit before the same
@@ -354,7 +364,7 @@ func (r *retryCounts) add(reason string) {
 func (l *Ledger) Retries() map[string]uint64 {
 	l.retries.mu.Lock()
 	defer l.retries.mu.Unlock()
-	out := map[string]uint64{RetryReadConflict: 0, RetryDefinitionMoved: 0, RetryResubmitted: 0}
+	out := map[string]uint64{RetryReadConflict: 0, RetryDefinitionMoved: 0, RetryResubmitted: 0, RetrySubmitAgain: 0, RetryStatusAgain: 0, RetryEndorseAgain: 0}
 	for k, v := range l.retries.n {
 		out[k] = v
 	}
@@ -365,18 +375,14 @@ func (l *Ledger) Retries() map[string]uint64 {
 func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []byte, txID string, blockNumber uint64, err error) {
 	txID = proposal.TransactionID()
 
-	endorseCtx, cancel := context.WithTimeout(ctx, l.timeouts.Endorse)
-	tx, err := proposal.EndorseWithContext(endorseCtx)
-	cancel()
+	tx, err := l.endorse(ctx, proposal)
 	if err != nil {
-		return nil, txID, 0, Classify(err, txID)
+		return nil, txID, 0, err
 	}
 
-	submitCtx, cancel := context.WithTimeout(ctx, l.timeouts.Submit)
-	commit, err := tx.SubmitWithContext(submitCtx)
-	cancel()
+	commit, err := l.submit(ctx, tx)
 	if err != nil {
-		return nil, txID, 0, Classify(err, txID)
+		return nil, txID, 0, err
 	}
 
 	statusCtx, cancel := context.WithTimeout(ctx, l.timeouts.CommitStatus)
@@ -394,16 +400,181 @@ func (l *Ledger) run(ctx context.Context, proposal *client.Proposal) (result []b
 	return tx.Result(), txID, status.BlockNumber, nil
 }
 
+// endorse has the proposal endorsed. While the gateway peer cannot be
+// reached (restarting) or finds no peers that can endorse now (one of them
+// restarting, gossip not yet converged), nothing was sent for ordering, and
+// the same proposal is endorsed again after a pause, as submit does, up to
+// submitAttempts times.
+func (l *Ledger) endorse(ctx context.Context, proposal *client.Proposal) (*client.Transaction, error) {
+	var last error
+	for attempt := 0; ; attempt++ {
+		endorseCtx, cancel := context.WithTimeout(ctx, l.timeouts.Endorse)
+		tx, err := proposal.EndorseWithContext(endorseCtx)
+		cancel()
+		if err == nil {
+			if attempt > 0 {
+				l.retries.add(RetryEndorseAgain)
+			}
+			return tx, nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+		if attempt+1 >= submitAttempts || !endorseAgain(err) || !l.pause(ctx, attempt) {
+			return nil, Classify(last, proposal.TransactionID())
+		}
+	}
+}
+
+// pause waits before try attempt+1 of a call: submitPause, doubled for
+// each earlier try. It reports false, at once, when ctx is done.
+func (l *Ledger) pause(ctx context.Context, attempt int) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(l.submitPause << attempt):
+		return true
+	}
+}
+
+// endorseAgain reports whether a failed Endorse call may succeed when the
+// same proposal is endorsed again soon: the gateway peer unreachable, or no
+// peers that can endorse now. A chaincode's answer is final, and a new
+// chaincode definition not yet seen by discovery is retryReason's (a new
+// transaction).
+func endorseAgain(err error) bool {
+	s := grpcStatus(err)
+	texts := statusTexts(s)
+	for _, t := range texts {
+		if domain.ParseError(t) != nil {
+			return false
+		}
+	}
+	switch s.Code() {
+	case codes.Unavailable:
+		return true
+	case codes.FailedPrecondition:
+		return !anyContains(texts, "required chaincodes are not installed on sufficient peers")
+	}
+	return false
+}
+
+// submitAttempts bounds the times one endorsed transaction is sent for
+// ordering while the gateway peer or the ordering service is unavailable,
+// waiting 250 ms, doubling, between them (about 8 s in all: a peer or an
+// orderer restarting, a Raft election).
+const submitAttempts = 6
+
+// submit sends the endorsed transaction for ordering. When the gateway
+// peer or the orderers cannot take it now, the same signed transaction is
+// sent again, which is safe (see resubmitEvery). When a call broke after
+// the transaction left (the connection to the peer closed before its
+// answer: the peer restarting while it forwarded it), the transaction may
+// be ordered whatever happens next, and a failure says so.
+func (l *Ledger) submit(ctx context.Context, tx *client.Transaction) (*client.Commit, error) {
+	txID := tx.TransactionID()
+	maybeSent := false
+	var last error
+	answer := func() error {
+		fe := Classify(last, txID)
+		if maybeSent {
+			fe = &Error{Domain: domain.Errorf(domain.CodeUnavailable, "transaction %s may have been sent for ordering: the call broke or timed out before the gateway peer answered (%s); look it up before trying again, or retry with the same Idempotency-Key", txID, grpcStatus(last).Message()), TxID: txID, Cause: last}
+		}
+		return fe
+	}
+	for attempt := 0; ; attempt++ {
+		submitCtx, cancel := context.WithTimeout(ctx, l.timeouts.Submit)
+		commit, err := tx.SubmitWithContext(submitCtx)
+		cancel()
+		if err == nil {
+			if attempt > 0 {
+				l.retries.add(RetrySubmitAgain)
+			}
+			return commit, nil
+		}
+		// The caller's deadline cutting a retry short says less than the
+		// failure that led to it.
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+		maybeSent = maybeSent || submitFateUnknown(err)
+		if attempt+1 >= submitAttempts || !submitAgain(err) || !l.pause(ctx, attempt) {
+			return nil, answer()
+		}
+	}
+}
+
+// submitAgain reports whether a failed Submit call may succeed when the
+// same transaction is sent again: the peer or the orderers unavailable, or
+// the call timed out. An orderer's refusal of the transaction itself
+// (BAD_REQUEST, FORBIDDEN) or a chaincode code is final.
+func submitAgain(err error) bool {
+	s := grpcStatus(err)
+	switch s.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return true
+	case codes.Aborted:
+		return anyContains(statusTexts(s), "SERVICE_UNAVAILABLE")
+	}
+	return false
+}
+
+// submitFateUnknown reports whether a failed Submit call may have handed
+// the transaction to the orderers: the call broke or timed out after it
+// was sent, with no answer from the peer. A peer's answer (the orderers
+// refused or could not be reached: Fabric's own message, often with
+// per-orderer details) and a connection never made mean it was not.
+func submitFateUnknown(err error) bool {
+	s := grpcStatus(err)
+	if s.Code() == codes.DeadlineExceeded {
+		return true
+	}
+	if s.Code() != codes.Unavailable && s.Code() != codes.Internal && s.Code() != codes.Unknown && s.Code() != codes.Canceled {
+		return false
+	}
+	if len(s.Details()) > 0 {
+		return false
+	}
+	m := s.Message()
+	for _, broke := range []string{"error reading from server", "transport is closing", "EOF", "connection reset", "RST_STREAM", "stream terminated", "broken pipe"} {
+		if strings.Contains(m, broke) {
+			return true
+		}
+	}
+	return false
+}
+
 // awaitCommit waits for the transaction's commit status, sending the same
-// transaction for ordering again after every resubmitEvery without it.
+// transaction for ordering again after every resubmitEvery without it. When
+// the peer goes away during the wait (restarting), it asks again once the
+// peer is back, waiting submitPause, doubling, up to 2 s, between tries:
+// the transaction is with the orderers, and the peer answers when it
+// commits the block that holds it.
 func (l *Ledger) awaitCommit(ctx context.Context, tx *client.Transaction, commit *client.Commit) (*client.Status, error) {
+	pause := l.submitPause
 	for {
 		wait, cancel := context.WithTimeout(ctx, resubmitEvery)
 		status, err := commit.StatusWithContext(wait)
 		waited := wait.Err() != nil
 		cancel()
-		if err == nil || ctx.Err() != nil || !waited {
+		if err == nil || ctx.Err() != nil {
 			return status, err
+		}
+		if !waited {
+			if grpcStatus(err).Code() != codes.Unavailable {
+				return status, err
+			}
+			select {
+			case <-ctx.Done():
+				return status, err
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 2*time.Second)
+			l.retries.add(RetryStatusAgain)
+			continue
 		}
 		submitCtx, cancel := context.WithTimeout(ctx, l.timeouts.Submit)
 		_, serr := tx.SubmitWithContext(submitCtx)

@@ -355,13 +355,12 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// retryCollector exports the writes the gateway endorsed again after a
-// read conflict or a chaincode definition change
+// retryCollector exports the writes the gateway tried again, by reason
 // (gateway_fabric_retries_total{reason}).
 type retryCollector struct{ ledger *fabric.Ledger }
 
 var retriesDesc = prometheus.NewDesc("gateway_fabric_retries_total",
-	"Writes endorsed again as a new transaction, by reason: read_conflict (invalidated at commit by a read conflict), definition_changed (the chaincode definition changed during endorsement), endorsers_differ (the endorsing peers' results differed: peers at different heights).", []string{"reason"}, nil)
+	"Writes tried again, by reason: the same proposal endorsed again after endorse_again (the gateway peer unreachable, or no peers could endorse now); endorsed again as a new transaction after read_conflict (invalidated at commit by a read conflict), definition_changed (the chaincode definition changed during endorsement) or endorsers_differ (the endorsing peers' results differed: peers at different heights); the same transaction sent for ordering again after submit_again (the gateway peer or the orderers could not take it) or resubmitted (no commit seen in 10 s); the commit status asked again after status_again (the peer went away during the wait).", []string{"reason"}, nil)
 
 func (c retryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- retriesDesc }
 
