@@ -10,8 +10,9 @@
 //	finding/<id>                              the finding, JSON (watch.Finding)
 //	findingchg/<changedAtBlock:8><id>         empty: the findings in the order they last changed
 //	meta/watch/<entry>                        the watch's state, entry by entry (watch.Flush: now,
-//	                                            requests/<id>, deliveries/<id>, ...), as of the block
-//	                                            the checkpoint names: each block writes only what it touched
+//	                                            requests/<id>, deliveries/<id>, due/<when><kind><id>,
+//	                                            ...), as of the block the checkpoint names: each block
+//	                                            writes only what it touched, each event reads what it needs
 //	meta/findingcounts                        {"<kind>/<department>": open findings}
 package findings
 
@@ -80,23 +81,22 @@ func Attach(st *store.Store, log *slog.Logger) *Service {
 	return s
 }
 
-// load reads the watch's state as of the checkpoint (its entries under
-// prefixState). A mirror with blocks and no state (none can be written
-// without the other) is fed from block 0, without writing.
+// load opens the watch over its entries as of the checkpoint (under
+// prefixState, read in each block's transaction). A mirror with blocks
+// and no state (none can be written without the other) is fed from block
+// 0, without writing.
 func (s *Service) load(ctx context.Context, txn store.Txn) error {
 	height, err := txn.Height()
 	if err != nil {
 		return err
 	}
+	s.txn = txn
 	discard := func(watch.Finding) error { return nil }
-	found := false
-	s.w, err = watch.LoadEntries(watch.DefaultRules(), discard, func(fn func(string, []byte) error) error {
-		return txn.Scan([]byte(prefixState), func(key, val []byte) (bool, error) {
-			found = true
-			return true, fn(strings.TrimPrefix(string(key), prefixState), val)
-		})
-	})
+	found, err := txn.Get([]byte(prefixState+"now"), func([]byte) error { return nil })
 	if err != nil {
+		return err
+	}
+	if s.w, err = watch.Open(watch.DefaultRules(), discard, entries{s}); err != nil {
 		return err
 	}
 	if !found && height > 0 {
@@ -111,6 +111,21 @@ func (s *Service) load(ctx context.Context, txn store.Txn) error {
 	s.w = s.w.WithSink(s.sink)
 	s.next, s.loaded = height, true
 	return nil
+}
+
+// entries are the watch's entries in the mirror, read in the transaction
+// of the block being applied: as of the block before it, since the block's
+// own writes are set after the watch has taken it (setAll).
+type entries struct{ s *Service }
+
+func (e entries) Get(key string, fn func([]byte) error) (bool, error) {
+	return e.s.txn.Get([]byte(prefixState+key), fn)
+}
+
+func (e entries) Scan(prefix, from string, fn func(string, []byte) (bool, error)) error {
+	return e.s.txn.ScanFrom([]byte(prefixState+prefix), []byte(prefixState+from), func(key, val []byte) (bool, error) {
+		return fn(strings.TrimPrefix(string(key), prefixState), val)
+	})
 }
 
 // feed adds the events of blocks first..last to w, ending each block that

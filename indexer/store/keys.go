@@ -87,7 +87,7 @@ var (
 // schemaVersion numbers the key layout. A mirror written with another is
 // dropped on Open and replayed (see checkSchema); bump it whenever a key or
 // value changes or a new index or aggregate appears.
-const schemaVersion = 7
+const schemaVersion = 8
 
 // AppendKeyString appends s escaped and terminated, as every string that is
 // followed by more key is written: for the keys of a block hook (hook.go).

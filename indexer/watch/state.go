@@ -3,15 +3,18 @@ package watch
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 )
 
-// The watch's state is kept in the mirror entry by entry (Flush, LoadEntries):
-// after each block only the entries the block touched are written or
-// deleted, so what a block costs follows what it holds, never how many
-// approvals are in force. Each entry's key is its part and its ID:
+// The watch's state lives in the mirror, entry by entry (Entries): a block
+// reads the entries its events touch, and Flush writes back, or deletes,
+// only those. What the watch holds in memory between blocks is a cache of
+// at most cacheEntries entries a part, so its memory does not follow how many
+// approvals are in force or how long the ledger is. Each entry's key is
+// its part and its ID:
 //
 //	now                 {"now": ..., "rules": ...}
 //	datasets/<id>       the dataset's grade
@@ -20,74 +23,182 @@ import (
 //	corrections/<id>    an open correction (correction)
 //	open/<findingId>    an open finding a transaction can close (Finding)
 //	activity/<metric>/<msp>  a department's counts for the spike rule (activity)
+//	due/<time>/<kind>/<subject>  a pending deadline (true), in the order they pass (dueKey)
 
-// tracked is one part of the state: its map, the keys touched since the
-// last Flush and the keys the mirror holds. Every access that may lead to
-// a change goes through get, set or del, which mark the key; a key marked
-// but unchanged is written again, harmlessly.
+// Entries is where the watch keeps its state: the mirror, as of the block
+// before the one being fed (the findings service reads it in the block's
+// own transaction). Keys are the entries' own, as above.
+type Entries interface {
+	// Get calls fn with the value of entry key, if there is one.
+	Get(key string, fn func(val []byte) error) (found bool, err error)
+	// Scan calls fn with every entry whose key starts with prefix, from
+	// the first at or after from, in key order, until fn answers false.
+	Scan(prefix, from string, fn func(key string, val []byte) (bool, error)) error
+}
+
+// cacheEntries bounds the entries of a part a watch over Entries keeps in
+// memory from one block to the next: past it, the part's cache is dropped
+// after Flush. (A variable, so that tests drop it after every block.)
+var cacheEntries = 4096
+
+// tracked is one part of the state. Without Entries (New), m is the whole
+// part. Over Entries (Open), m and miss are what is known of it since the
+// cache was last dropped: entries read or written, and keys known absent;
+// the rest is in the mirror. Every access that may lead to a change goes
+// through get, set or del, which mark the key; a key marked but unchanged
+// is written again, harmlessly.
 type tracked[V any] struct {
+	part    string
+	back    *backing
 	m       map[string]V
+	miss    map[string]struct{}
 	touched map[string]struct{}
-	stored  map[string]struct{}
+	stored  map[string]struct{} // the keys the mirror holds, of those known
 }
 
-func newTracked[V any]() tracked[V] {
-	return tracked[V]{m: map[string]V{}, touched: map[string]struct{}{}, stored: map[string]struct{}{}}
+// backing is the Entries of a watch, with the first error reading them:
+// the block being fed fails with it (Add, EndBlock).
+type backing struct {
+	e   Entries
+	err error
 }
 
-func (t *tracked[V]) mark(k string) {
-	if t.touched == nil {
-		t.touched = map[string]struct{}{}
+func (b *backing) fail(err error) {
+	if b.err == nil {
+		b.err = err
 	}
-	t.touched[k] = struct{}{}
+}
+
+func newTracked[V any](part string, back *backing) tracked[V] {
+	return tracked[V]{part: part, back: back, m: map[string]V{}, miss: map[string]struct{}{},
+		touched: map[string]struct{}{}, stored: map[string]struct{}{}}
+}
+
+func (t *tracked[V]) mark(k string) { t.touched[k] = struct{}{} }
+
+// lookup is entry k, read from the mirror when it is not known yet.
+func (t *tracked[V]) lookup(k string) (V, bool) {
+	if v, ok := t.m[k]; ok {
+		return v, true
+	}
+	var zero V
+	if t.back == nil {
+		return zero, false
+	}
+	if _, ok := t.miss[k]; ok {
+		return zero, false
+	}
+	var v V
+	found, err := t.back.e.Get(t.part+"/"+k, func(raw []byte) error { return json.Unmarshal(raw, &v) })
+	if err != nil {
+		t.back.fail(fmt.Errorf("read watch entry %s/%s: %w", t.part, k, err))
+		return zero, false
+	}
+	if !found {
+		t.miss[k] = struct{}{}
+		return zero, false
+	}
+	t.m[k], t.stored[k] = v, struct{}{}
+	return v, true
 }
 
 // get is the entry k (the zero V when there is none), marked.
 func (t *tracked[V]) get(k string) V {
 	t.mark(k)
-	return t.m[k]
+	v, _ := t.lookup(k)
+	return v
+}
+
+// peek is the entry k, for reading only: a change to what it points to is
+// not written.
+func (t *tracked[V]) peek(k string) V {
+	v, _ := t.lookup(k)
+	return v
+}
+
+func (t *tracked[V]) has(k string) bool {
+	_, ok := t.lookup(k)
+	return ok
 }
 
 func (t *tracked[V]) set(k string, v V) {
 	t.mark(k)
+	t.lookup(k) // so that stored knows whether the mirror holds it
 	t.m[k] = v
+	delete(t.miss, k)
 }
 
 func (t *tracked[V]) del(k string) {
 	t.mark(k)
+	t.lookup(k)
 	delete(t.m, k)
+	if t.back != nil {
+		t.miss[k] = struct{}{}
+	}
+}
+
+// keys lists the part's keys from from (inclusive) to to (exclusive; ""
+// for no end), in order: those known, and those in the mirror not known
+// absent. The mirror's are not cached: a whole part may be read.
+func (t *tracked[V]) keys(from, to string) []string {
+	var out []string
+	for k := range t.m {
+		if k >= from && (to == "" || k < to) {
+			out = append(out, k)
+		}
+	}
+	if t.back != nil {
+		prefix := t.part + "/"
+		err := t.back.e.Scan(prefix, prefix+from, func(key string, _ []byte) (bool, error) {
+			k := strings.TrimPrefix(key, prefix)
+			if to != "" && k >= to {
+				return false, nil
+			}
+			_, gone := t.miss[k]
+			if _, known := t.m[k]; !known && !gone {
+				out = append(out, k)
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.back.fail(fmt.Errorf("scan watch entries %s: %w", t.part, err))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// each calls fn with every entry of the part, in key order. Entries read
+// from the mirror for it are not cached.
+func (t *tracked[V]) each(fn func(k string, v V)) {
+	for _, k := range t.keys("", "") {
+		if v, ok := t.m[k]; ok {
+			fn(k, v)
+			continue
+		}
+		var v V
+		found, err := t.back.e.Get(t.part+"/"+k, func(raw []byte) error { return json.Unmarshal(raw, &v) })
+		if err != nil {
+			t.back.fail(fmt.Errorf("read watch entry %s/%s: %w", t.part, k, err))
+			return
+		}
+		if found {
+			fn(k, v)
+		}
+	}
 }
 
 func (t *tracked[V]) clearAll() {
-	for k := range t.m {
-		t.mark(k)
+	for _, k := range t.keys("", "") {
+		t.del(k)
 	}
-	clear(t.m)
 }
 
-func (t tracked[V]) MarshalJSON() ([]byte, error) { return json.Marshal(t.m) }
-
-func (t *tracked[V]) UnmarshalJSON(b []byte) error {
-	t.m = nil
-	if err := json.Unmarshal(b, &t.m); err != nil {
-		return err
-	}
-	t.touched, t.stored = map[string]struct{}{}, map[string]struct{}{}
-	return nil
-}
-
-// flush writes the touched entries of part name (put) or deletes those
-// gone that the mirror holds (del), in key order.
-func (t *tracked[V]) flush(name string, put func(string, []byte) error, del func(string) error) error {
-	keys := make([]string, 0, len(t.touched))
-	for k := range t.touched {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if t.stored == nil {
-		t.stored = map[string]struct{}{}
-	}
-	for _, k := range keys {
+// flush writes the touched entries (put) or deletes those gone that the
+// mirror holds (del), in key order; over Entries it then drops the cache
+// if it has grown past cacheEntries.
+func (t *tracked[V]) flush(put func(string, []byte) error, del func(string) error) error {
+	for _, k := range slices.Sorted(maps.Keys(t.touched)) {
 		v, ok := t.m[k]
 		switch {
 		case ok:
@@ -95,13 +206,13 @@ func (t *tracked[V]) flush(name string, put func(string, []byte) error, del func
 			if err != nil {
 				return err
 			}
-			if err := put(name+"/"+k, raw); err != nil {
+			if err := put(t.part+"/"+k, raw); err != nil {
 				return err
 			}
 			t.stored[k] = struct{}{}
 		default:
 			if _, was := t.stored[k]; was {
-				if err := del(name + "/" + k); err != nil {
+				if err := del(t.part + "/" + k); err != nil {
 					return err
 				}
 				delete(t.stored, k)
@@ -109,29 +220,57 @@ func (t *tracked[V]) flush(name string, put func(string, []byte) error, del func
 		}
 	}
 	clear(t.touched)
+	if t.back != nil && len(t.m)+len(t.miss) > cacheEntries {
+		clear(t.m)
+		clear(t.miss)
+		clear(t.stored)
+	}
 	return nil
 }
 
-func (t *tracked[V]) load(k string, raw []byte) error {
-	var v V
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
-	t.m[k] = v
-	t.stored[k] = struct{}{}
-	return nil
-}
+// all is the whole part; for a watch without Entries only (Save).
+func (t tracked[V]) MarshalJSON() ([]byte, error) { return json.Marshal(t.m) }
 
 type clock struct {
 	Now   time.Time `json:"now"`
 	Rules Rules     `json:"rules"`
 }
 
+// dueKey is the key of a deadline: its time, fixed width (seconds since
+// the year 1, then nanoseconds), so that keys sort as the deadlines pass,
+// then its kind and subject, so that the findings of one block open in the
+// same order on every indexer.
+func dueKey(at time.Time, k Kind, subject string) string {
+	at = at.UTC()
+	return fmt.Sprintf("%012d.%09d/%s/%s", at.Unix()+unixToYear1, at.Nanosecond(), k, subject)
+}
+
+// dueBy is the first key past every deadline at or before t.
+func dueBy(t time.Time) string {
+	t = t.UTC()
+	return fmt.Sprintf("%012d.%09d0", t.Unix()+unixToYear1, t.Nanosecond())
+}
+
+const unixToYear1 = 62135596800
+
+func parseDueKey(key string) (deadline, error) {
+	ts, rest, ok := strings.Cut(key, "/")
+	k, subject, ok2 := strings.Cut(rest, "/")
+	var sec, nsec int64
+	if _, err := fmt.Sscanf(ts, "%d.%d", &sec, &nsec); err != nil || !ok || !ok2 {
+		return deadline{}, fmt.Errorf("deadline entry %q is not <time>/<kind>/<subject>", key)
+	}
+	return deadline{at: time.Unix(sec-unixToYear1, nsec).UTC(), kind: Kind(k), subject: subject}, nil
+}
+
 // Flush hands the mirror what changed in the state since the last Flush
-// (or since the watch was made or loaded): put each entry written, del
-// each entry gone. Called after every block, it keeps the mirror's copy
-// equal to Save's.
+// (or since the watch was made or opened): put each entry written, del
+// each entry gone. Called after every block, it keeps the mirror's entries
+// the watch's state.
 func (w *Watch) Flush(put func(key string, val []byte) error, del func(key string) error) error {
+	if w.back != nil && w.back.err != nil {
+		return w.back.err
+	}
 	raw, err := json.Marshal(clock{Now: w.st.Now, Rules: w.st.Rules})
 	if err != nil {
 		return err
@@ -140,12 +279,13 @@ func (w *Watch) Flush(put func(key string, val []byte) error, del func(key strin
 		return err
 	}
 	for _, err := range []error{
-		w.st.Datasets.flush("datasets", put, del),
-		w.st.Requests.flush("requests", put, del),
-		w.st.Deliveries.flush("deliveries", put, del),
-		w.st.Corrections.flush("corrections", put, del),
-		w.st.Open.flush("open", put, del),
-		w.st.Activity.flush("activity", put, del),
+		w.st.Datasets.flush(put, del),
+		w.st.Requests.flush(put, del),
+		w.st.Deliveries.flush(put, del),
+		w.st.Corrections.flush(put, del),
+		w.st.Open.flush(put, del),
+		w.st.Activity.flush(put, del),
+		w.st.Due.flush(put, del),
 	} {
 		if err != nil {
 			return err
@@ -154,49 +294,27 @@ func (w *Watch) Flush(put func(key string, val []byte) error, del func(key strin
 	return nil
 }
 
-// LoadEntries rebuilds a watch from the entries Flush wrote (each handed
-// to yield's callback, in any order) and goes on from them under the rules
-// they hold. Without a "now" entry it is a new watch under r.
-func LoadEntries(r Rules, sink Sink, entries func(fn func(key string, val []byte) error) error) (*Watch, error) {
-	w, err := New(r, sink)
+// Open goes on with the watch whose state is in e, under the rules its
+// "now" entry holds; without one it is a new watch under r. Nothing but
+// that entry is read until the events need them.
+func Open(r Rules, sink Sink, e Entries) (*Watch, error) {
+	w, err := newWatch(r, sink, &backing{e: e})
 	if err != nil {
 		return nil, err
 	}
-	err = entries(func(key string, val []byte) error {
-		if key == "now" {
-			var c clock
-			if err := json.Unmarshal(val, &c); err != nil {
-				return err
-			}
-			w.st.Now, w.st.Rules = c.Now, c.Rules
-			return nil
+	_, err = e.Get("now", func(val []byte) error {
+		var c clock
+		if err := json.Unmarshal(val, &c); err != nil {
+			return err
 		}
-		part, id, ok := strings.Cut(key, "/")
-		if !ok {
-			return fmt.Errorf("entry %q has no part", key)
-		}
-		switch part {
-		case "datasets":
-			return w.st.Datasets.load(id, val)
-		case "requests":
-			return w.st.Requests.load(id, val)
-		case "deliveries":
-			return w.st.Deliveries.load(id, val)
-		case "corrections":
-			return w.st.Corrections.load(id, val)
-		case "open":
-			return w.st.Open.load(id, val)
-		case "activity":
-			return w.st.Activity.load(id, val)
-		}
-		return fmt.Errorf("entry %q of no known part", key)
+		w.st.Now, w.st.Rules = c.Now, c.Rules
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the watch state: %w", err)
 	}
-	if err := w.check(); err != nil {
-		return nil, err
+	if err := w.st.Rules.Validate(); err != nil {
+		return nil, fmt.Errorf("read the watch state: %w", err)
 	}
-	w.reschedule()
 	return w, nil
 }

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"slices"
@@ -30,7 +29,7 @@ func (in Input) evidence() Evidence {
 type Watch struct {
 	sink Sink
 	st   state
-	due  deadlines
+	back *backing // nil: the whole state in memory (New)
 }
 
 // state is everything the watch keeps, as Save writes it down.
@@ -43,6 +42,7 @@ type state struct {
 	Corrections tracked[*correction] `json:"corrections"`
 	Open        tracked[*Finding]    `json:"open"`     // open findings that a transaction can close
 	Activity    tracked[*activity]   `json:"activity"` // per metric and department: "request-spike/Dept1MSP"
+	Due         tracked[bool]        `json:"due"`      // pending deadlines, by dueKey
 }
 
 type request struct {
@@ -92,15 +92,34 @@ type correction struct {
 	Opened     Evidence `json:"opened"`
 }
 
-// New starts a watch over a ledger from its first block.
-func New(r Rules, sink Sink) (*Watch, error) {
+// New starts a watch over a ledger from its first block, its whole state
+// in memory (Open keeps it in the mirror).
+func New(r Rules, sink Sink) (*Watch, error) { return newWatch(r, sink, nil) }
+
+func newWatch(r Rules, sink Sink, back *backing) (*Watch, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	return &Watch{sink: sink, st: state{Rules: r,
-		Datasets: newTracked[int](), Requests: newTracked[*request](), Deliveries: newTracked[*delivery](),
-		Corrections: newTracked[*correction](), Open: newTracked[*Finding](), Activity: newTracked[*activity](),
+	return &Watch{sink: sink, back: back, st: state{Rules: r,
+		Datasets: newTracked[int]("datasets", back), Requests: newTracked[*request]("requests", back),
+		Deliveries: newTracked[*delivery]("deliveries", back), Corrections: newTracked[*correction]("corrections", back),
+		Open: newTracked[*Finding]("open", back), Activity: newTracked[*activity]("activity", back),
+		Due: newTracked[bool]("due", back),
 	}}, nil
+}
+
+// readErr is the first failure to read the mirror's entries, if any: the
+// block being fed fails with it.
+func (w *Watch) readErr() error {
+	if w.back == nil {
+		return nil
+	}
+	return w.back.err
+}
+
+// push schedules a deadline.
+func (w *Watch) push(at time.Time, k Kind, subject string) {
+	w.st.Due.set(dueKey(at, k, subject), true)
 }
 
 // WithSink makes w hand its findings to sink from now on.
@@ -114,6 +133,13 @@ func (w *Watch) Now() time.Time { return w.st.Now }
 
 // Add takes the next believed event in ledger order.
 func (w *Watch) Add(in Input) error {
+	if err := w.add(in); err != nil {
+		return err
+	}
+	return w.readErr()
+}
+
+func (w *Watch) add(in Input) error {
 	e := in.Event
 	if e == nil {
 		return fmt.Errorf("tx %s: no event", in.TxID)
@@ -156,7 +182,7 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 			// Pending or refused: nothing to watch until it is approved.
 			return nil
 		}
-		q = &request{DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester, Grade: w.st.Datasets.m[r.DatasetID]}
+		q = &request{DatasetID: r.DatasetID, Owner: r.Owner, Requester: r.Requester, Grade: w.st.Datasets.peek(r.DatasetID)}
 		if q.Grade >= FieldsWatchedFrom {
 			q.Fields = slices.Clone(r.Fields)
 		}
@@ -166,7 +192,7 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 	case domain.RequestApproved:
 		if q.Approved == nil {
 			q.Approved, q.ValidUntil = &ev, r.ValidUntil.UTC()
-			w.due.push(q.ValidUntil, kindEnd, r.ID)
+			w.push(q.ValidUntil, kindEnd, r.ID)
 		}
 	case domain.RequestRevoked:
 		if q.Revoked == nil {
@@ -175,7 +201,7 @@ func (w *Watch) addRequest(in Input, ev Evidence, r *domain.Request) error {
 			for _, id := range q.Copies {
 				w.scheduleDestroy(id, q)
 			}
-			w.due.push(q.end(), kindEnd, r.ID)
+			w.push(q.end(), kindEnd, r.ID)
 		}
 	}
 	return nil
@@ -299,9 +325,10 @@ func (w *Watch) addUsage(in Input, ev Evidence, u *domain.Usage) error {
 func (w *Watch) addCorrection(in Input, ev Evidence, c *domain.Correction) error {
 	switch c.Status {
 	case domain.CorrectionOpen:
-		w.st.Corrections.set(c.ID, &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner,
-			Grade: w.st.Datasets.m[c.DatasetID], Opened: ev})
-		w.scheduleCorrection(c.ID, w.st.Corrections.m[c.ID])
+		x := &correction{DeliveryID: c.DeliveryID, RequestID: c.RequestID, DatasetID: c.DatasetID, Owner: c.Owner,
+			Grade: w.st.Datasets.peek(c.DatasetID), Opened: ev}
+		w.st.Corrections.set(c.ID, x)
+		w.scheduleCorrection(c.ID, x)
 	case domain.CorrectionResolved:
 		if w.st.Corrections.get(c.ID) == nil {
 			return nil
@@ -338,25 +365,25 @@ func (w *Watch) settleDispute(id string, ev Evidence) error {
 // destruction, and of a correction's resolution, when its grade has one.
 func (w *Watch) scheduleReceipt(id string, q *request) {
 	if win := w.st.Rules.receiptWithin(q.Grade); win > 0 {
-		w.due.push(w.st.Deliveries.m[id].Recorded.Time.Add(win), KindReceiptOverdue, id)
+		w.push(w.st.Deliveries.peek(id).Recorded.Time.Add(win), KindReceiptOverdue, id)
 	}
 }
 
 func (w *Watch) scheduleDispute(id string, q *request) {
 	if win := w.st.Rules.answerWithin(q.Grade); win > 0 {
-		w.due.push(w.st.Deliveries.m[id].Received.Time.Add(win), KindDisputeOpen, id)
+		w.push(w.st.Deliveries.peek(id).Received.Time.Add(win), KindDisputeOpen, id)
 	}
 }
 
 func (w *Watch) scheduleDestroy(id string, q *request) {
 	if win := w.st.Rules.destroyWithin(q.Grade); win > 0 {
-		w.due.push(q.end().Add(win), KindNotDestroyed, id)
+		w.push(q.end().Add(win), KindNotDestroyed, id)
 	}
 }
 
 func (w *Watch) scheduleCorrection(id string, c *correction) {
 	if win := w.st.Rules.answerWithin(c.Grade); win > 0 {
-		w.due.push(c.Opened.Time.Add(win), KindCorrectionOverdue, id)
+		w.push(c.Opened.Time.Add(win), KindCorrectionOverdue, id)
 	}
 }
 
@@ -364,15 +391,14 @@ func (w *Watch) scheduleCorrection(id string, c *correction) {
 // the rules now are: one that has passed finds its finding open or its
 // obligation met, and a stale one finds its due time changed.
 func (w *Watch) reschedule() {
-	w.due = w.due[:0]
-	for _, id := range sortedKeys(w.st.Requests.m) {
-		if q := w.st.Requests.m[id]; q.Approved != nil && q.EndedAt == nil {
-			w.due.push(q.end(), kindEnd, id)
+	w.st.Due.clearAll()
+	w.st.Requests.each(func(id string, q *request) {
+		if q.Approved != nil && q.EndedAt == nil {
+			w.push(q.end(), kindEnd, id)
 		}
-	}
-	for _, id := range sortedKeys(w.st.Deliveries.m) {
-		x := w.st.Deliveries.m[id]
-		q := w.st.Requests.m[x.RequestID]
+	})
+	w.st.Deliveries.each(func(id string, x *delivery) {
+		q := w.st.Requests.peek(x.RequestID)
 		if x.Received == nil {
 			w.scheduleReceipt(id, q)
 		}
@@ -380,19 +406,10 @@ func (w *Watch) reschedule() {
 			w.scheduleDispute(id, q)
 		}
 		w.scheduleDestroy(id, q)
-	}
-	for _, id := range sortedKeys(w.st.Corrections.m) {
-		w.scheduleCorrection(id, w.st.Corrections.m[id])
-	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	})
+	w.st.Corrections.each(func(id string, c *correction) {
+		w.scheduleCorrection(id, c)
+	})
 }
 
 // maybeForget drops a delivery no finding can come from any more: received,
@@ -445,20 +462,24 @@ func (w *Watch) EndBlock(n uint64, t time.Time) error {
 	if t.After(w.st.Now) {
 		w.st.Now = t.UTC()
 	}
-	for len(w.due) > 0 && !w.due[0].at.After(w.st.Now) {
-		d := heap.Pop(&w.due).(deadline)
+	for _, k := range w.st.Due.keys("", dueBy(w.st.Now)) {
+		d, err := parseDueKey(k)
+		if err != nil {
+			return err
+		}
+		w.st.Due.del(k)
 		if err := w.fire(d, n); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.readErr()
 }
 
 // fire opens the finding of a passed deadline if it still holds: a later
 // event may have met the obligation, or moved the deadline.
 func (w *Watch) fire(d deadline, block uint64) error {
 	id := findingID(d.kind, d.subject)
-	if _, open := w.st.Open.m[id]; open {
+	if w.st.Open.has(id) {
 		return nil
 	}
 	due := d.at
