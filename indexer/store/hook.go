@@ -200,6 +200,9 @@ func (t Txn) ScanFrom(prefix, from []byte, fn func(key, val []byte) (bool, error
 	}
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
+	// Values are read as the scan goes: a scan that stops early (the
+	// watch's deadlines up to a block's time) reads no more than it needs.
+	opts.PrefetchValues = false
 	it := t.txn.NewIterator(opts)
 	defer it.Close()
 	for it.Seek(from); it.Valid(); it.Next() {

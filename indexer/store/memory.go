@@ -79,10 +79,20 @@ func Budget(limitMB int) MemoryBudget {
 // before it is compacted into level 1, so that each compaction merges more
 // at once: with our keys spread over the whole key space (transaction IDs,
 // entity IDs, metering rows), every level-0 compaction rewrites most of
-// level 1, and its cost is per compaction, not per table. 16 tables (writes
-// stall at 32) measured best: 8 and 32 cost more CPU (indexer/README.md).
+// level 1, and its cost is per compaction, not per table. Memtables are
+// half the size (not below 4 MiB) and level 0 holds twice as many (32,
+// writes stall at 64): the same data per compaction, but each flush's table
+// builder is half as big, and Badger keeps up to 8 spent builders' buffers
+// for reuse (its allocator pool), so their size is what the heap holds
+// between flushes (indexer/README.md, "Rebuilds from genesis").
 func (b MemoryBudget) loading() MemoryBudget {
-	b.L0Tables, b.L0Stall = 16, 32
+	if b.MemTableSize >= 8<<20 {
+		b.MemTableSize /= 2
+		b.L0Tables, b.L0Stall = 32, 64
+	} else {
+		b.L0Tables, b.L0Stall = 16, 32
+	}
+	b.BaseTableSize /= 2
 	return b
 }
 

@@ -141,21 +141,41 @@ func (t *tracked[V]) del(k string) {
 // for no end), in order: those known, and those in the mirror not known
 // absent. The mirror's are not cached: a whole part may be read.
 func (t *tracked[V]) keys(from, to string) []string {
-	var out []string
+	out, _, _ := t.keysBefore(from, to)
+	return out
+}
+
+// keysBefore is keys, with the part's first key at or after to (more is
+// false when there is none, or to is "").
+func (t *tracked[V]) keysBefore(from, to string) (out []string, next string, more bool) {
+	after := func(k string) {
+		if !more || k < next {
+			next, more = k, true
+		}
+	}
 	for k := range t.m {
-		if k >= from && (to == "" || k < to) {
+		switch {
+		case k < from:
+		case to == "" || k < to:
 			out = append(out, k)
+		default:
+			after(k)
 		}
 	}
 	if t.back != nil {
 		prefix := t.part + "/"
 		err := t.back.e.Scan(prefix, prefix+from, func(key string, _ []byte) (bool, error) {
 			k := strings.TrimPrefix(key, prefix)
+			_, gone := t.miss[k]
+			_, known := t.m[k]
 			if to != "" && k >= to {
+				if known || gone {
+					return true, nil // known ones are counted above
+				}
+				after(k)
 				return false, nil
 			}
-			_, gone := t.miss[k]
-			if _, known := t.m[k]; !known && !gone {
+			if !known && !gone {
 				out = append(out, k)
 			}
 			return true, nil
@@ -165,7 +185,7 @@ func (t *tracked[V]) keys(from, to string) []string {
 		}
 	}
 	slices.Sort(out)
-	return out
+	return out, next, more
 }
 
 // each calls fn with every entry of the part, in key order. Entries read

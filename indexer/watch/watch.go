@@ -30,7 +30,15 @@ type Watch struct {
 	sink Sink
 	st   state
 	back *backing // nil: the whole state in memory (New)
+	// dueMin, once dueKnown, is at or below every pending deadline's key
+	// (the highest key when there is none): a block's end that passes none
+	// reads nothing. Memory only: a watch opened again finds it again.
+	dueMin   string
+	dueKnown bool
 }
+
+// noneDue is above every deadline key.
+const noneDue = "\xff"
 
 // state is everything the watch keeps, as Save writes it down.
 type state struct {
@@ -119,7 +127,11 @@ func (w *Watch) readErr() error {
 
 // push schedules a deadline.
 func (w *Watch) push(at time.Time, k Kind, subject string) {
-	w.st.Due.set(dueKey(at, k, subject), true)
+	key := dueKey(at, k, subject)
+	w.st.Due.set(key, true)
+	if w.dueKnown && key < w.dueMin {
+		w.dueMin = key
+	}
 }
 
 // WithSink makes w hand its findings to sink from now on.
@@ -462,7 +474,20 @@ func (w *Watch) EndBlock(n uint64, t time.Time) error {
 	if t.After(w.st.Now) {
 		w.st.Now = t.UTC()
 	}
-	for _, k := range w.st.Due.keys("", dueBy(w.st.Now)) {
+	to := dueBy(w.st.Now)
+	if w.dueKnown && to <= w.dueMin {
+		return w.readErr()
+	}
+	from := ""
+	if w.dueKnown {
+		from = w.dueMin
+	}
+	passed, next, more := w.st.Due.keysBefore(from, to)
+	w.dueMin, w.dueKnown = noneDue, true
+	if more {
+		w.dueMin = next
+	}
+	for _, k := range passed {
 		d, err := parseDueKey(k)
 		if err != nil {
 			return err

@@ -533,8 +533,10 @@ func (r *ScaleReport) WriteJSON(path string) error {
 	return os.WriteFile(path, raw, 0o644)
 }
 
-// startProfiles starts the CPU profile into dir; the function it returns
-// stops it and writes the heap profile beside it.
+// startProfiles starts the CPU profile into dir, and writes a heap
+// profile every 10 seconds (replay-heap-<n>.pprof: what is live while the
+// mirror loads, not only at its end); the function it returns stops both
+// and writes the last heap profile beside them.
 func startProfiles(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -547,12 +549,32 @@ func startProfiles(dir string) (func(), error) {
 		cpu.Close()
 		return nil, err
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		cpu.Close()
-		if heap, err := os.Create(filepath.Join(dir, "replay-heap.pprof")); err == nil {
+	writeHeap := func(name string) {
+		if heap, err := os.Create(filepath.Join(dir, name)); err == nil {
 			pprof.WriteHeapProfile(heap)
 			heap.Close()
 		}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				writeHeap(fmt.Sprintf("replay-heap-%d.pprof", n))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		pprof.StopCPUProfile()
+		cpu.Close()
+		writeHeap("replay-heap.pprof")
 	}, nil
 }
