@@ -30,6 +30,11 @@ type fakeLedger struct {
 	mu       sync.Mutex
 	sessions []session
 	starts   []uint64
+	// heightAsked, when set, holds back the blocks until the follower has
+	// asked the height (closed by Height), so that a test of the loading
+	// switch does not race the first poll.
+	heightAsked chan struct{}
+	askedOnce   sync.Once
 }
 
 type session struct {
@@ -39,6 +44,13 @@ type session struct {
 }
 
 func (l *fakeLedger) Blocks(ctx context.Context, start uint64) (<-chan *common.Block, error) {
+	if l.heightAsked != nil {
+		select {
+		case <-l.heightAsked:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	l.mu.Lock()
 	l.starts = append(l.starts, start)
 	s := session{send: -1}
@@ -71,7 +83,12 @@ func (l *fakeLedger) Blocks(ctx context.Context, start uint64) (<-chan *common.B
 	return ch, nil
 }
 
-func (l *fakeLedger) Height(context.Context) (uint64, error) { return uint64(len(l.chain)), nil }
+func (l *fakeLedger) Height(context.Context) (uint64, error) {
+	if l.heightAsked != nil {
+		l.askedOnce.Do(func() { close(l.heightAsked) })
+	}
+	return uint64(len(l.chain)), nil
+}
 
 func (l *fakeLedger) startsSeen() []uint64 {
 	l.mu.Lock()
@@ -327,7 +344,7 @@ func (l *loadingSink) SetLoading(on bool) error {
 // byte for byte, as one applied block by block with the usual options.
 func TestFollowerLoadsWhileFarBehind(t *testing.T) {
 	chain := makeChain(t, 40)
-	l := &fakeLedger{chain: chain}
+	l := &fakeLedger{chain: chain, heightAsked: make(chan struct{})}
 	s := &loadingSink{Store: openStore(t)}
 	f := follower(l, s)
 	f.PollHeight = time.Hour // asked once, at the start: 40 blocks
