@@ -88,18 +88,27 @@ func (t *tracked[V]) lookup(k string) (V, bool) {
 	if _, ok := t.miss[k]; ok {
 		return zero, false
 	}
-	var v V
-	found, err := t.back.e.Get(t.part+"/"+k, func(raw []byte) error { return json.Unmarshal(raw, &v) })
-	if err != nil {
-		t.back.fail(fmt.Errorf("read watch entry %s/%s: %w", t.part, k, err))
-		return zero, false
-	}
+	v, found := t.read(k)
 	if !found {
-		t.miss[k] = struct{}{}
+		if t.back.err == nil {
+			t.miss[k] = struct{}{}
+		}
 		return zero, false
 	}
 	t.m[k], t.stored[k] = v, struct{}{}
 	return v, true
+}
+
+// read is entry k as the mirror holds it, not cached; a failure to read
+// is the backing's error.
+func (t *tracked[V]) read(k string) (V, bool) {
+	var v V
+	found, err := t.back.e.Get(t.part+"/"+k, func(raw []byte) error { return json.Unmarshal(raw, &v) })
+	if err != nil {
+		t.back.fail(fmt.Errorf("read watch entry %s/%s: %w", t.part, k, err))
+		return v, false
+	}
+	return v, found
 }
 
 // get is the entry k (the zero V when there is none), marked.
@@ -196,14 +205,10 @@ func (t *tracked[V]) each(fn func(k string, v V)) {
 			fn(k, v)
 			continue
 		}
-		var v V
-		found, err := t.back.e.Get(t.part+"/"+k, func(raw []byte) error { return json.Unmarshal(raw, &v) })
-		if err != nil {
-			t.back.fail(fmt.Errorf("read watch entry %s/%s: %w", t.part, k, err))
-			return
-		}
-		if found {
+		if v, found := t.read(k); found {
 			fn(k, v)
+		} else if t.back.err != nil {
+			return
 		}
 	}
 }

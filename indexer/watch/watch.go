@@ -30,11 +30,11 @@ type Watch struct {
 	sink Sink
 	st   state
 	back *backing // nil: the whole state in memory (New)
-	// dueMin, once dueKnown, is at or below every pending deadline's key
-	// (the highest key when there is none): a block's end that passes none
-	// reads nothing. Memory only: a watch opened again finds it again.
-	dueMin   string
-	dueKnown bool
+	// dueMin is at or below every pending deadline's key (noneDue when
+	// there is none; "" until a block's end has read them): a block's end
+	// that passes none reads nothing. Memory only: a watch opened again
+	// finds it again.
+	dueMin string
 }
 
 // noneDue is above every deadline key.
@@ -129,7 +129,7 @@ func (w *Watch) readErr() error {
 func (w *Watch) push(at time.Time, k Kind, subject string) {
 	key := dueKey(at, k, subject)
 	w.st.Due.set(key, true)
-	if w.dueKnown && key < w.dueMin {
+	if key < w.dueMin {
 		w.dueMin = key
 	}
 }
@@ -475,15 +475,11 @@ func (w *Watch) EndBlock(n uint64, t time.Time) error {
 		w.st.Now = t.UTC()
 	}
 	to := dueBy(w.st.Now)
-	if w.dueKnown && to <= w.dueMin {
+	if to <= w.dueMin {
 		return w.readErr()
 	}
-	from := ""
-	if w.dueKnown {
-		from = w.dueMin
-	}
-	passed, next, more := w.st.Due.keysBefore(from, to)
-	w.dueMin, w.dueKnown = noneDue, true
+	passed, next, more := w.st.Due.keysBefore(w.dueMin, to)
+	w.dueMin = noneDue
 	if more {
 		w.dueMin = next
 	}
