@@ -189,6 +189,10 @@ type statusBody struct {
 	LastBlockTime *time.Time `json:"lastBlockTime"`
 	LedgerHeight  *uint64    `json:"ledgerHeight"` // null until the peer's height is known
 	LagBlocks     *uint64    `json:"lagBlocks"`    // null until the peer's height is known
+	// Rebuilding is how many blocks a rebuild under way holds, which the
+	// answers include only once it is written (indexer/README.md,
+	// "Rebuilds from genesis"); absent when none is.
+	Rebuilding uint64 `json:"rebuilding,omitempty"`
 	// OpenFindings counts the open findings by kind and department, for
 	// the gateway's gauges; absent when the index keeps no findings.
 	OpenFindings []findings.OpenCount `json:"openFindings,omitempty"`
@@ -196,7 +200,7 @@ type statusBody struct {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := s.store.Status()
-	body := statusBody{Channel: st.Channel, GenesisHash: st.GenesisHash, Height: st.Height, LastBlockHash: st.LastBlockHash}
+	body := statusBody{Channel: st.Channel, GenesisHash: st.GenesisHash, Height: st.Height, LastBlockHash: st.LastBlockHash, Rebuilding: st.Rebuilt}
 	if !st.LastBlockTime.IsZero() {
 		t := st.LastBlockTime.UTC()
 		body.LastBlockTime = &t

@@ -34,6 +34,9 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 	)
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	if s.rebuild != nil {
+		return s.applyRebuild(b)
+	}
 	err := s.update(func(txn *badger.Txn) error {
 		var err error
 		if st, noop, err = check(txn, b); err != nil || noop {
@@ -45,7 +48,7 @@ func (s *Store) ApplyBlock(ctx context.Context, b *block.Block) error {
 		}
 		var evs []Event
 		for _, tx := range b.Txs {
-			ev, err := applyTx(txn, b, tx, resume)
+			ev, err := applyTx(txnTarget{txn}, b, tx, resume)
 			if err != nil {
 				return err
 			}
@@ -103,7 +106,7 @@ func (s *Store) applySplit(b *block.Block) (Status, bool, error) {
 		var ev *Event
 		if err := s.update(func(txn *badger.Txn) error {
 			var err error
-			ev, err = applyTx(txn, b, tx, true)
+			ev, err = applyTx(txnTarget{txn}, b, tx, true)
 			return err
 		}); err != nil {
 			return Status{}, false, fmt.Errorf("tx %d: %w", tx.Index, err)
@@ -204,20 +207,91 @@ func check(txn *badger.Txn, b *block.Block) (Status, bool, error) {
 
 // finishBlock writes the block record, the genesis for block 0 and the checkpoint.
 func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
+	if err := blockRecords(txnTarget{txn}, b, st); err != nil {
+		return err
+	}
+	return setJSON(txn, keyCheckpoint, checkpointOf(*st))
+}
+
+// blockRecords writes the block record, and the genesis and the schema
+// for block 0: what a block writes besides its transactions and the
+// checkpoint.
+func blockRecords(t target, b *block.Block, st *Status) error {
 	if b.Number == 0 {
-		if err := setJSON(txn, keyGenesis, genesis{Channel: st.Channel, Hash: st.GenesisHash}); err != nil {
+		if err := setJSONTo(t, keyGenesis, genesis{Channel: st.Channel, Hash: st.GenesisHash}); err != nil {
 			return err
 		}
-		if err := setJSON(txn, keySchema, schemaVersion); err != nil {
+		if err := setJSONTo(t, keySchema, schemaVersion); err != nil {
 			return err
 		}
 	}
 	rec := BlockRecord{Number: b.Number, Hash: hexs(b.Hash), PreviousHash: hexs(b.PreviousHash),
 		DataHash: hexs(b.DataHash), Time: b.Time, TxCount: len(b.Txs), Config: b.Config}
-	if err := setJSON(txn, blockKey(b.Number), rec); err != nil {
-		return err
+	return setJSONTo(t, blockKey(b.Number), rec)
+}
+
+func checkpointOf(st Status) checkpoint {
+	return checkpoint{Next: st.Height, Hash: st.LastBlockHash, Time: st.LastBlockTime}
+}
+
+// target is what a block's transactions are written to: the block's
+// Badger transaction (txnTarget), or a rebuild's sorted runs (rebuild.go),
+// which read nothing back.
+type target interface {
+	set(key, val []byte) error
+	// has reports whether key is in (only a block applied in parts again
+	// asks).
+	has(key []byte) (bool, error)
+	// entity stores an entity as the transaction wrote it, with its index
+	// entries.
+	entity(ent writeset.Entity) error
+	// addMeter adds amount to the counters of a metering row, kept under
+	// keys (by time, by dataset, by department).
+	addMeter(keys [3][]byte, amount MeterRow) error
+}
+
+// txnTarget writes to a Badger transaction.
+type txnTarget struct{ txn *badger.Txn }
+
+func (t txnTarget) set(key, val []byte) error        { return t.txn.Set(key, val) }
+func (t txnTarget) entity(ent writeset.Entity) error { return putEntity(t.txn, ent) }
+
+func (t txnTarget) has(key []byte) (bool, error) {
+	_, err := t.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
 	}
-	return setJSON(txn, keyCheckpoint, checkpoint{Next: st.Height, Hash: st.LastBlockHash, Time: st.LastBlockTime})
+	return err == nil, err
+}
+
+// addMeter reads the row once: its three keys always hold the same counters.
+func (t txnTarget) addMeter(keys [3][]byte, amount MeterRow) error {
+	var row MeterRow
+	item, err := t.txn.Get(keys[0])
+	switch {
+	case err == nil:
+		if err := item.Value(row.decode); err != nil {
+			return fmt.Errorf("metering row %q: %w", keys[0], err)
+		}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return fmt.Errorf("read metering row: %w", err)
+	}
+	row.add(amount)
+	v := row.encode()
+	for _, k := range keys {
+		if err := t.txn.Set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setJSONTo(t target, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", key, err)
+	}
+	return t.set(key, b)
 }
 
 // applyTx records a transaction and, when the mirror takes it, the
@@ -229,7 +303,7 @@ func finishBlock(txn *badger.Txn, b *block.Block, st *Status) error {
 //
 // resume is true when the block may be in in part (applySplit, cut short):
 // then a transaction already in is found and skipped.
-func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event, error) {
+func applyTx(t target, b *block.Block, tx block.Tx, resume bool) (*Event, error) {
 	p := pos{Block: b.Number, Tx: uint32(tx.Index)}
 	var r writeset.Result
 	if tx.Applied {
@@ -242,7 +316,7 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event,
 		if len(r.Failures) > 0 {
 			rec.Anomaly = r.Failures[0].Check
 		}
-		if err := setJSON(txn, txKey(tx.ID, p), rec); err != nil {
+		if err := setJSONTo(t, txKey(tx.ID, p), rec); err != nil {
 			return nil, err
 		}
 	}
@@ -261,19 +335,19 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event,
 		if !resume {
 			break
 		}
-		if _, err := txn.Get(k); err == nil {
-			return in, nil
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		if in2, err := t.has(k); err != nil {
 			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
+		} else if in2 {
+			return in, nil
 		}
 	}
 	for _, ent := range r.Entities {
-		if err := putEntity(txn, ent); err != nil {
+		if err := t.entity(ent); err != nil {
 			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
 	if len(r.Failures) > 0 {
-		if err := setJSON(txn, anomalyKey(p), anomalyOf(b, tx, r)); err != nil {
+		if err := setJSONTo(t, anomalyKey(p), anomalyOf(b, tx, r)); err != nil {
 			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
@@ -285,11 +359,11 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event,
 	if err != nil {
 		return nil, fmt.Errorf("encode event of tx %s: %w", tx.ID, err)
 	}
-	if err := txn.Set(eventKey(p), raw); err != nil {
+	if err := t.set(eventKey(p), raw); err != nil {
 		return nil, err
 	}
 	if r.Event != nil {
-		if err := meter(txn, tx.Timestamp, r.Event.Type, r.Entities[primary].Record); err != nil {
+		if err := meter(t, tx.Timestamp, r.Event.Type, r.Entities[primary].Record); err != nil {
 			return nil, fmt.Errorf("tx %s: %w", tx.ID, err)
 		}
 	}
@@ -298,7 +372,7 @@ func applyTx(txn *badger.Txn, b *block.Block, tx block.Tx, resume bool) (*Event,
 		if ix.name == string(inlineEventIndex) {
 			v = raw
 		}
-		if err := txn.Set(evIdxKey(ix.name, ix.value, p), v); err != nil {
+		if err := t.set(evIdxKey(ix.name, ix.value, p), v); err != nil {
 			return nil, err
 		}
 	}

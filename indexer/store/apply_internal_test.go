@@ -38,7 +38,7 @@ func TestApplyTxTwiceMetersOnce(t *testing.T) {
 	tx := block.Tx{Index: 0, ID: "t1", Timestamp: when, Event: e, Applied: true, EventPayload: payload,
 		Writes: []block.Write{{Key: key, Value: value}}}
 	for range 2 {
-		if err := s.update(func(txn *badger.Txn) error { _, err := applyTx(txn, b, tx, true); return err }); err != nil {
+		if err := s.update(func(txn *badger.Txn) error { _, err := applyTx(txnTarget{txn}, b, tx, true); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func TestBlockBegunInPartsIsResumed(t *testing.T) {
 		if err := txn.Set(keySplit, appendPos(nil, pos{Block: 1})); err != nil {
 			return err
 		}
-		_, err := applyTx(txn, b, tx, true)
+		_, err := applyTx(txnTarget{txn}, b, tx, true)
 		return err
 	}); err != nil {
 		t.Fatal(err)

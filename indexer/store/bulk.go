@@ -26,8 +26,6 @@ import (
 func (s *Store) SetLoading(on bool) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
 	if s.loading == on {
 		return nil
 	}
@@ -36,6 +34,14 @@ func (s *Store) SetLoading(on bool) error {
 		return fmt.Errorf("store is closed")
 	default:
 	}
+	if on && !s.noRebuild && s.Status().Height <= rebuildFrom {
+		return s.beginRebuild()
+	}
+	if !on && s.rebuild != nil {
+		return s.finishRebuild()
+	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger to switch loading %v: %w", on, err)
 	}

@@ -17,7 +17,7 @@ func TestLoadingKeepsTheMirror(t *testing.T) {
 	applyAll(t, usual, l.blocks)
 
 	dir := t.TempDir()
-	loaded := open(t, dir, store.Options{MemTableSize: 1 << 20})
+	loaded := open(t, dir, store.Options{MemTableSize: 1 << 20, NoSortedRebuild: true})
 	if err := loaded.SetLoading(true); err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestLoadingKeepsTheMirror(t *testing.T) {
 	}
 	applyAll(t, loaded, l.blocks[:60])
 	loaded.Close()
-	loaded = open(t, dir, store.Options{MemTableSize: 1 << 20})
+	loaded = open(t, dir, store.Options{MemTableSize: 1 << 20, NoSortedRebuild: true})
 	if loaded.Loading() {
 		t.Fatal("a store opened again loads before it is asked to")
 	}

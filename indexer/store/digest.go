@@ -57,6 +57,11 @@ func (s *Store) DigestAt(ctx context.Context) (height uint64, digest []byte, err
 // Reset drops the whole mirror, checkpoint and genesis included: the next
 // run replays the ledger from block 0. No block may be applied meanwhile.
 func (s *Store) Reset() error {
+	s.applyMu.Lock()
+	if s.rebuild != nil {
+		s.abortRebuild()
+	}
+	s.applyMu.Unlock()
 	if err := s.withDB(func(db *badger.DB) error { return db.DropAll() }); err != nil {
 		return fmt.Errorf("drop mirror: %w", err)
 	}

@@ -96,6 +96,44 @@ func (b MemoryBudget) loading() MemoryBudget {
 	return b
 }
 
+// rebuilding is the Go share and the mapped files' share of the bound
+// while a sorted rebuild runs (rebuild.go): it maps little (the hooks'
+// small Badger, then the tables it writes), and its heap is what its
+// collector works against: at 1M transactions the Go share's 5/8 kept
+// the collector at 30% of the CPU, 3/4 halved that. The trimmer then pages
+// out from an eighth of the bound.
+func (b MemoryBudget) rebuilding() (goLimit, fileRSS int64) {
+	total := int64(b.LimitMB) << 20
+	return total * 3 / 4, total / 4
+}
+
+// sortBuffer is how many bytes of writes a rebuild's sorter holds before
+// it writes a run (rebuild.go): an eighth of the bound, 32 MiB at the
+// default, within the Go share beside the hooks' Badger and the decoding.
+func (b MemoryBudget) sortBuffer() int {
+	if sortBufferForTests > 0 {
+		return sortBufferForTests
+	}
+	return int(max(4<<20, min(int64(b.LimitMB)<<20/8, 256<<20)))
+}
+
+// sortBufferForTests, when set, is every sorter's buffer: tests make runs
+// of a few writes, to merge many of them in tiers.
+var sortBufferForTests int
+
+// hooksOptions are the options of a rebuild's Badger of the hooks' keys
+// (the scores' points, the watch's entries): a few MiB of writes a
+// block at most, so the smallest memtables and caches that hold one.
+func (b MemoryBudget) hooksOptions(dir string) badger.Options {
+	h := b
+	h.MemTableSize, h.BlockCacheSize, h.IndexCacheSize, h.BaseTableSize = 2<<20, 4<<20, 2<<20, 512<<10
+	h.L0Tables, h.L0Stall = 4, 16
+	// The scores' points (about 140 KB each) go to the value log: in the
+	// tree, a compaction's table builders would hold each point's blocks
+	// in buffers doubled to a quarter MiB.
+	return h.apply(badger.DefaultOptions(dir).WithNumVersionsToKeep(1)).WithValueThreshold(1 << 10)
+}
+
 // apply sets the budget's figures on Badger's options.
 func (b MemoryBudget) apply(bo badger.Options) badger.Options {
 	bo = bo.WithMemTableSize(b.MemTableSize).

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -132,30 +131,17 @@ func meterOf(t domain.EventType, rec domain.Record) (row MeterRow, ok bool) {
 // Each row is kept under three keys, by time, by dataset and by
 // department (keys.go), so that every filter of a query is one key-ordered
 // range scan; the three always hold the same counters, so one is read.
-func meter(txn *badger.Txn, at time.Time, t domain.EventType, rec domain.Record) error {
-	amount, ok := meterOf(t, rec)
+func meter(t target, at time.Time, typ domain.EventType, rec domain.Record) error {
+	amount, ok := meterOf(typ, rec)
 	if !ok {
 		return nil
 	}
 	for _, b := range Buckets {
 		start := b.Start(at)
-		key := meterKey(b, start, amount.Department, amount.Dataset)
-		var row MeterRow
-		item, err := txn.Get(key)
-		switch {
-		case err == nil:
-			if err := item.Value(row.decode); err != nil {
-				return fmt.Errorf("metering row %q: %w", key, err)
-			}
-		case !errors.Is(err, badger.ErrKeyNotFound):
-			return fmt.Errorf("read metering row: %w", err)
-		}
-		row.add(amount)
-		v := row.encode()
-		for _, k := range [][]byte{key, meterByDatasetKey(b, start, amount.Department, amount.Dataset), meterByDeptKey(b, start, amount.Department, amount.Dataset)} {
-			if err := txn.Set(k, v); err != nil {
-				return err
-			}
+		keys := [3][]byte{meterKey(b, start, amount.Department, amount.Dataset),
+			meterByDatasetKey(b, start, amount.Department, amount.Dataset), meterByDeptKey(b, start, amount.Department, amount.Dataset)}
+		if err := t.addMeter(keys, amount); err != nil {
+			return err
 		}
 	}
 	return nil

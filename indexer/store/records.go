@@ -131,4 +131,7 @@ type Status struct {
 	Height        uint64    `json:"height"` // blocks applied = number of the next block
 	LastBlockHash string    `json:"lastBlockHash"`
 	LastBlockTime time.Time `json:"lastBlockTime"`
+	// Rebuilt is how many blocks a rebuild under way holds (rebuild.go),
+	// which readers see only once it is written; 0 when none is.
+	Rebuilt uint64 `json:"rebuilt,omitempty"`
 }

@@ -50,6 +50,16 @@ type Options struct {
 	// MemTableSize, when set, overrides the budget's memtable size, which
 	// also bounds one transaction (tests use it to split blocks).
 	MemTableSize int64
+	// RaiseGoLimit lets the store raise the Go runtime's soft memory limit
+	// while it rebuilds (MemoryBudget.rebuilding: a rebuild maps few file
+	// pages, so the Go share grows and the trimmer's shrinks) and set it
+	// back to the budget's GoLimit after: for a process that set the limit
+	// from the same budget (cmd/indexer does, unless GOMEMLIMIT is set).
+	RaiseGoLimit bool
+	// NoSortedRebuild loads a mirror from nothing with Badger's loading
+	// options instead of the sorted rebuild (rebuild.go): tests of the
+	// loading options use it.
+	NoSortedRebuild bool
 }
 
 // Store is the mirror. Its methods are safe for concurrent use; blocks are
@@ -60,13 +70,24 @@ type Store struct {
 	dbMu    sync.RWMutex
 	db      *badger.DB
 	open    func(loading bool) (*badger.DB, error)
-	loading bool // db was opened with the loading options (bulk.go)
+	loading bool // db was opened with the loading options, or a rebuild is under way (bulk.go)
 	log     *slog.Logger
 	channel string
+	dir     string
+	budget  MemoryBudget
+	// rebuild is the sorted rebuild under way (rebuild.go), guarded by
+	// applyMu; noRebuild is Options.NoSortedRebuild.
+	rebuild      *rebuild
+	noRebuild    bool
+	raiseGoLimit bool
+	trim         *trimmer
 
 	mu      sync.Mutex
 	status  Status
 	applied chan struct{} // closed and replaced each time a block is applied
+	// rebuildNext is the next block of a rebuild under way, 0 when none:
+	// what Height tells the follower, while Status stays as the mirror is.
+	rebuildNext uint64
 
 	// applyMu is held while a block is applied, and while a hook is added.
 	applyMu sync.Mutex
@@ -113,14 +134,23 @@ func Open(dir string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:       db,
-		open:     openDB,
-		log:      opt.Logger,
-		channel:  opt.Channel,
-		applied:  make(chan struct{}),
-		stop:     make(chan struct{}),
-		gcDone:   make(chan struct{}),
-		trimDone: make(chan struct{}),
+		db:           db,
+		open:         openDB,
+		log:          opt.Logger,
+		channel:      opt.Channel,
+		dir:          dir,
+		budget:       budget,
+		noRebuild:    opt.NoSortedRebuild,
+		raiseGoLimit: opt.RaiseGoLimit,
+		trim:         trim,
+		applied:      make(chan struct{}),
+		stop:         make(chan struct{}),
+		gcDone:       make(chan struct{}),
+		trimDone:     make(chan struct{}),
+	}
+	if err := s.dropUnfinished(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mirror %s: %w", dir, err)
 	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
@@ -135,16 +165,24 @@ func Open(dir string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the background GC and closes Badger; later calls do nothing.
+// Close finishes a rebuild under way, stops the background GC and closes
+// Badger; later calls do nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.applyMu.Lock()
+		if s.rebuild != nil {
+			if err := s.finishRebuild(); err != nil {
+				s.closeErr = err
+			}
+		}
+		s.applyMu.Unlock()
 		close(s.stop)
 		<-s.gcDone
 		<-s.trimDone
 		s.dbMu.Lock()
 		defer s.dbMu.Unlock()
 		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("close badger: %w", err)
+			s.closeErr = errors.Join(s.closeErr, fmt.Errorf("close badger: %w", err))
 		}
 	})
 	return s.closeErr
@@ -267,16 +305,22 @@ func (s *Store) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
+	st.Rebuilt = s.rebuildNext
 	if st.Channel == "" {
 		st.Channel = s.channel
 	}
 	return st
 }
 
-// Height is the number of blocks applied, which is the number of the next.
+// Height is the number of blocks applied, which is the number of the next;
+// while a rebuild is under way (rebuild.go), the rebuild's, which readers
+// do not see yet (Status).
 func (s *Store) Height() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.rebuildNext > 0 {
+		return s.rebuildNext
+	}
 	return s.status.Height
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -27,9 +29,12 @@ const madvPageout = 21
 // which then grows with the ledger (a fresh 100,000-transaction mirror:
 // 200 MB of it), although the kernel could drop those pages at any time.
 type trimmer struct {
-	dir    string
-	budget int64 // bytes of mapped file pages allowed
+	dirs   []string     // the mirror's folder and a rebuild's scratch (rebuild.go), with a separator
+	budget atomic.Int64 // bytes of mapped file pages allowed
 }
+
+// setBudget changes how many bytes of mapped file pages are allowed.
+func (t *trimmer) setBudget(n int64) { t.budget.Store(n) }
 
 func newTrimmer(dir string, budget int64) (*trimmer, error) {
 	abs, err := filepath.Abs(dir)
@@ -39,7 +44,9 @@ func newTrimmer(dir string, budget int64) (*trimmer, error) {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
-	return &trimmer{dir: abs + string(filepath.Separator), budget: budget}, nil
+	t := &trimmer{dirs: []string{abs + string(filepath.Separator), abs + rebuildSuffix + string(filepath.Separator)}}
+	t.budget.Store(budget)
+	return t, nil
 }
 
 // trim pages out the mirror's tables, value log and memtable logs when the process's
@@ -50,7 +57,7 @@ func (t *trimmer) trim() (int64, error) {
 	// keeps up with: trim from half the budget, so that the other half
 	// absorbs what comes between two ticks.
 	file, err := rssFile()
-	if err != nil || file <= t.budget/2 {
+	if err != nil || file <= t.budget.Load()/2 {
 		return 0, err
 	}
 	raw, err := os.ReadFile("/proc/self/maps")
@@ -66,7 +73,7 @@ func (t *trimmer) trim() (int64, error) {
 			continue
 		}
 		path := strings.Join(f[5:], " ")
-		if !strings.HasPrefix(path, t.dir) || !(strings.HasSuffix(path, ".sst") || strings.HasSuffix(path, ".vlog") || strings.HasSuffix(path, ".mem")) {
+		if !slices.ContainsFunc(t.dirs, func(d string) bool { return strings.HasPrefix(path, d) }) || !(strings.HasSuffix(path, ".sst") || strings.HasSuffix(path, ".vlog") || strings.HasSuffix(path, ".mem")) {
 			continue
 		}
 		from, to, ok := strings.Cut(f[0], "-")

@@ -54,7 +54,7 @@ func TestTrimmer(t *testing.T) {
 		}
 	}
 	// Under budget, nothing is done.
-	tr.budget = 1 << 40
+	tr.setBudget(1 << 40)
 	if advised, err := tr.trim(); err != nil || advised != 0 {
 		t.Fatalf("under budget: advised %d, %v", advised, err)
 	}

@@ -12,4 +12,6 @@ func newTrimmer(string, int64) (*trimmer, error) { return &trimmer{}, nil }
 
 func (*trimmer) trim() (int64, error) { return 0, errTrimUnsupported }
 
+func (*trimmer) setBudget(int64) {}
+
 var errTrimUnsupported = errors.New("trimming mapped pages needs Linux")

@@ -317,14 +317,17 @@ type scaleChildResult struct {
 // figures as one JSON line.
 func scaleChild(spec string) error {
 	blocksPath, mirror, _ := strings.Cut(spec, "|")
-	debug.SetMemoryLimit(store.Budget(0).GoLimit)
+	ownLimit := os.Getenv("GOMEMLIMIT") == "" // as the indexer: GOMEMLIMIT, when set, overrides the Go share
+	if ownLimit {
+		debug.SetMemoryLimit(store.Budget(0).GoLimit)
+	}
 	f, err := os.Open(blocksPath)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
-	st, err := store.Open(mirror, store.Options{Channel: "datashare", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, err := store.Open(mirror, store.Options{Channel: "datashare", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaiseGoLimit: ownLimit})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	limit := setMemoryLimit(getenv, m.Config.MemoryLimitMB)
+	m.ownGoLimit = getenv("GOMEMLIMIT") == ""
 	m.Logger.Debug("memory limit", "residentMB", m.Config.MemoryLimitMB, "goLimitBytes", limit)
 	if err := m.Run(ctx); err != nil {
 		m.Close()
@@ -98,6 +99,10 @@ type Main struct {
 	Getenv func(string) string
 	// Ledger is where blocks come from; nil dials the peer in Config.
 	Ledger source.Ledger
+
+	// ownGoLimit is set when the process set the Go memory limit from the
+	// budget (no GOMEMLIMIT): the store may then raise it while it rebuilds.
+	ownGoLimit bool
 
 	store   *store.Store
 	gateway *source.Gateway
@@ -145,7 +150,8 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Logger, MemoryLimitMB: c.MemoryLimitMB})
+	st, err := store.Open(c.DataDir, store.Options{Channel: c.Channel, Logger: m.Logger, MemoryLimitMB: c.MemoryLimitMB,
+		RaiseGoLimit: m.ownGoLimit})
 	if err != nil {
 		return err
 	}
