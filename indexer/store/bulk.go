@@ -16,13 +16,17 @@ import (
 // the mirror holds the same keys and values (its digest is the same).
 // Back at the head, SetLoading(false) opens Badger again with the usual
 // options; the follower switches both ways by the lag it sees
-// (source.Follower).
+// (source.Follower). A mirror that holds no block yet, or only block 0,
+// is instead rebuilt through the sorter (rebuild.go), which
+// SetLoading(false) writes into Badger.
 
 // SetLoading switches Badger to the loading options (on) or back to the
 // usual ones: it flushes and closes the mirror and opens it again, which
-// readers wait for (about a memtable's flush). It does nothing when the
-// store already runs so. No block may be applied meanwhile (the follower,
-// the only writer, calls it between blocks).
+// readers wait for (about a memtable's flush). On a mirror of at most
+// block 0 it begins a sorted rebuild instead (rebuild.go), and off ends
+// it: the rebuild is written into Badger, which readers wait for. It does
+// nothing when the store already runs so. No block may be applied
+// meanwhile (the follower, the only writer, calls it between blocks).
 func (s *Store) SetLoading(on bool) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()

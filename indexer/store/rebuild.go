@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +104,14 @@ func (s *Store) beginRebuild() error {
 				if err := wb.Set(k, v); err != nil {
 					return err
 				}
+			case bytes.HasPrefix(k, []byte(prefixEnt)):
+				entries, err := entityIndexes(k, v)
+				if err != nil {
+					return err
+				}
+				if err := srt.add(opSet, k, withIndexes(v, entries)); err != nil {
+					return err
+				}
 			default:
 				if err := srt.add(opSet, k, v); err != nil {
 					return err
@@ -131,6 +140,7 @@ func (s *Store) beginRebuild() error {
 
 // drop removes a rebuild's scratch folder.
 func (r *rebuild) drop() {
+	r.sorter.wait() // a run being written in the background
 	r.hooks.Close()
 	os.RemoveAll(r.dir)
 }
@@ -221,7 +231,46 @@ type sortTarget struct{ s *sorter }
 func (t sortTarget) set(key, val []byte) error { return t.s.add(opSet, key, val) }
 func (t sortTarget) has([]byte) (bool, error)  { return false, nil }
 func (t sortTarget) entity(ent writeset.Entity) error {
-	return t.s.add(opSet, entKey(string(ent.Kind), ent.ID), ent.Value)
+	return t.s.add(opSet, entKey(string(ent.Kind), ent.ID), withIndexes(ent.Value, entriesOf(ent.Kind, ent.Record)))
+}
+
+// withIndexes is an entity's value as the sorter holds it: the value, its
+// index entries, and the entries' length (4 bytes), so that the last state
+// of an entity brings its own entries to the end of the rebuild, where
+// they are written (writeRebuild) without the value being decoded again.
+func withIndexes(val []byte, entries []idxEntry) []byte {
+	out := append(make([]byte, 0, len(val)+64), val...)
+	for _, e := range entries {
+		out = binary.AppendUvarint(out, uint64(len(e.name)))
+		out = append(out, e.name...)
+		out = binary.AppendUvarint(out, uint64(len(e.value)))
+		out = append(out, e.value...)
+	}
+	return binary.BigEndian.AppendUint32(out, uint32(len(out)-len(val)))
+}
+
+// splitIndexes undoes withIndexes.
+func splitIndexes(held []byte) (val []byte, entries []idxEntry, err error) {
+	if len(held) < 4 {
+		return nil, nil, fmt.Errorf("entity of %d bytes has no index entries' length", len(held))
+	}
+	n := int(binary.BigEndian.Uint32(held[len(held)-4:]))
+	if n > len(held)-4 {
+		return nil, nil, fmt.Errorf("index entries of %d bytes in an entity of %d", n, len(held))
+	}
+	val, rest := held[:len(held)-4-n], held[len(held)-4-n:len(held)-4]
+	for len(rest) > 0 {
+		var e idxEntry
+		for _, dst := range []*string{&e.name, &e.value} {
+			l, k := binary.Uvarint(rest)
+			if k <= 0 || int(l) > len(rest)-k {
+				return nil, nil, errors.New("index entries cut short")
+			}
+			*dst, rest = string(rest[k:k+int(l)]), rest[k+int(l):]
+		}
+		entries = append(entries, e)
+	}
+	return val, entries, nil
 }
 
 func (t sortTarget) addMeter(keys [3][]byte, amount MeterRow) error {
@@ -315,11 +364,25 @@ func (s *Store) writeRebuild(r *rebuild) error {
 		if err := below(k); err != nil {
 			return err
 		}
-		if err := out.add(k, v); err != nil {
+		if !bytes.HasPrefix(k, []byte(prefixEnt)) {
+			return out.add(k, v)
+		}
+		val, entries, err := splitIndexes(v)
+		if err != nil {
+			return fmt.Errorf("%q: %w", k, err)
+		}
+		if err := out.add(k, val); err != nil {
 			return err
 		}
-		if bytes.HasPrefix(k, []byte(prefixEnt)) {
-			return indexEntity(idx, k, v)
+		i := bytes.Index(k[len(prefixEnt):], []byte{0, 1})
+		if i < 0 {
+			return fmt.Errorf("entity key %q has no kind", k)
+		}
+		id := k[len(prefixEnt)+i+2:]
+		for _, e := range entries {
+			if err := idx.add(opSet, idxKey(e.name, e.value, string(id)), nil); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -339,30 +402,26 @@ func (s *Store) writeRebuild(r *rebuild) error {
 	return s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, keyCheckpoint, r.cp) })
 }
 
-// indexEntity adds the index entries of the entity stored at key.
-func indexEntity(idx *sorter, key, val []byte) error {
+// entityIndexes decodes the entity stored at key (an ent/ key of the
+// mirror) and lists its index entries.
+func entityIndexes(key, val []byte) ([]idxEntry, error) {
 	rest := key[len(prefixEnt):]
 	i := bytes.Index(rest, []byte{0, 1})
 	if i < 0 {
-		return fmt.Errorf("entity key %q has no kind", key)
+		return nil, fmt.Errorf("entity key %q has no kind", key)
 	}
 	kind, id := domain.Kind(rest[:i]), string(rest[i+2:])
 	if len(indexes[kind]) == 0 {
-		return nil
+		return nil, nil
 	}
 	rec, err := domain.NewRecord(kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := json.Unmarshal(val, rec); err != nil {
-		return fmt.Errorf("entity %s %s: %w", kind, id, err)
+		return nil, fmt.Errorf("entity %s %s: %w", kind, id, err)
 	}
-	for _, e := range entriesOf(kind, rec) {
-		if err := idx.add(opSet, idxKey(e.name, e.value, id), nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return entriesOf(kind, rec), nil
 }
 
 // streamOut hands a StreamWriter keys in strictly increasing order, a

@@ -49,41 +49,81 @@ type sortRun struct {
 
 type sorter struct {
 	dir   string
-	limit int // bytes of writes held before a run is written
+	limit int // bytes of writes held in one buffer before it is written as a run
 
-	buf  []byte    // the writes held: op, key length, value length, key, value
-	offs []heldKey // each write held, in the order it came
+	cur   *held        // being filled
+	spare *held        // the buffer the last run was written from, for the next
+	busy  chan spilled // the run being written in the background, nil when none
+
+	// The runs and the names of their files: the spiller's while one is
+	// busy, the caller's after wait.
 	runs []sortRun
-	seq  int // names the run files
+	seq  int
 }
 
+// held is a buffer of writes: op, key length, value length, key, value.
+type held struct {
+	buf  []byte
+	offs []heldKey // each write held, in the order it came
+}
+
+type spilled struct {
+	h   *held
+	err error
+}
+
+// newSorter makes a sorter holding at most limit bytes of writes in
+// memory: two buffers of half that, one filled while the other is sorted
+// and written on another goroutine (and so on the second core).
 func newSorter(dir string, limit int) (*sorter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sorter: %w", err)
 	}
-	return &sorter{dir: dir, limit: limit}, nil
+	return &sorter{dir: dir, limit: max(limit/2, 1)}, nil
 }
 
-// add holds one write; it writes a run when the buffer is full.
+// add holds one write; a full buffer is written as a run in the
+// background, once the run before it is.
 func (s *sorter) add(op byte, key, val []byte) error {
-	if s.buf == nil { // once, whole: a buffer grown by doubling would hold its old copy meanwhile
-		s.buf = make([]byte, 0, s.limit+64<<10)
+	h := s.cur
+	if h == nil { // whole at once: a buffer grown by doubling would hold its old copy meanwhile
+		h = &held{buf: make([]byte, 0, s.limit+64<<10)}
+		s.cur = h
 	}
-	s.offs = append(s.offs, heldKey{prefix: keyPrefix(key), off: uint32(len(s.buf))})
-	s.buf = append(s.buf, op)
-	s.buf = binary.AppendUvarint(s.buf, uint64(len(key)))
-	s.buf = binary.AppendUvarint(s.buf, uint64(len(val)))
-	s.buf = append(s.buf, key...)
-	s.buf = append(s.buf, val...)
-	if len(s.buf) >= s.limit {
-		return s.spill()
+	h.offs = append(h.offs, heldKey{prefix: keyPrefix(key), off: uint32(len(h.buf))})
+	h.buf = append(h.buf, op)
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(key)))
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(val)))
+	h.buf = append(h.buf, key...)
+	h.buf = append(h.buf, val...)
+	if len(h.buf) < s.limit {
+		return nil
 	}
+	if err := s.wait(); err != nil {
+		return err
+	}
+	s.cur, s.spare = s.spare, nil
+	ch := make(chan spilled, 1)
+	s.busy = ch
+	go func() { ch <- spilled{h, s.spill(h)} }()
 	return nil
 }
 
+// wait waits for the run being written, if any, and keeps its buffer.
+func (s *sorter) wait() error {
+	if s.busy == nil {
+		return nil
+	}
+	r := <-s.busy
+	s.busy = nil
+	r.h.buf, r.h.offs = r.h.buf[:0], r.h.offs[:0]
+	s.spare = r.h
+	return r.err
+}
+
 // at decodes the write held at off.
-func (s *sorter) at(off uint32) (op byte, key, val []byte) {
-	b := s.buf[off:]
+func (h *held) at(off uint32) (op byte, key, val []byte) {
+	b := h.buf[off:]
 	op = b[0]
 	kl, n := binary.Uvarint(b[1:])
 	vl, m := binary.Uvarint(b[1+n:])
@@ -91,24 +131,24 @@ func (s *sorter) at(off uint32) (op byte, key, val []byte) {
 	return op, b[:kl], b[kl : kl+vl]
 }
 
-// spill writes the writes held as one run, sorted by key, each key's
+// spill writes the writes h holds as one run, sorted by key, each key's
 // writes folded into one, and merges runs of a tier that is full.
-func (s *sorter) spill() error {
-	if len(s.offs) == 0 {
+func (s *sorter) spill(h *held) error {
+	if len(h.offs) == 0 {
 		return nil
 	}
 	// By key, and for one key in the order the writes came (their offsets
 	// grow): most keys differ in their first eight bytes' word, compared
 	// without decoding the writes.
-	slices.SortFunc(s.offs, func(a, b heldKey) int {
+	slices.SortFunc(h.offs, func(a, b heldKey) int {
 		if a.prefix != b.prefix {
 			if a.prefix < b.prefix {
 				return -1
 			}
 			return 1
 		}
-		_, ka, _ := s.at(a.off)
-		_, kb, _ := s.at(b.off)
+		_, ka, _ := h.at(a.off)
+		_, kb, _ := h.at(b.off)
 		if c := bytes.Compare(ka, kb); c != 0 {
 			return c
 		}
@@ -119,8 +159,8 @@ func (s *sorter) spill() error {
 		return err
 	}
 	var cur entry
-	for i, h := range s.offs {
-		op, key, val := s.at(h.off)
+	for i, hk := range h.offs {
+		op, key, val := h.at(hk.off)
 		if i > 0 && bytes.Equal(key, cur.key) {
 			if err := cur.fold(op, val); err != nil {
 				w.abort()
@@ -143,7 +183,6 @@ func (s *sorter) spill() error {
 	if err := w.close(); err != nil {
 		return err
 	}
-	s.buf, s.offs = s.buf[:0], s.offs[:0]
 	return s.mergeTiers()
 }
 
@@ -202,10 +241,15 @@ func (s *sorter) mergeTiers() error {
 // what the buffer holds; deleted keys are left out. The runs stay: each
 // may be called again.
 func (s *sorter) each(fn func(key, val []byte) error) error {
-	if err := s.spill(); err != nil {
+	if err := s.wait(); err != nil {
 		return err
 	}
-	s.buf, s.offs = nil, nil // the merge holds only its runs' blocks
+	if s.cur != nil {
+		if err := s.spill(s.cur); err != nil {
+			return err
+		}
+	}
+	s.cur, s.spare = nil, nil // the merge holds only its runs' blocks
 	m, err := s.openMerge(s.runs)
 	if err != nil {
 		return err
@@ -222,8 +266,11 @@ func (s *sorter) each(fn func(key, val []byte) error) error {
 	return m.err
 }
 
-// remove deletes the sorter's files.
-func (s *sorter) remove() error { return os.RemoveAll(s.dir) }
+// remove deletes the sorter's files, once the run being written is.
+func (s *sorter) remove() error {
+	s.wait()
+	return os.RemoveAll(s.dir)
+}
 
 // heldKey is one write held: where it is in the buffer, and the first
 // eight bytes of its key as a number, which orders most keys alone.

@@ -67,6 +67,9 @@ func TestSorterFoldsLikeAMap(t *testing.T) {
 				}
 			}
 			if limit == 200 {
+				if err := s.wait(); err != nil {
+					t.Fatal(err)
+				}
 				for _, r := range s.runs {
 					if r.tier > 0 {
 						goto tiered

@@ -50,8 +50,11 @@ const (
 	// writes its CPU profile (replay-cpu.pprof) and a heap profile taken
 	// at the end of the replay (replay-heap.pprof).
 	scaleProfileEnv = "GOVSHARE_SCALE_PROFILE"
-	scaleCatalog    = 2000
-	scalePerMonth   = 100000
+	// scaleNoRebuildEnv makes the scale child load with Badger's loading
+	// options instead of the sorted rebuild.
+	scaleNoRebuildEnv = "GOVSHARE_SCALE_NOREBUILD"
+	scaleCatalog      = 2000
+	scalePerMonth     = 100000
 )
 
 // ScaleStep is one size's figures.
@@ -327,7 +330,11 @@ func scaleChild(spec string) error {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
-	st, err := store.Open(mirror, store.Options{Channel: "datashare", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaiseGoLimit: ownLimit})
+	// GOVSHARE_SCALE_NOREBUILD=1 loads with Badger's loading options
+	// instead of the sorted rebuild, to compare the two (the mirror is the
+	// same, its digest too).
+	st, err := store.Open(mirror, store.Options{Channel: "datashare", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RaiseGoLimit: ownLimit, NoSortedRebuild: os.Getenv(scaleNoRebuildEnv) != ""})
 	if err != nil {
 		return err
 	}
