@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,7 +39,9 @@ import (
 // it (not moved at each write), and metering counters are added as the
 // runs are merged. The block hooks (the scores, the watch) read and write
 // their own keys: they run against a small Badger of their own in the
-// scratch folder, with the checkpoint, and its keys join the stream.
+// scratch folder, with the checkpoint, a block behind on a goroutine of
+// their own, and its keys join the stream. A hook's error gives the
+// rebuild up at the next block (or at its end).
 //
 // Readers see the mirror as it was when the rebuild began (no block, or
 // block 0) until it is written: Status and WaitFor do not move, while
@@ -54,8 +57,16 @@ type rebuild struct {
 	dir    string  // scratch: the sorter's runs and the hooks' Badger
 	sorter *sorter // every write but the hooks' and the checkpoint
 	hooks  *badger.DB
-	cp     checkpoint // of the last block applied
-	st     Status
+	// The hooks run a block behind, on a goroutine of their own (and so
+	// on the second core), while the next block's transactions are
+	// sorted: blocks go to them on fed; done is closed once they have
+	// stopped, with their first error in hookErr.
+	fed     chan hookBlock
+	done    chan struct{}
+	hookErr error
+	failed  atomic.Bool
+	cp      checkpoint // of the last block applied
+	st      Status
 }
 
 // rebuildFrom is the highest mirror a rebuild begins from: the hooks must
@@ -85,7 +96,7 @@ func (s *Store) beginRebuild() error {
 		os.RemoveAll(dir)
 		return fmt.Errorf("rebuild: open the hooks' badger: %w", err)
 	}
-	r := &rebuild{dir: dir, sorter: srt, hooks: hooks, st: s.Status()}
+	r := &rebuild{dir: dir, sorter: srt, hooks: hooks, st: s.Status(), fed: make(chan hookBlock, 4), done: make(chan struct{})}
 	r.cp = checkpointOf(r.st)
 	wb := hooks.NewWriteBatch()
 	err = s.dbView(func(txn *badger.Txn) error {
@@ -129,6 +140,7 @@ func (s *Store) beginRebuild() error {
 		r.drop()
 		return fmt.Errorf("rebuild: the mirror's blocks so far: %w", err)
 	}
+	go r.runHooks(s.hooks)
 	s.dbMu.Lock()
 	s.rebuild, s.loading = r, true
 	s.dbMu.Unlock()
@@ -138,8 +150,49 @@ func (s *Store) beginRebuild() error {
 	return nil
 }
 
+// hookBlock is a block as its hooks are handed it.
+type hookBlock struct {
+	number uint64
+	events []Event
+	cp     checkpoint
+}
+
+// runHooks calls the hooks for each block fed, in the hooks' Badger, with
+// the block's checkpoint; after an error it only drains what is fed.
+func (r *rebuild) runHooks(hooks Hooks) {
+	defer close(r.done)
+	for hb := range r.fed {
+		if r.hookErr != nil {
+			continue
+		}
+		r.hookErr = r.hooks.Update(func(txn *badger.Txn) error {
+			if err := hooks.ApplyBlock(Txn{txn}, hb.number, hb.events); err != nil {
+				return err
+			}
+			return setJSON(txn, keyCheckpoint, hb.cp)
+		})
+		if r.hookErr != nil {
+			r.hookErr = fmt.Errorf("block hooks at block %d: %w", hb.number, r.hookErr)
+			r.failed.Store(true)
+		}
+	}
+}
+
+// waitHooks stops the hooks' goroutine once it has called them for every
+// block fed, and returns its error; it may be called again.
+func (r *rebuild) waitHooks() error {
+	select {
+	case <-r.done:
+	default:
+		close(r.fed)
+		<-r.done
+	}
+	return r.hookErr
+}
+
 // drop removes a rebuild's scratch folder.
 func (r *rebuild) drop() {
+	r.waitHooks()
 	r.sorter.wait() // a run being written in the background
 	r.hooks.Close()
 	os.RemoveAll(r.dir)
@@ -207,12 +260,11 @@ func (s *Store) applyRebuild(b *block.Block) error {
 		if err := blockRecords(t, b, &st); err != nil {
 			return err
 		}
-		return r.hooks.Update(func(txn *badger.Txn) error {
-			if err := s.hooks.ApplyBlock(Txn{txn}, b.Number, evs); err != nil {
-				return err
-			}
-			return setJSON(txn, keyCheckpoint, checkpointOf(st))
-		})
+		if r.failed.Load() {
+			return r.waitHooks()
+		}
+		r.fed <- hookBlock{number: b.Number, events: evs, cp: checkpointOf(st)}
+		return nil
 	}()
 	if err != nil {
 		s.abortRebuild()
@@ -287,8 +339,13 @@ func (t sortTarget) addMeter(keys [3][]byte, amount MeterRow) error {
 // readers wait meanwhile, and the checkpoint last. applyMu is held.
 func (s *Store) finishRebuild() error {
 	r := s.rebuild
+	err := r.waitHooks()
+	if err != nil {
+		s.abortRebuild()
+		return fmt.Errorf("rebuild gave up (the mirror is as it began, at height %d): %w", s.Status().Height, err)
+	}
 	s.dbMu.Lock()
-	err := s.writeRebuild(r)
+	err = s.writeRebuild(r)
 	s.rebuild, s.loading = nil, false
 	s.dbMu.Unlock()
 	r.drop()

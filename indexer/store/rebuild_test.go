@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/govshare/ledger/indexer/findings"
@@ -128,5 +129,61 @@ func TestRebuildCutShortIsDropped(t *testing.T) {
 	applyAll(t, usual, l.blocks)
 	if !bytes.Equal(digest(t, s), digest(t, usual)) {
 		t.Fatal("replayed mirror differs")
+	}
+}
+
+// failingHook fails at one block, once.
+type failingHook struct {
+	at     uint64
+	failed bool
+}
+
+func (h *failingHook) ApplyBlock(_ store.Txn, number uint64, _ []store.Event) error {
+	if number == h.at && !h.failed {
+		h.failed = true
+		return errors.New("hook failed on purpose")
+	}
+	return nil
+}
+func (h *failingHook) Forget() {}
+func (h *failingHook) Reset()  {}
+
+// TestRebuildGivesUpOnAHookError: the hooks run a block behind the
+// rebuild; one failing makes a later block (or the end) fail, and the
+// mirror is left as the rebuild found it, which then replays block by
+// block to the same digest as a mirror never rebuilt.
+func TestRebuildGivesUpOnAHookError(t *testing.T) {
+	l := randomLedger(t, 9, 60, false)
+	usual := openWithWatch(t, t.TempDir(), store.Options{})
+	usual.AddBlockHook(&failingHook{at: 1 << 62})
+	applyAll(t, usual, l.blocks)
+
+	dir := t.TempDir()
+	s := openWithWatch(t, dir, store.Options{})
+	s.AddBlockHook(&failingHook{at: 20})
+	if err := s.SetLoading(true); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	for _, b := range l.blocks[:50] {
+		if failed = s.ApplyBlock(context.Background(), b); failed != nil {
+			break
+		}
+	}
+	if failed == nil {
+		failed = s.SetLoading(false)
+	}
+	if failed == nil || !strings.Contains(failed.Error(), "hook failed on purpose") {
+		t.Fatalf("rebuild with a failing hook: %v", failed)
+	}
+	if s.Height() != 0 || s.Status().Height != 0 || s.Loading() {
+		t.Fatalf("after the rebuild gave up: height %d, status %d, loading %v", s.Height(), s.Status().Height, s.Loading())
+	}
+	if _, err := os.Stat(dir + ".rebuild"); !os.IsNotExist(err) {
+		t.Fatalf("scratch folder left: %v", err)
+	}
+	applyAll(t, s, l.blocks)
+	if !bytes.Equal(digest(t, s), digest(t, usual)) {
+		t.Fatal("the mirror replayed after the rebuild gave up differs")
 	}
 }
