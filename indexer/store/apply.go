@@ -193,16 +193,35 @@ func check(txn *badger.Txn, b *block.Block) (Status, bool, error) {
 			return Status{}, false, fmt.Errorf("block %d has hash %s, the mirror has %s: %w", b.Number, hash, rec.Hash, ErrForeignLedger)
 		}
 		return Status{}, true, nil
-	case b.Number > cp.Next:
-		return Status{}, false, fmt.Errorf("block %d arrived, next is %d: %w", b.Number, cp.Next, ErrGap)
-	case b.Number > 0 && hexs(b.PreviousHash) != cp.Hash:
-		return Status{}, false, fmt.Errorf("block %d names previous hash %x, block %d has %s: %w", b.Number, b.PreviousHash, cp.Next-1, cp.Hash, ErrForeignLedger)
 	}
-	st := Status{Channel: g.Channel, GenesisHash: g.Hash, Height: b.Number + 1, LastBlockHash: hash, LastBlockTime: b.Time}
+	if err := chains(cp, b); err != nil {
+		return Status{}, false, err
+	}
+	return statusAfter(g.Channel, g.Hash, b), false, nil
+}
+
+// chains refuses a block that is not the one after the checkpoint cp:
+// ErrGap beyond it, ErrForeignLedger when it names another previous hash.
+// The apply and a rebuild (rebuild.go) check with it.
+func chains(cp checkpoint, b *block.Block) error {
+	switch {
+	case b.Number > cp.Next:
+		return fmt.Errorf("block %d arrived, next is %d: %w", b.Number, cp.Next, ErrGap)
+	case b.Number > 0 && hexs(b.PreviousHash) != cp.Hash:
+		return fmt.Errorf("block %d names previous hash %x, block %d has %s: %w", b.Number, b.PreviousHash, cp.Next-1, cp.Hash, ErrForeignLedger)
+	}
+	return nil
+}
+
+// statusAfter is the mirror's status once block b is applied to one of
+// channel and genesis hash (block 0 names both).
+func statusAfter(channel, genesisHash string, b *block.Block) Status {
+	hash := hexs(b.Hash)
+	st := Status{Channel: channel, GenesisHash: genesisHash, Height: b.Number + 1, LastBlockHash: hash, LastBlockTime: b.Time}
 	if b.Number == 0 {
 		st.Channel, st.GenesisHash = b.ChannelID, hash
 	}
-	return st, false, nil
+	return st
 }
 
 // finishBlock writes the block record, the genesis for block 0 and the checkpoint.

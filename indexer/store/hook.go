@@ -121,11 +121,19 @@ func (t Txn) CheckAsOf(asOfBlock uint64) error {
 	return nil
 }
 
-func checkAggregateKey(key []byte) error {
+// isAggregateKey reports whether key is under an aggregate prefix.
+func isAggregateKey(key []byte) bool {
 	for _, p := range aggregatePrefixes {
 		if bytes.HasPrefix(key, []byte(p)) {
-			return nil
+			return true
 		}
+	}
+	return false
+}
+
+func checkAggregateKey(key []byte) error {
+	if isAggregateKey(key) {
+		return nil
 	}
 	return fmt.Errorf("key %q is not under an aggregate prefix (%s)", key, strings.Join(aggregatePrefixes, ", "))
 }

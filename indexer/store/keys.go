@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/govshare/ledger/chaincode/domain"
 )
 
 // The key layout. Every key starts with an ASCII kind and a slash, so that
@@ -138,6 +141,16 @@ func txPrefix(id string) []byte { return appendString([]byte(prefixTx), id) }
 func entPrefix(kind string) []byte { return appendString([]byte(prefixEnt), kind) }
 
 func entKey(kind, id string) []byte { return append(entPrefix(kind), id...) }
+
+// parseEntKey undoes entKey (kinds hold no 0x00, so they are written plain).
+func parseEntKey(key []byte) (kind domain.Kind, id string, err error) {
+	rest, ok := bytes.CutPrefix(key, []byte(prefixEnt))
+	i := bytes.Index(rest, []byte{0, 1})
+	if !ok || i < 0 {
+		return "", "", fmt.Errorf("%q is not an entity key", key)
+	}
+	return domain.Kind(rest[:i]), string(rest[i+2:]), nil
+}
 
 func eventKey(p pos) []byte { return appendPos([]byte(prefixEvent), p) }
 

@@ -111,7 +111,7 @@ func (s *Store) beginRebuild() error {
 			switch {
 			case bytes.HasPrefix(k, []byte(prefixIdx)):
 				// derived again from the entities (finishRebuild)
-			case bytes.Equal(k, keyCheckpoint) || checkAggregateKey(k) == nil:
+			case bytes.Equal(k, keyCheckpoint) || isAggregateKey(k):
 				if err := wb.Set(k, v); err != nil {
 					return err
 				}
@@ -232,19 +232,13 @@ func (s *Store) setRebuildHeight(n uint64) {
 // applyRebuild applies block b to the rebuild under way. applyMu is held.
 func (s *Store) applyRebuild(b *block.Block) error {
 	r := s.rebuild
-	hash := hexs(b.Hash)
-	switch {
-	case b.Number < r.cp.Next:
+	if b.Number < r.cp.Next {
 		return nil // in already (the hash was checked when it was applied)
-	case b.Number > r.cp.Next:
-		return fmt.Errorf("block %d arrived, next is %d: %w", b.Number, r.cp.Next, ErrGap)
-	case b.Number > 0 && hexs(b.PreviousHash) != r.cp.Hash:
-		return fmt.Errorf("block %d names previous hash %x, block %d has %s: %w", b.Number, b.PreviousHash, r.cp.Next-1, r.cp.Hash, ErrForeignLedger)
 	}
-	st := Status{Channel: r.st.Channel, GenesisHash: r.st.GenesisHash, Height: b.Number + 1, LastBlockHash: hash, LastBlockTime: b.Time}
-	if b.Number == 0 {
-		st.Channel, st.GenesisHash = b.ChannelID, hash
+	if err := chains(r.cp, b); err != nil {
+		return err
 	}
+	st := statusAfter(r.st.Channel, r.st.GenesisHash, b)
 	err := func() error {
 		t := sortTarget{r.sorter}
 		var evs []Event
@@ -275,8 +269,8 @@ func (s *Store) applyRebuild(b *block.Block) error {
 	return nil
 }
 
-// sortTarget writes a block's transactions to the sorter: entities
-// without their index entries (derived at the end), metering amounts as
+// sortTarget writes a block's transactions to the sorter: entities with
+// their index entries carried along (withIndexes), metering amounts as
 // additions.
 type sortTarget struct{ s *sorter }
 
@@ -431,13 +425,12 @@ func (s *Store) writeRebuild(r *rebuild) error {
 		if err := out.add(k, val); err != nil {
 			return err
 		}
-		i := bytes.Index(k[len(prefixEnt):], []byte{0, 1})
-		if i < 0 {
-			return fmt.Errorf("entity key %q has no kind", k)
+		_, id, err := parseEntKey(k)
+		if err != nil {
+			return err
 		}
-		id := k[len(prefixEnt)+i+2:]
 		for _, e := range entries {
-			if err := idx.add(opSet, idxKey(e.name, e.value, string(id)), nil); err != nil {
+			if err := idx.add(opSet, idxKey(e.name, e.value, id), nil); err != nil {
 				return err
 			}
 		}
@@ -447,7 +440,7 @@ func (s *Store) writeRebuild(r *rebuild) error {
 		err = below(nil)
 	}
 	if err == nil {
-		err = out.flush()
+		err = out.endStream()
 	}
 	if err != nil {
 		sw.Cancel()
@@ -462,12 +455,10 @@ func (s *Store) writeRebuild(r *rebuild) error {
 // entityIndexes decodes the entity stored at key (an ent/ key of the
 // mirror) and lists its index entries.
 func entityIndexes(key, val []byte) ([]idxEntry, error) {
-	rest := key[len(prefixEnt):]
-	i := bytes.Index(rest, []byte{0, 1})
-	if i < 0 {
-		return nil, fmt.Errorf("entity key %q has no kind", key)
+	kind, id, err := parseEntKey(key)
+	if err != nil {
+		return nil, err
 	}
-	kind, id := domain.Kind(rest[:i]), string(rest[i+2:])
 	if len(indexes[kind]) == 0 {
 		return nil, nil
 	}
@@ -565,8 +556,6 @@ func (o *streamOut) pace() error {
 		time.Sleep(time.Millisecond)
 	}
 }
-
-func (o *streamOut) flush() error { return o.endStream() }
 
 // dropUnfinished drops a mirror that holds keys but no checkpoint (a
 // rebuild's stream cut short) and a rebuild's scratch folder left behind.

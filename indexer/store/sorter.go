@@ -266,12 +266,6 @@ func (s *sorter) each(fn func(key, val []byte) error) error {
 	return m.err
 }
 
-// remove deletes the sorter's files, once the run being written is.
-func (s *sorter) remove() error {
-	s.wait()
-	return os.RemoveAll(s.dir)
-}
-
 // heldKey is one write held: where it is in the buffer, and the first
 // eight bytes of its key as a number, which orders most keys alone.
 type heldKey struct {
